@@ -1,0 +1,85 @@
+"""Shared fixtures: offline always, small thread counts, a tiny random built-in model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a tiny random-weight built-in model (same code paths, fast)."""
+    from t2i_core.backends.builtin import make_random_weights
+
+    return make_random_weights(tmp_path_factory.mktemp("tiny_builtin"))
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from t2i_core.text_encoder import TextEncoder
+
+    return TextEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_weights: Path, text_encoder):
+    from t2i_core.backends.builtin import BuiltinBackend, BuiltinModel
+
+    backend = BuiltinBackend(tiny_weights)
+    backend._model = BuiltinModel(backend.path, text_encoder)  # share the loaded MiniLM
+    return backend
+
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 80, 220),
+           "black": (0, 0, 0), "orange": (250, 150, 20)}
+SHAPES = ["circle", "square", "triangle", "bar"]
+STYLES = {"emoji": "emoji", "color": "color icon", "icon": "icon"}
+
+
+def draw(shape: str, colour: tuple[int, int, int], size: int = 32) -> np.ndarray:
+    im = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    box = (6, 6, 26, 26)
+    fill = (*colour, 255)
+    if shape == "circle":
+        d.ellipse(box, fill=fill)
+    elif shape == "square":
+        d.rectangle(box, fill=fill)
+    elif shape == "triangle":
+        d.polygon([(16, 5), (27, 27), (5, 27)], fill=fill)
+    else:
+        d.rectangle((4, 13, 28, 19), fill=fill)
+    return np.asarray(im)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory, text_encoder) -> Path:
+    """60 drawn shapes in 3 styles x 5 colours x 4 shapes, captioned like the real data."""
+    root = tmp_path_factory.mktemp("data")
+    images, meta = [], []
+    for style, noun in STYLES.items():
+        for colour, rgb in COLOURS.items():
+            for shape in SHAPES:
+                images.append(draw(shape, rgb))
+                concept = f"{colour} {shape}"
+                meta.append({"set": f"synthetic-{style}", "name": concept.replace(" ", "-"),
+                             "caption": f"{concept} {noun}", "alt": [shape, colour],
+                             "style": style, "concept": concept,
+                             "split": "test" if shape == "bar" and colour == "red" else "train"})
+    np.save(root / "images32.npy", np.stack(images))
+    (root / "meta.jsonl").write_text("".join(json.dumps(m) + "\n" for m in meta))
+    from t2i_core.training.captions import embed_captions
+
+    embed_captions(root, encoder=text_encoder)
+    return root

@@ -1,0 +1,111 @@
+"""The ``t2i`` command: the core commands, plus ``t2i worker``, with ``generate`` via the worker.
+
+``t2i generate`` talks to a running worker (the one ``t2i worker`` advertises) or starts one
+for the duration of the command, exactly as the editor panels do; ``--local`` runs the model
+in this process instead (no socket, no history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from worker.__main__ import add_worker_arguments, run_from_args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    try:
+        from t2i_core.cli import build_parser as core_parser
+
+        parser = core_parser()
+    except ImportError:  # the core CLI is optional for the worker
+        parser = argparse.ArgumentParser(prog="t2i", description="Offline text-to-image.")
+        parser.add_subparsers(dest="command", required=True)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    gen = sub.choices.get("generate")
+    if gen is None:
+        from t2i_core.cli import add_generate_args
+
+        gen = sub.add_parser("generate", help="generate images from a prompt")
+        add_generate_args(gen)
+    g = gen.add_argument_group("worker")
+    g.add_argument("--local", action="store_true",
+                   help="run the model in this process instead of through the worker")
+    g.add_argument("--endpoint", default=None,
+                   help="a running worker's endpoint (token from $T2I_WORKER_TOKEN); default: "
+                        "the advertised worker, or start one for this command")
+    g.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the result")
+    gen.set_defaults(func=cmd_generate)
+    w = sub.add_parser("worker", help="run the worker process (what the editor panels use)")
+    add_worker_arguments(w)
+    w.set_defaults(func=run_from_args)
+    return parser
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from t2i_core.backends.base import Provenance
+    from t2i_core.cli import cmd_generate as local_generate
+    from t2i_core.cli import load_request, output_paths
+    from t2i_core.png_info import save_png
+    from worker.client import WorkerClient, WorkerError
+    from worker.protocol import GenerateParams, LoraParam
+
+    if args.local:
+        return local_generate(args)
+    req = load_request(args)
+    params = GenerateParams(
+        prompt=req.prompt, negative_prompt=req.negative_prompt, seed=req.seed,
+        width=req.width, height=req.height, count=req.count, steps=req.steps,
+        guidance=req.guidance, model=req.model, strength=req.strength,
+        loras=[LoraParam(lo.name, lo.weight) for lo in req.loras], scheduler=req.scheduler)
+    worker_args = ["--weights-dir", str(args.weights_dir)] if args.weights_dir else []
+    t0 = time.time()
+    client = WorkerClient(endpoint=args.endpoint, worker_args=worker_args)
+    try:
+        handle = client.submit_generate(params, init_image=req.init_image, mask=req.mask)
+        bar = tqdm(total=req.steps, desc="generating", unit="step", leave=False)
+        try:
+            for ev in handle.events(timeout=args.timeout):
+                if ev.type == "queued" and ev.body.get("position"):
+                    bar.set_postfix_str(f"queued, position {ev.body['position']}")
+                elif ev.type == "progress":
+                    bar.total, bar.n = ev.body["total"], ev.body["step"]
+                    bar.set_postfix_str("")
+                    bar.refresh()
+        except KeyboardInterrupt:
+            handle.cancel().wait(timeout=5)
+            bar.close()
+            print("cancelled", file=sys.stderr)
+            return 130
+        bar.close()
+        result = handle.result(timeout=0)
+    except WorkerError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    for w in result.body.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
+    provs = [Provenance.from_dict(p) for p in result.body["provenance"]]
+    for path, img, prov in zip(output_paths(args.output, len(provs)), result.images, provs,
+                               strict=True):
+        save_png(Path(path), img.to_numpy(), prov)
+        print(f"{path}  (seed {prov.seed})")
+    if result.body.get("history"):
+        print(f"also kept in {Path(result.body['history'][0]).parent}", file=sys.stderr)
+    print(f"done in {time.time() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from t2i_core.cli import run
+
+    return run(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Backends and their models, loaded once per worker and kept in memory.
+
+Loading the built-in model costs seconds (torch + transformers + the text encoder); a request
+costs milliseconds to a second. So the worker builds each backend exactly once, at start-up on
+the runner thread (the socket thread keeps answering meanwhile), and reuses it for every job.
+
+A backend spec is a name (``builtin``, ``diffusers``) or ``package.module:factory`` for a
+third-party backend; the factory gets the keyword arguments the worker was configured with.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import asdict
+from typing import Any
+
+log = logging.getLogger("worker.models")
+
+KNOWN = {
+    "builtin": "t2i_core.backends.builtin:BuiltinBackend",
+    "diffusers": "t2i_core.backends.diffusers_backend:DiffusersBackend",
+    "synthetic": "worker.testing:SyntheticBackend",  # no model: tests and benchmarks
+}
+
+
+class ModelNotFound(Exception):
+    pass
+
+
+class ModelCache:
+    def __init__(self, specs: list[str], options: dict[str, dict[str, Any]] | None = None):
+        self.specs = specs
+        self.options = options or {}
+        self.backends: dict[str, Any] = {}
+        self._models: dict[str, tuple[Any, Any]] = {}  # model id -> (backend, ModelInfo)
+        self.load_error: str = ""
+
+    def load(self) -> None:
+        """Build every backend (once). Records a readable error instead of raising."""
+        problems = []
+        for spec in self.specs:
+            try:
+                backend = _build(spec, self.options.get(spec, {}))
+                infos = backend.models()  # the built-in backend loads its weights here
+            except Exception as e:  # noqa: BLE001 - any failure becomes a readable message
+                log.exception("backend %s failed to load", spec)
+                message = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+                problems.append(f"backend '{spec}' failed to load: {message}")
+                continue
+            name = getattr(backend, "name", spec)
+            self.backends[name] = backend
+            for info in infos:
+                self._models.setdefault(info.id, (backend, info))
+        self.load_error = "; ".join(problems)
+
+    def resolve(self, model_id: str) -> tuple[Any, Any]:
+        try:
+            return self._models[model_id]
+        except KeyError:
+            installed = ", ".join(sorted(self._models)) or "none"
+            raise ModelNotFound(f"model '{model_id}' not found; installed: {installed}") from None
+
+    def model_dicts(self) -> list[dict]:
+        out = []
+        for info in (info for _, info in self._models.values()):
+            d = asdict(info)
+            d["sizes"] = list(d["sizes"])
+            out.append(d)
+        return out
+
+    def lora_names(self) -> list[str]:
+        # Optional backend method: the Backend protocol does not require adapters.
+        names: set[str] = set()
+        for backend in self.backends.values():
+            loras = getattr(backend, "loras", None)
+            if callable(loras):
+                names.update(str(x) for x in loras())
+        return sorted(names)
+
+    def device(self) -> str:
+        devices = {str(getattr(b, "device", "cpu")) for b in self.backends.values()}
+        return ", ".join(sorted(devices)) or "cpu"
+
+
+def _build(spec: str, kwargs: dict[str, Any]) -> Any:
+    target = KNOWN.get(spec, spec)
+    if ":" not in target:
+        raise ValueError(f"unknown backend '{spec}'; use one of {', '.join(KNOWN)} or "
+                         "'package.module:factory'")
+    module_name, attr = target.split(":", 1)
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(**kwargs)
