@@ -4,6 +4,8 @@
 
 Measures, in one process on this machine:
 - model load: MiniLM + built-in weights (and the import of torch/transformers separately);
+- cold start in a fresh process (python start, imports, load, ready to generate): with the
+  native MiniLM (the default) vs transformers' BertModel (the baseline), and the ratio;
 - one image at the default settings (20 steps, CFG 3, 128 px) after load;
 - images/s for batches of 1, 4 and 16: ours (retrieval + latent flow transformer + decoder)
   vs the pixel-space UNet baseline (t2i_core/models/pixel_unet.py) at the same steps, CFG and
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,6 +42,22 @@ def median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+COLD_START = """
+import time
+from t2i_core.backends.builtin import BuiltinBackend, BuiltinModel
+from t2i_core.text_encoder import TextEncoder
+backend = BuiltinBackend()
+backend._model = BuiltinModel(backend.path, TextEncoder(impl="{impl}"))
+backend.models()
+"""
+
+
+def cold_start(impl: str, repeats: int) -> float:
+    """Seconds from starting a Python process to a loaded model (median of ``repeats``)."""
+    return median_time(lambda: subprocess.run([sys.executable, "-c", COLD_START.format(
+        impl=impl)], check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}), repeats)
 
 
 def baseline_generate(unet: PixelUNet, encoder: TextEncoder, prompt: str, batch: int,
@@ -75,6 +95,11 @@ def main() -> None:
     t_weights = time.perf_counter() - t
     print(f"model load: text encoder {t_enc:.2f} s + built-in weights {t_weights:.2f} s = "
           f"{t_enc + t_weights:.2f} s")
+
+    native, reference = cold_start("native", args.repeats), cold_start("transformers",
+                                                                      args.repeats)
+    print(f"cold start to a loaded model: native MiniLM {native:.2f} s, transformers "
+          f"BertModel {reference:.2f} s, ratio {reference / native:.2f}x")
 
     prompt = "a red apple"
     backend.generate(GenerateRequest(prompt=prompt, steps=2))  # warm-up

@@ -38,6 +38,9 @@ def add_generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=float, default=0.6, help="0 keeps --init, 1 ignores it")
     p.add_argument("--mask", type=Path, help="inpaint mask (white = repaint), size of --init")
     p.add_argument("--model", default="builtin")
+    p.add_argument("--lora", action="append", default=[], metavar="NAME[:WEIGHT]",
+                   help="apply a fine-tuned adapter (`t2i train`), weight 1 unless given; "
+                        "repeatable")
     p.add_argument("--weights-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
@@ -98,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--top-k", type=int, default=None)
     e.add_argument("--no-grid", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    from t2i_core.live.cli import add_live_commands  # light: argparse only
+
+    add_live_commands(sub)
     return parser
 
 
@@ -117,15 +124,24 @@ def load_request(args: argparse.Namespace):
     """The CLI's arguments as a GenerateRequest (validated later by the backend)."""
     import random
 
-    from t2i_core.backends.base import GenerateRequest
+    from t2i_core.backends.base import GenerateRequest, LoraRef
 
+    loras = []
+    for item in getattr(args, "lora", []):
+        name, _, weight = item.rpartition(":") if ":" in item else (item, "", "1")
+        try:
+            loras.append(LoraRef(name, float(weight)))
+        except ValueError:
+            raise T2IError("bad_lora", f"--lora {item!r}: use NAME or NAME:WEIGHT, e.g. "
+                           "ink:0.8") from None
     init = read_rgba(args.init, "init image") if args.init else None
     mask = read_rgba(args.mask, "mask")[..., :3].max(axis=-1) if args.mask else None
     seed = args.seed if args.seed is not None else random.randint(0, 2**32 - 1)
     return GenerateRequest(prompt=args.prompt, negative_prompt=args.negative, seed=seed,
                            width=args.size, height=args.size, count=args.count,
                            steps=args.steps, guidance=args.guidance, model=args.model,
-                           init_image=init, strength=args.strength, mask=mask)
+                           init_image=init, strength=args.strength, mask=mask,
+                           loras=loras)
 
 
 def output_paths(output: Path, count: int) -> list[Path]:

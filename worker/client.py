@@ -12,9 +12,13 @@ One I/O thread owns the DEALER socket (ZeroMQ sockets are not thread-safe); any 
 submit. Callbacks run on that I/O thread: keep them short and hand work to your UI thread.
 
 Liveness: the worker heartbeats every 0.5 s and the client declares it dead after
-``heartbeat_timeout`` (1.5 s) of silence, or at once when a worker it spawned exits. Every
+``heartbeat_timeout`` (4 s) of silence, or at once when a worker it spawned exits. Every
 request in flight then ends with an ``error`` event of code ``worker_lost`` (generated here),
 ``on_worker_lost(ids, reason)`` is called, and a spawned worker is restarted.
+
+Visible state (``client.state``; ``on_state(state, detail)`` on every change, I/O thread):
+``starting`` → ``ready`` ⇄ ``busy``; ``lost`` → ``restarting`` → ``ready`` after a crash;
+``unavailable`` (detail: why) when no worker can be reached or started; ``closed``.
 """
 
 from __future__ import annotations
@@ -50,21 +54,25 @@ __all__ = ["Request", "WorkerClient", "WorkerError", "curve_options"]
 
 log = logging.getLogger("worker.client")
 BEAT_INTERVAL = 0.5
+SPAWNED_HUNG_AFTER = 30.0  # seconds of silence before a live spawned worker counts as hung
+
 
 
 class WorkerClient:
     """A connection to one worker, started on demand. See the module docstring."""
 
     def __init__(self, endpoint: str | None = None, token: str | None = None, *,
-                 spawn: bool = True, connection_file: Path | None = None,
+                 spawn: bool = True, connection_file: Path | str | None = None,
                  python: str | None = None, worker_args: list[str] | tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, heartbeat_timeout: float = 1.5,
+                 env: dict[str, str] | None = None, heartbeat_timeout: float = 4.0,
                  spawn_timeout: float = 60.0, curve: dict[str, bytes] | None = None,
-                 on_worker_lost: Callable[[list[str], str], None] | None = None) -> None:
+                 on_worker_lost: Callable[[list[str], str], None] | None = None,
+                 on_state: Callable[[str, str], None] | None = None) -> None:
         self.endpoint = endpoint or ""
         self.token = token or os.environ.get(TOKEN_ENV, "")
         self.spawn_allowed = spawn
-        self.connection_file = connection_file or default_connection_file()
+        self.connection_file = (Path(connection_file) if connection_file  # str or Path
+                                else default_connection_file())
         self.python = python or sys.executable  # inside Krita/Blender: pass the real one
         self.worker_args = list(worker_args)
         self.env = dict(env or {})
@@ -72,6 +80,8 @@ class WorkerClient:
         self.spawn_timeout = spawn_timeout
         self.curve = curve  # zmq CURVE socket options (curve_serverkey/publickey/secretkey)
         self.on_worker_lost = on_worker_lost
+        self.on_state = on_state
+        self.state, self.state_detail = "starting", ""
         self.lost_requests: list[str] = []  # every request id ever reported lost
         self.restarts = 0
         self.stray_events = 0  # events for no pending request (should never happen)
@@ -158,6 +168,7 @@ class WorkerClient:
         self._io.join(timeout)
         if stop_worker:
             self._stop_proc(timeout)
+        self._set_state("closed")
         with self._lock:
             self._wake_tx.close(linger=0)
         self._ctx.term()
@@ -169,6 +180,16 @@ class WorkerClient:
         self.close()
 
     # --- the I/O thread --------------------------------------------------------------------
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        if (state, detail) == (self.state, self.state_detail):
+            return
+        self.state, self.state_detail = state, detail
+        if self.on_state is not None:
+            try:
+                self.on_state(state, detail)
+            except Exception:  # noqa: BLE001
+                log.exception("on_state callback failed")
 
     def _wake(self) -> None:
         # Under self._lock. A full pipe already holds a wake-up, so dropping one is fine.
@@ -182,6 +203,7 @@ class WorkerClient:
             while not self._closing:
                 if self._sock is None:
                     if not self._establish():
+                        self._set_state("unavailable", self._why)
                         self._fail_unsent("worker_unavailable", self._why)
                         self._sleep(backoff)
                         backoff = min(backoff * 2, 10.0)
@@ -267,6 +289,9 @@ class WorkerClient:
                 self.session = session
                 self._heard = True
                 self._connected.set()
+                worker_state = ev.body.get("state")
+                if worker_state in ("idle", "busy"):
+                    self._set_state("ready" if worker_state == "idle" else "busy")
                 continue
             with self._lock:
                 req = self._pending.get(ev.id)
@@ -283,6 +308,10 @@ class WorkerClient:
         silent = time.monotonic() - last_heard
         # Before the first heartbeat allow a connect + TCP handshake; afterwards be strict.
         limit = self.heartbeat_timeout if self._heard else max(3.0, self.heartbeat_timeout)
+        if self.proc is not None and self.proc.poll() is None and self._heard:
+            # A worker we started and whose process still runs is starved, not dead (a busy
+            # laptop can stall it for seconds); a crash shows at once from the process itself.
+            limit = max(limit, SPAWNED_HUNG_AFTER)
         if self.proc is not None and self.proc.poll() is not None:
             self._lost(f"the worker process exited with code {self.proc.returncode}")
         elif silent > limit and not self._heard:
@@ -293,6 +322,7 @@ class WorkerClient:
             self._fail_sent("worker_unavailable", why)
             self._fail_unsent("worker_unavailable", why)
             self._drop_connection()
+            self._set_state("unavailable", why)
         elif silent > limit:
             self._lost(f"no heartbeat from the worker for {silent:.1f} s")
 
@@ -303,6 +333,7 @@ class WorkerClient:
         ids = [r.id for r in lost]
         self.lost_requests.extend(ids)
         log.warning("worker lost (%s); %d request(s) lost", reason, len(lost))
+        self._set_state("lost", reason)
         if self.on_worker_lost is not None:  # before the events, so a waiter sees both
             try:
                 self.on_worker_lost(ids, reason)
@@ -359,6 +390,10 @@ class WorkerClient:
     def _establish(self) -> bool:
         """Connect to the configured, advertised or a freshly spawned worker."""
         self._why = "no worker endpoint configured and spawning is disabled"
+        if self.state in ("lost", "restarting"):
+            self._set_state("restarting")
+        elif self.state != "unavailable":
+            self._set_state("starting")
         if not self._explicit:
             info = read_connection_file(self.connection_file)
             if info and info.get("pid") not in self._dead_pids:

@@ -19,6 +19,7 @@ log = logging.getLogger("worker.models")
 
 KNOWN = {
     "builtin": "t2i_core.backends.builtin:BuiltinBackend",
+    "live": "t2i_core.backends.live:LiveBackend",  # one-step previews (model id `live`)
     "diffusers": "t2i_core.backends.diffusers_backend:DiffusersBackend",
     "synthetic": "worker.testing:SyntheticBackend",  # no model: tests and benchmarks
 }
@@ -58,6 +59,11 @@ class ModelCache:
         try:
             return self._models[model_id]
         except KeyError:
+            for backend in self.backends.values():  # optional: why a file was not offered
+                why_missing = getattr(backend, "why_missing", None)
+                reason = why_missing(model_id) if callable(why_missing) else None
+                if reason:
+                    raise ModelNotFound(f"model '{model_id}' is not available: {reason}") from None
             installed = ", ".join(sorted(self._models)) or "none"
             raise ModelNotFound(f"model '{model_id}' not found; installed: {installed}") from None
 

@@ -28,7 +28,7 @@ _ID_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_ID_CHARS}}}")
 
 # Requests a client may send, and the events a worker sends back.
 REQUEST_TYPES = frozenset({"hello", "generate", "cancel", "list_models", "status", "shutdown",
-                           "heartbeat"})
+                           "heartbeat", "train"})
 EVENT_TYPES = frozenset({"queued", "progress", "result", "error", "cancelled", "heartbeat"})
 TERMINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
@@ -180,6 +180,60 @@ class GenerateParams:
         values["loras"] = parsed
         unknown = sorted(k for k in body if k not in kinds and k != "loras")
         return cls(**values), unknown
+
+
+@dataclass
+class TrainParams:
+    """The body of a ``train`` request (fine-tune a LoRA adapter on a folder of images).
+    Only ``folder`` and ``name`` are required; the rest have defaults that need no tuning.
+    Types are checked here; ranges, the folder and the name by ``t2i_core.finetune``."""
+
+    folder: str
+    name: str
+    trigger: str = ""
+    model: str = "builtin"
+    steps: int = 400
+    batch: int = 16
+    rank: int = 8
+    alpha: float = 8.0
+    learning_rate: float = 2e-3
+    seed: int = 0
+    augment_images: bool = True
+    augment_text: bool = True
+    colour_jitter: float = 0.05
+    sample_prompts: list[str] = field(default_factory=list)
+    sample_every: int = 200
+    checkpoint_every: int = 100
+
+    def to_body(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_body(cls, body: dict, request_id: str = "") -> tuple[TrainParams, list[str]]:
+        kinds = {"folder": str, "name": str, "trigger": str, "model": str, "steps": int,
+                 "batch": int, "rank": int, "alpha": float, "learning_rate": float,
+                 "seed": int, "colour_jitter": float, "sample_every": int,
+                 "checkpoint_every": int}
+        values: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            if name in body:
+                values[name] = _typed(body[name], kind, name, request_id)
+        for name in ("augment_images", "augment_text"):
+            if name in body:
+                if not isinstance(body[name], bool):
+                    raise ProtocolError("bad_message", f"'{name}' must be true or false",
+                                        request_id)
+                values[name] = body[name]
+        prompts = body.get("sample_prompts", [])
+        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+            raise ProtocolError("bad_message", "'sample_prompts' must be a list of strings",
+                                request_id)
+        values["sample_prompts"] = list(prompts)
+        for name in ("folder", "name"):
+            if name not in values:
+                raise ProtocolError("bad_message", f"train needs a '{name}' string", request_id)
+        known = set(kinds) | {"augment_images", "augment_text", "sample_prompts"}
+        return cls(**values), sorted(k for k in body if k not in known)
 
 
 def _typed(value: Any, kind: type, name: str, request_id: str) -> Any:

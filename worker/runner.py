@@ -68,6 +68,11 @@ class Runner:
 
         if not self.cache.backends:
             raise BackendUnavailable(self.cache.load_error or "no backend is configured")
+        if job.kind == "train":
+            from worker.train_job import prepare_train
+
+            prepare_train(self.cache, job)
+            return
         backend, info = self.cache.resolve(job.params.model)
         p = job.params
         mask = job.images.get("mask")
@@ -155,11 +160,19 @@ class Runner:
         try:
             if getattr(job, "prepared", None) is None:
                 self.prepare(job)
+            if job.kind == "train":
+                from worker.train_job import run_train
+
+                def send(msg: P.Message) -> None:
+                    self.sock.send_multipart([b"E", job.client, *P.encode(msg)], copy=False)
+
+                self._terminal(job, run_train(job, send, self.progress_interval))
+                return
             backend, info, request = job.prepared
             result = backend.generate(request, progress, job.cancel)
         except Cancelled:
             self._terminal(job, P.Message("cancelled", job.id, {"reason": "cancel",
-                                                                "step": last_step[0]}))
+                                                                "step": job.step}))
             return
         except Exception as e:  # noqa: BLE001 - every failure becomes one error event
             code, text = self.error_of(e)
@@ -181,6 +194,8 @@ class Runner:
                 warnings.append(f"could not write the history: {e}")
         saved = time.monotonic() - saved
         body = {"provenance": [p.to_dict() for p in result.provenance], "warnings": warnings,
+                # The A1111 text per image: clients without t2i_core write it in PNG chunks.
+                "parameters": [p.a1111_parameters() for p in result.provenance],
                 "history": paths, "model": info.id, "backend": getattr(backend, "name", ""),
                 "timing": {"queued_s": round(job.started - job.submitted, 4),
                            "run_s": round(ran, 4), "history_s": round(saved, 4)}}

@@ -11,6 +11,7 @@ premultiplied alpha), so edges stay clean over transparency.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -30,6 +31,8 @@ from t2i_core.backends.base import (
     Provenance,
 )
 from t2i_core.errors import T2IError
+from t2i_core.finetune.adapters import AdapterCache
+from t2i_core.finetune.library import AdapterLibrary
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels
 from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
 from t2i_core.prompt import Segment, prepare
@@ -91,13 +94,17 @@ class BuiltinBackend:
     device = "cpu"
 
     def __init__(self, weights_dir: Path | None = None, threads: int | None = None,
-                 sampling: dict | None = None) -> None:
+                 sampling: dict | None = None, adapters_dir: Path | None = None) -> None:
         """``sampling`` overrides the sampling defaults stored with the weights:
         ``top_k``/``temperature`` of neighbour retrieval, and ``anchor_strength``: below 1,
         txt2img starts from the anchor neighbour's latent noised to that level (SDEdit from a
-        retrieved example) instead of from pure noise; 1 disables it."""
+        retrieved example) instead of from pure noise; 1 disables it. ``adapters_dir`` is the
+        LoRA adapter library (default ``$T2I_ADAPTER_DIR`` or ~/.local/share/t2i-studio/
+        adapters); ``t2i train`` and the worker's ``train`` request write there."""
         self.path = (weights_dir or DEFAULT_WEIGHTS_DIR) / WEIGHTS_FILE
         self.sampling_overrides = dict(sampling or {})
+        self.adapter_library = AdapterLibrary(Path(adapters_dir) if adapters_dir else None)
+        self._adapters: AdapterCache | None = None
         self._model: BuiltinModel | None = None
         self._lock = threading.Lock()
         if threads:
@@ -111,7 +118,19 @@ class BuiltinBackend:
             return self._model
 
     def loras(self) -> list[str]:
-        return []  # adapters arrive with fine-tuning (issue 6)
+        return self.adapter_library.names()  # listed from disk: new adapters show at once
+
+    def trainer(self, request):
+        """The fine-tuning seam (t2i_core/finetune/job.py): this model's ``Trainable``."""
+        from t2i_core.finetune.builtin_trainer import BuiltinTrainable
+
+        return BuiltinTrainable(self, request)
+
+    @property
+    def adapters(self) -> AdapterCache:
+        if self._adapters is None:
+            self._adapters = AdapterCache(self.adapter_library, self.model.hash)
+        return self._adapters
 
     def models(self) -> list[ModelInfo]:
         return [ModelInfo(id="builtin", backend=self.name, hash=self.model.hash, sizes=SIZES,
@@ -123,25 +142,36 @@ class BuiltinBackend:
         if request.model not in ("builtin", ""):
             raise T2IError("model_not_found", f"model '{request.model}' not found; installed: "
                            "builtin")
-        if request.loras:
-            names = ", ".join(lo.name for lo in request.loras)
-            raise T2IError("lora_not_found", f"adapter(s) {names} not found; this worker has "
-                           "no adapters installed yet (train one with `t2i train`)")
+        m = self.model
+        applied = self.adapters.apply(request.loras, m.denoiser) if request.loras else None
+        net = m.denoiser
+        if applied is not None and applied.params:  # merged weights, the shared model intact
+            net = functools.partial(_call_with, m.denoiser, applied.params)
+        return self.generate_with(request, net, applied.memories if applied else [], progress,
+                                  cancel, applied.warnings if applied else [])
+
+    def generate_with(self, request: GenerateRequest, net, memories: list,
+                      progress: ProgressCallback | None = None, cancel: CancelFlag | None = None,
+                      warnings: list[str] | None = None) -> GenerateResult:
+        """Generate with a given denoiser callable and style memories ``[(index, weight)]``
+        (adapters applied, or a model being fine-tuned for its previews)."""
         m = self.model
         with torch.inference_mode():
-            images, warnings = self._run(m, request, progress, cancel)
+            images, run_warnings = self._run(m, request, progress, cancel, net, memories)
         prov = [Provenance(
             prompt=request.prompt, negative_prompt=request.negative_prompt,
             seed=request.seed + i, steps=request.steps, guidance=request.guidance,
             width=request.width, height=request.height, backend=self.name, model="builtin",
             model_hash=m.hash, mode=request.mode,
             strength=request.strength if request.init_image is not None else None,
-            scheduler="euler-flow") for i in range(len(images))]
-        return GenerateResult(images=images, provenance=prov, warnings=warnings)
+            loras=list(request.loras), scheduler="euler-flow") for i in range(len(images))]
+        return GenerateResult(images=images, provenance=prov,
+                              warnings=[*(warnings or []), *run_warnings])
 
     # -- the pipeline ---------------------------------------------------------------------
     def _run(self, m: BuiltinModel, req: GenerateRequest, progress: ProgressCallback | None,
-             cancel: CancelFlag | None) -> tuple[list[np.ndarray], list[str]]:
+             cancel: CancelFlag | None, net, memories: list
+             ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
         prepared = prepare(req.prompt, req.negative_prompt)
         explicit = detect_style(prepared.text)
@@ -155,14 +185,20 @@ class BuiltinBackend:
         texts, neighbours, noises = [], [], []
         for i in range(req.count):
             seed = req.seed + i
-            nb = m.index.query(query.embeddings[0], k, np.random.default_rng(seed), explicit,
+            rng = np.random.default_rng(seed)
+            style_nb = style_neighbours(memories, query.embeddings[0], k, rng, opts)
+            nb = m.index.query(query.embeddings[0], k, rng, explicit,
                                top_k=int(opts["top_k"]), temperature=float(opts["temperature"]))
-            key = None if explicit else nb.style
+            # with a style adapter the prompt is not re-styled as an emoji or an icon
+            key = None if explicit or style_nb is not None else nb.style
             if key not in text_by_style:  # "a house" drawn as an emoji is "a house emoji"
                 seg = [*prepared.positive, Segment(f" {STYLE_NOUNS[key]}", 1.0)]
                 text_by_style[key] = m.encoder.encode_weighted([seg]).embeddings[0]
             texts.append(text_by_style[key])
-            neighbours.append(nb.latents)
+            latents = nb.latents
+            if style_nb is not None:  # style slots first: the anchor comes from the folder
+                latents = torch.cat([style_nb, latents[: k - len(style_nb)]])
+            neighbours.append(latents)
             gen = torch.Generator().manual_seed(seed)
             noises.append(torch.randn(m.denoiser.cfg.latent_channels, m.denoiser.cfg.latent_size,
                                       m.denoiser.cfg.latent_size, generator=gen))
@@ -179,9 +215,9 @@ class BuiltinBackend:
 
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             if g == 1.0:
-                return m.denoiser(x, t, text, nbs)
-            v = m.denoiser(torch.cat([x, x]), torch.cat([t, t]), torch.cat([text, uncond]),
-                           torch.cat([nbs, zero_nb]))
+                return net(x, t, text, nbs)
+            v = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([text, uncond]),
+                    torch.cat([nbs, zero_nb]))
             v_c, v_u = v.chunk(2)
             return v_u + g * (v_c - v_u)
 
@@ -217,6 +253,31 @@ class BuiltinBackend:
             a = (mask / 255.0)[..., None]
             out = [(a * o + (1 - a) * base + 0.5).astype(np.uint8) for o in out]
         return out, warnings
+
+
+def _call_with(module: torch.nn.Module, params: dict, *args: torch.Tensor) -> torch.Tensor:
+    return torch.func.functional_call(module, params, args)
+
+
+def style_neighbours(memories: list, query: torch.Tensor, k: int, rng: np.random.Generator,
+                     opts: dict) -> torch.Tensor | None:
+    """Neighbour latents from the adapters' style memories (their training folders): half of
+    the ``k`` slots at weight 1 (as trained, finetune/builtin_trainer.py), all at weight 2,
+    split between adapters by weight. None when no adapter brings a memory."""
+    total = sum(w for _, w in memories)
+    if total <= 0:
+        return None
+    slots = min(k, max(1, round(k * 0.5 * min(total, 2.0))))
+    picked = []
+    for n, (index, w) in enumerate(memories):
+        share = slots - len(picked) if n == len(memories) - 1 else round(slots * w / total)
+        if share > 0:
+            nb = index.query(query, share, rng, "color", top_k=int(opts["top_k"]),
+                             temperature=float(opts["temperature"]))
+            picked.extend(nb.latents)
+    while 0 < len(picked) < slots:  # a memory smaller than its share: repeat its examples
+        picked.append(picked[len(picked) % max(1, len(picked))])
+    return torch.stack(picked[:slots]) if picked else None
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

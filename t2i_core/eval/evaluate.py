@@ -94,6 +94,10 @@ def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, s
         "nearest_train_distance_generated_median": round(float(np.median(d_gen)), 4),
         "nearest_train_distance_real_test_median": round(float(np.median(d_real)), 4),
         "near_copies_generated": round(float((d_gen < 0.02).mean()), 4),
+        # closer to a training image than 95% of unseen real icons are: "looks copied"
+        "closer_than_real_p5": round(float((d_gen < np.percentile(d_real, 5)).mean()), 4),
+        "nearest_train_distance_generated_p10": round(float(np.percentile(d_gen, 10)), 4),
+        "nearest_train_distance_real_test_p10": round(float(np.percentile(d_real, 10)), 4),
     }
 
 

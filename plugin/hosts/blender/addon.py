@@ -1,0 +1,209 @@
+"""Registration, the session's lifetime and the timer that brings results into Blender.
+
+The worker client runs on its own thread; this module's ``tick`` runs on Blender's main
+thread from ``bpy.app.timers`` and is the only place that turns worker events into
+datablocks, progress and reports. Operators only submit and return at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sys
+
+import bpy
+
+from . import state
+from .images import is_ours, new_result_image, remove_preview, show_preview
+from .pixels import rgba8_to_blender
+from .provenance import image_name, provenance_properties
+
+TICK_BUSY = 0.1  # seconds between polls while a job runs or the worker is connecting
+TICK_IDLE = 1.0  # while idle (heartbeats still keep the connection alive in the client)
+
+
+def ensure_session(context: bpy.types.Context, reconnect: bool = False):
+    """The live session for the current preferences (made, or remade if they changed)."""
+    from .preferences import connection_settings
+    from .session import Session
+
+    settings = connection_settings(context)
+    s = state.session
+    if s is not None and (reconnect or s.settings != settings):
+        if s.active_jobs and not reconnect:
+            return s  # never drop running jobs because a preference was edited
+        close_session()
+    if state.session is None:
+        # SettingsError / ImportError propagate: the operator reports them.
+        state.session = Session(settings, client_name=f"blender-{bpy.app.version_string}")
+        start_timer()
+    return state.session
+
+
+def close_session() -> None:
+    s, state.session = state.session, None
+    if s is not None:
+        s.close()
+
+
+def start_timer() -> None:
+    if not bpy.app.timers.is_registered(tick):
+        bpy.app.timers.register(tick, first_interval=TICK_BUSY, persistent=True)
+
+
+def report(level: str, message: str) -> None:
+    """Blender's own reporting from outside an operator (status bar, Info log, console)."""
+    if level == "ERROR":
+        state.last_error = message
+    else:
+        state.last_info, state.last_error = message, ""
+    try:
+        bpy.ops.t2i.report(level=level, message=message)
+    except RuntimeError:
+        pass  # an ERROR report is also raised back to the caller: it has been reported
+    except Exception:  # noqa: BLE001 - e.g. no window during shutdown: still say it
+        print(f"T2I {level}: {message}", file=sys.stderr)
+
+
+def tick() -> float | None:
+    """The ``bpy.app.timers`` callback: apply worker events; the return value is the delay
+    until the next call (None stops the timer: no session left)."""
+    s = state.session
+    if s is None:
+        return None
+    for job, ev in s.poll():
+        if job is None:
+            if ev.type != "result":
+                report("ERROR", f"T2I: cannot reach the worker: {s.connect_error}")
+                if not s.active_jobs:
+                    # Stop the client retrying (and respawning) in the background; the
+                    # next Generate or Connect reads the preferences again.
+                    close_session()
+                    _redraw()
+                    return None
+            continue
+        if ev.type == "result":
+            try:
+                store_results(job, ev)
+            except (ValueError, RuntimeError) as e:  # e.g. not an RGBA frame: say so, go on
+                job.state, job.error = "error", f"cannot store the result: {e}"
+                report("ERROR", f"T2I: {job.error}")
+                continue
+            _undo_push("T2I result")
+        elif ev.type == "cancelled":
+            report("INFO", "T2I: generation cancelled")
+        else:
+            report("ERROR", f"T2I: {job.error}")
+    for job in s.active_jobs:
+        if job.preview is not None:
+            width, height, floats = job.preview
+            job.preview = None
+            _show_in_image_editors(show_preview(width, height, floats))
+    if not s.active_jobs:
+        remove_preview()
+    shown = s.snapshot()
+    if shown != state.shown:
+        state.shown = shown
+        _show_progress(s)
+        _redraw()
+    return TICK_BUSY if s.active_jobs or not s.capabilities and not s.connect_error \
+        else TICK_IDLE
+
+
+def store_results(job, ev) -> list[bpy.types.Image]:
+    """Each result image as a packed datablock with its provenance; shown in Image Editors."""
+    provs = ev.body.get("provenance", [])
+    history = ev.body.get("history", [])
+    images = []
+    for i, frame in enumerate(ev.images):
+        prov = provs[i] if i < len(provs) and isinstance(provs[i], dict) else {}
+        extra = {"history": history[i] if i < len(history) else "", "request": job.id}
+        height, width = frame.shape[0], frame.shape[1]
+        floats = job.blender_pixels[i] if i < len(job.blender_pixels) \
+            else rgba8_to_blender(frame.data, width, height)
+        img = new_result_image(image_name(str(prov.get("prompt", job.params.prompt)),
+                                          int(prov.get("seed", job.params.seed + i))),
+                               width, height, floats, provenance_properties(prov, extra))
+        job.outputs.append(img.name)
+        images.append(img)
+    # The pixels now live in the datablocks: do not keep a second and third copy around.
+    job.blender_pixels = []
+    ev.images = []
+    if images:
+        for scene in bpy.data.scenes:
+            if hasattr(scene, "t2i"):
+                scene.t2i.last_result = images[0]
+        _show_in_image_editors(images[0])
+    warnings = "; ".join(str(w) for w in ev.body.get("warnings", []))
+    report("WARNING" if warnings else "INFO",
+           f"T2I: {len(images)} image(s): {', '.join(job.outputs)}"
+           + (f" (worker warnings: {warnings})" if warnings else ""))
+    return images
+
+
+def _undo_push(message: str) -> None:
+    # Datablocks made in a timer are outside the undo stack: without a step of their own,
+    # undoing the user's next action would also remove them.
+    if not bpy.app.background:
+        with contextlib.suppress(RuntimeError):
+            bpy.ops.ed.undo_push(message=message)
+
+
+def _show_in_image_editors(image: bpy.types.Image) -> None:
+    """Show ``image`` in every Image Editor that shows nothing or one of ours (never
+    replace an image the user is working on)."""
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm else []:
+        for area in window.screen.areas:
+            if area.type == "IMAGE_EDITOR" and is_ours(area.spaces.active.image):
+                area.spaces.active.image = image
+
+
+def _show_progress(s) -> None:
+    if bpy.app.background:
+        return
+    wm = bpy.context.window_manager
+    active = s.active_jobs
+    if active:
+        wm.progress_begin(0, 100)
+        wm.progress_update(int(100 * sum(j.fraction for j in active) / len(active)))
+    else:
+        wm.progress_end()
+
+
+def _redraw() -> None:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm else []:
+        for area in window.screen.areas:
+            if area.type in ("IMAGE_EDITOR", "VIEW_3D", "PREFERENCES"):
+                area.tag_redraw()
+
+
+def next_seed(settings) -> int:
+    if settings.random_seed:
+        settings.seed = random.randrange(0, 2 ** 31 - 1)
+    return settings.seed
+
+
+def _classes():
+    from . import operators, panels, preferences, properties
+
+    return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
+            *panels.CLASSES)
+
+
+def register() -> None:
+    from .properties import T2ISettings
+
+    for cls in _classes():
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.t2i = bpy.props.PointerProperty(type=T2ISettings)
+
+
+def unregister() -> None:
+    if bpy.app.timers.is_registered(tick):
+        bpy.app.timers.unregister(tick)
+    close_session()
+    del bpy.types.Scene.t2i
+    for cls in reversed(_classes()):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,72 @@
+"""Add-on preferences: how the add-on reaches a worker (Edit ▸ Preferences ▸ Add-ons).
+
+No ``from __future__ import annotations`` here: Blender reads the property annotations as
+objects."""
+
+import bpy
+
+from . import state
+
+MODE_ITEMS = [
+    ("shared", "Running worker, else start one",
+     "Use the worker that `t2i worker` advertises; if none runs, start one with Worker Python"),
+    ("start", "Start a private worker", "Always start a worker of this Blender session with "
+     "Worker Python; it stops when Blender quits"),
+    ("endpoint", "Connect to an endpoint", "A worker started by hand: its endpoint and token"),
+]
+
+
+class T2IPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    mode: bpy.props.EnumProperty(name="Worker", items=MODE_ITEMS, default="shared")
+    python: bpy.props.StringProperty(
+        name="Worker Python", subtype="FILE_PATH",
+        description="The python of the environment where t2i-studio is installed (e.g. "
+                    "~/t2i-studio/.venv/bin/python). Blender's own Python cannot run the model")
+    worker_args: bpy.props.StringProperty(
+        name="Worker arguments",
+        description="Extra `t2i worker` options for a started worker, e.g. "
+                    "--weights-dir /path --history-dir /path --threads 4")
+    connection_file: bpy.props.StringProperty(
+        name="Connection file", subtype="FILE_PATH",
+        description="Where a running worker advertises itself (empty: the default, "
+                    "$T2I_STATE_DIR/worker.json)")
+    endpoint: bpy.props.StringProperty(name="Endpoint", description="e.g. tcp://127.0.0.1:5555")
+    token: bpy.props.StringProperty(name="Token", subtype="PASSWORD",
+                                    description="The worker's session token")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "mode")
+        if self.mode == "endpoint":
+            layout.prop(self, "endpoint")
+            layout.prop(self, "token")
+        else:
+            if self.mode == "shared":
+                layout.prop(self, "connection_file")
+            layout.prop(self, "python")
+            layout.prop(self, "worker_args")
+        row = layout.row()
+        row.operator("t2i.connect", icon="LINKED")
+        session = state.session
+        if session is not None and session.connected:
+            caps = session.capabilities
+            row.label(text=f"Connected: worker {caps.get('worker', '?')} on "
+                           f"{caps.get('device', '?')}", icon="CHECKMARK")
+
+
+def connection_settings(context):
+    """The preferences as a ``session.ConnectionSettings``."""
+    from .session import ConnectionSettings
+
+    prefs = context.preferences.addons[__package__].preferences
+    # The file browser may store Blender-relative paths ("//..."): resolve them here.
+    return ConnectionSettings(mode=prefs.mode, python=_absolute(prefs.python),
+                              worker_args=prefs.worker_args,
+                              connection_file=_absolute(prefs.connection_file),
+                              endpoint=prefs.endpoint.strip(), token=prefs.token.strip())
+
+
+def _absolute(path):
+    return bpy.path.abspath(path) if path.startswith("//") else path

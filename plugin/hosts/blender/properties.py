@@ -1,0 +1,64 @@
+"""The generation settings of a scene (``scene.t2i``), shown in the sidebar panels.
+
+Model, adapter and size lists come from the connected worker's ``hello``. Blender keeps
+only pointers to the strings of dynamic enum items, so the lists live at module level.
+No ``from __future__ import annotations``: Blender reads the annotations as objects."""
+
+import bpy
+
+from . import state
+
+DEFAULT_SIZES = (32, 64, 128, 256, 512)
+NO_LORA = "NONE"
+_items_cache: dict[str, list] = {"model": [], "lora": [], "size": []}
+
+
+def _keep(kind, items):
+    _items_cache[kind] = items
+    return items
+
+
+def model_items(self, context):
+    session = state.session
+    models = session.models if session is not None else []
+    items = [(str(m.get("id")), str(m.get("id")), str(m.get("description", ""))[:200])
+             for m in models if m.get("id")]
+    return _keep("model", items or [("builtin", "builtin", "The built-in model")])
+
+
+def lora_items(self, context):
+    session = state.session
+    names = session.loras if session is not None else []
+    # An empty identifier would make a separator in a Blender enum, so "no adapter" is NONE.
+    items = [(NO_LORA, "None", "No adapter")] + [(n, n, f"LoRA adapter {n}") for n in names]
+    return _keep("lora", items)
+
+
+def size_items(self, context):
+    session = state.session
+    sizes = session.sizes(self.model) if session is not None else []
+    items = [(str(s), f"{s} × {s}", f"{s} pixels square") for s in (sizes or DEFAULT_SIZES)]
+    return _keep("size", items)
+
+
+class T2ISettings(bpy.types.PropertyGroup):
+    prompt: bpy.props.StringProperty(name="Prompt", description="What to draw; (word:1.3) "
+                                     "weights a word")
+    negative_prompt: bpy.props.StringProperty(name="Negative", description="What to avoid")
+    model: bpy.props.EnumProperty(name="Model", items=model_items)
+    lora: bpy.props.EnumProperty(name="Adapter", items=lora_items,
+                                 description="A LoRA adapter the worker has installed")
+    lora_weight: bpy.props.FloatProperty(name="Weight", default=1.0, min=-4.0, max=4.0)
+    size: bpy.props.EnumProperty(name="Size", items=size_items, default=2)
+    count: bpy.props.IntProperty(name="Count", default=1, min=1, max=16)
+    steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=200)
+    guidance: bpy.props.FloatProperty(name="Guidance", default=3.0, min=0.0, max=30.0)
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    random_seed: bpy.props.BoolProperty(name="New seed each time", default=False)
+    use_init_image: bpy.props.BoolProperty(
+        name="Image to image", default=False,
+        description="Start from an image: the chosen one, else the image in the Image Editor")
+    init_image: bpy.props.PointerProperty(name="Init image", type=bpy.types.Image)
+    strength: bpy.props.FloatProperty(name="Strength", default=0.6, min=0.0, max=1.0,
+                                      description="0 keeps the init image, 1 ignores it")
+    last_result: bpy.props.PointerProperty(name="Last result", type=bpy.types.Image)

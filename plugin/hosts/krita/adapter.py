@@ -1,0 +1,139 @@
+"""The panel's ``HostAdapter`` for Krita: the active document through Krita's scripting API.
+
+Every call looks the active document up again: the user switches views between calls.
+Results become paint layers directly above the active layer (the user picks the position
+by selecting a layer first); their provenance goes into the document's annotations
+(``provenance.py``), which the .kra keeps.
+
+Krita's API has two limits that shape this code: layer pixels cross it in the layer's
+colour space (BGRA for RGBA/U8), and a layer added from a script is not on the undo stack
+(Krita 5.1's ``Node.addChildNode`` runs its command without recording it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy.QtCore import QByteArray, Qt
+
+from plugin.host import Pixels, Rect
+from plugin.qimage import to_pixels, to_qimage
+
+from .pixels import clip_rect, swap_red_blue
+from .provenance import PROVENANCE_TYPE, annotation_type, description, with_layer
+
+RGBA8 = ("RGBA", "U8")
+SRGB = "sRGB-elle-V2-srgbtrc.icc"  # Krita's default sRGB profile
+
+
+class KritaHost:
+    """``HostAdapter`` over ``Krita.instance()`` (passed in: this module never imports
+    ``krita``, so it loads in tests and in Krita 5 and 6 alike)."""
+
+    def __init__(self, krita: Any) -> None:
+        self.krita = krita
+
+    def document(self) -> Any:
+        return self.krita.activeDocument()
+
+    # --- HostAdapter ----------------------------------------------------------------------
+
+    def canvas_size(self) -> tuple[int, int]:
+        doc = self.document()
+        return (doc.width(), doc.height()) if doc is not None else (0, 0)
+
+    def insert_layer(self, image: Pixels, name: str, provenance: dict, at: Rect) -> None:
+        doc = self.document()
+        if doc is None:  # nothing open: the result becomes a new document of its size
+            doc = self._new_document(at.x + at.width, at.y + at.height)
+        if (image.width, image.height) != (at.width, at.height):
+            image = to_pixels(to_qimage(image).scaled(
+                at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+        node = doc.createNode(name, "paintlayer")
+        parent, above = self._insert_point(doc)
+        parent.addChildNode(node, above)
+        if (node.colorModel(), node.colorDepth()) != RGBA8:
+            node.setColorSpace("RGBA", "U8", SRGB)  # a layer may differ from its image
+        node.setPixelData(QByteArray(swap_red_blue(image.data)), at.x, at.y, image.width,
+                          image.height)
+        uuid = node.uniqueId().toString()
+        doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
+            with_layer(_bytes(doc.annotation(PROVENANCE_TYPE)), uuid, name, provenance)))
+        doc.setActiveNode(node)
+        doc.setModified(True)
+        doc.refreshProjection()
+
+    def selection(self) -> tuple[Rect, Pixels] | None:
+        doc = self.document()
+        sel = doc.selection() if doc is not None else None
+        if sel is None or sel.width() <= 0 or sel.height() <= 0:
+            return None
+        box = clip_rect(sel.x(), sel.y(), sel.width(), sel.height(), doc.width(), doc.height())
+        if box is None:
+            return None
+        x, y, w, h = box
+        mask = _bytes(sel.pixelData(x, y, w, h))
+        if not any(mask):
+            return None
+        return Rect(x, y, w, h), Pixels(w, h, mask, 1)
+
+    def source_image(self, region: Rect) -> Pixels | None:
+        doc = self.document()
+        if doc is None:
+            return None
+        doc.waitForDone()  # layer projections update in Krita's threads: read settled pixels
+        node = doc.activeNode()
+        x, y, w, h = region.x, region.y, region.width, region.height
+        if node is not None and "mask" not in node.type() \
+                and (node.colorModel(), node.colorDepth()) == RGBA8:
+            # the layer as it looks on its own (group, vector and filter layers included)
+            data = node.projectionPixelData(x, y, w, h)
+            return Pixels(w, h, swap_red_blue(_bytes(data)))
+        # no usable layer (a mask, another colour space): the visible canvas in sRGB
+        image = doc.projection(x, y, w, h)
+        if image is None or image.isNull():
+            return None
+        return to_pixels(image)
+
+    def document_data(self, key: str) -> str | None:
+        doc = self.document()
+        if doc is None:
+            return None
+        raw = _bytes(doc.annotation(annotation_type(key)))
+        return raw.decode("utf-8", "replace") if raw else None
+
+    def set_document_data(self, key: str, value: str) -> None:
+        doc = self.document()
+        if doc is None:
+            return
+        type_ = annotation_type(key)
+        doc.setAnnotation(type_, description(type_), QByteArray(value.encode("utf-8")))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _new_document(self, width: int, height: int) -> Any:
+        doc = self.krita.createDocument(max(width, 1), max(height, 1), "Generated", "RGBA",
+                                        "U8", "", 72.0)
+        window = self.krita.activeWindow()
+        if window is not None:
+            window.addView(doc)
+        return doc
+
+    @staticmethod
+    def _insert_point(doc: Any) -> tuple[Any, Any]:
+        """(parent, the node the new layer goes above): above the active layer; above the
+        layer that owns an active mask; on top when nothing is active."""
+        node = doc.activeNode()
+        root = doc.rootNode()
+        while node is not None and "mask" in node.type():
+            node = node.parentNode()
+        if node is None or node.parentNode() is None:
+            children = root.childNodes()
+            return root, (children[-1] if children else None)
+        return node.parentNode(), node
+
+
+def _bytes(data: Any) -> bytes:
+    """QByteArray (PyQt5/PyQt6) or bytes -> bytes."""
+    return bytes(data) if data is not None else b""

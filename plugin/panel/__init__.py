@@ -1,0 +1,6 @@
+"""The generation panel, shared by every Qt host (qtpy: PySide6, PyQt5, PyQt6)."""
+
+from plugin.panel.bridge import WorkerBridge
+from plugin.panel.panel import GeneratePanel
+
+__all__ = ["GeneratePanel", "WorkerBridge"]

@@ -1,0 +1,264 @@
+"""The generation panel: one widget for every Qt host (standalone, Krita 5/6).
+
+It talks to the worker through a ``WorkerBridge`` (signals on the UI thread) and to the
+editor through a ``HostAdapter``; it never blocks on either. One generation runs at a time:
+Generate submits, events drive the progress bar and the live preview, the terminal event
+fills the result strip and the history, and (by default) adds the first image as a layer.
+"""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QImage, QPixmap
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from plugin.host import HostAdapter, Pixels, Rect
+from plugin.panel.bridge import WorkerBridge
+from plugin.panel.form import ParamsForm
+from plugin.panel.history import HistoryList
+from plugin.panel.messages import error_text, state_text
+from plugin.panel.results import ResultImage, ResultStrip
+from plugin.qimage import to_pixels, to_qimage
+from worker.protocol import GenerateParams, Image, Message
+
+PREVIEW = 96
+
+
+class Job:
+    """The generation in flight: what was asked, and where its images belong."""
+
+    def __init__(self, rid: str, params: GenerateParams, mode: str, region: Rect | None):
+        self.id, self.params, self.mode, self.region = rid, params, mode, region
+
+
+class GeneratePanel(QWidget):
+    def __init__(self, bridge: WorkerBridge, host: HostAdapter,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge, self.host = bridge, host
+        self.job: Job | None = None
+        self.state_history: list[str] = []  # every worker state seen, in order
+
+        lay = QVBoxLayout(self)
+        self.status = QLabel()
+        self.status.setObjectName("workerStatus")
+        lay.addWidget(self.status)
+        self.form = ParamsForm()
+        lay.addWidget(self.form)
+
+        buttons = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        lay.addLayout(buttons)
+
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.preview = QLabel()
+        self.preview.setFixedSize(PREVIEW, PREVIEW)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setStyleSheet("background: #2b2b2b; border-radius: 4px")
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.preview)
+        lay.addLayout(progress_row)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("panelMessage")
+        self.message.setVisible(False)
+        lay.addWidget(self.message)
+
+        self.auto_insert = QCheckBox("Add the first result as a layer")
+        self.auto_insert.setChecked(True)
+        lay.addWidget(self.auto_insert)
+        self.results = ResultStrip()
+        lay.addWidget(self.results)
+        lay.addWidget(QLabel("History"))
+        self.history = HistoryList(host)
+        lay.addWidget(self.history, 1)
+
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.results.chosen.connect(self.insert)
+        self.history.reuse.connect(lambda entry: self.form.set_params(entry["params"]))
+        bridge.event.connect(self._on_event)
+        bridge.state_changed.connect(self._on_state)
+        bridge.capabilities.connect(self._on_capabilities)
+        self._on_state(bridge.state, bridge.state_detail)
+        if bridge.state in ("ready", "busy"):
+            bridge.ask_capabilities()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def generate(self) -> None:
+        if self.job is not None:
+            return
+        params = self.form.params()
+        if not params.prompt:
+            self.show_message(error_text("empty_prompt", ""), error=True)
+            return
+        mode = self.form.mode_key
+        try:
+            region, init, mask = self._sources(mode, params)
+        except ValueError as e:
+            self.show_message(str(e), error=True)
+            return
+        self.show_message("")
+        rid = self.bridge.generate(params, init, mask)
+        self.job = Job(rid, params, mode, region)
+        self.generate_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, params.steps)
+        self.progress.setValue(0)
+        self.progress.setFormat("waiting for the image generator…")
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.bridge.cancel(self.job.id)
+            self.progress.setFormat("cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def insert(self, result: ResultImage) -> None:
+        """Add one result as a new layer above the active one."""
+        w, h = result.image.width(), result.image.height()
+        if result.region is not None:
+            at = Rect(*result.region)
+        else:
+            cw, ch = self.host.canvas_size()
+            at = Rect(max(0, (cw - w) // 2), max(0, (ch - h) // 2), w, h)
+        p = result.provenance
+        name = f"{p.get('prompt', '')[:40]} (seed {p.get('seed', '?')})"
+        self.host.insert_layer(to_pixels(result.image), name, dict(p), at)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c62828" if error else "color: palette(text)")
+        self.message.setVisible(bool(text))
+
+    # --- where the init image and mask come from -------------------------------------------
+
+    def _sources(self, mode: str, params: GenerateParams
+                 ) -> tuple[Rect | None, Image | None, Image | None]:
+        selection = self.host.selection()
+        if mode == "txt2img":
+            # With a selection, the result fills it; otherwise it lands in the middle.
+            return (selection[0] if selection else None), None, None
+        cw, ch = self.host.canvas_size()
+        if not cw or not ch:
+            raise ValueError("Open or create a document first: image-to-image starts from "
+                             "its active layer.")
+        if mode == "inpaint" and selection is None:
+            raise ValueError("Select the area to repaint first (drag a rectangle on the "
+                             "canvas), or switch Source to Image to image.")
+        region = selection[0] if selection else Rect(0, 0, cw, ch)
+        source = self.host.source_image(region)
+        if source is None:
+            raise ValueError("There is no layer to start from: add or select a layer.")
+        size = (params.width, params.height)
+        init = _scaled(to_qimage(source), size)
+        images = [Image((size[1], size[0], 4), to_pixels(init).data, "init_image")]
+        if mode == "inpaint" and selection is not None:
+            mask = _scaled(to_qimage(selection[1]), size)
+            images.append(Image((size[1], size[0]), to_pixels(mask, 1).data, "mask"))
+        return region, images[0], (images[1] if len(images) > 1 else None)
+
+    # --- worker events (UI thread, via the bridge's signals) ---------------------------------
+
+    def _on_state(self, state: str, detail: str) -> None:
+        self.state_history.append(state)
+        text, colour = state_text(state)
+        if state in ("unavailable", "lost") and detail:
+            text = f"{text}: {detail}"
+        self.status.setText(f"● {text}")
+        self.status.setStyleSheet(f"color: {colour}; font-weight: bold")
+        self.status.setToolTip(detail)
+
+    def _on_capabilities(self, hello: dict) -> None:
+        self.form.set_models(list(hello.get("models") or []), list(hello.get("loras") or []))
+        if hello.get("load_error"):
+            self.show_message(error_text("backend_unavailable", hello["load_error"]), True)
+
+    def _on_event(self, ev: Message) -> None:
+        job = self.job
+        if job is None or ev.id != job.id:
+            return  # a late event of a finished request
+        if ev.type == "queued":
+            ahead = int(ev.body.get("position", 0))
+            self.progress.setFormat(f"waiting: {ahead} ahead" if ahead else "starting…")
+        elif ev.type == "progress":
+            total = int(ev.body.get("total", 1))
+            self.progress.setRange(0, total)
+            self.progress.setValue(int(ev.body.get("step", 0)))
+            self.progress.setFormat("step %v of %m")
+            if ev.images:
+                self._show_preview(ev.images[0])
+        elif ev.type == "result":
+            self._finish()
+            self._on_result(job, ev)
+        elif ev.type == "cancelled":
+            self._finish()
+            self.show_message(f"Cancelled after step {ev.body.get('step', 0)}.")
+        elif ev.type == "error":
+            self._finish()
+            self.show_message(error_text(ev.error_code, str(ev.body.get("message", ""))),
+                              error=True)
+
+    def _on_result(self, job: Job, ev: Message) -> None:
+        provs = list(ev.body.get("provenance") or [])
+        texts = list(ev.body.get("parameters") or [])
+        region = job.region
+        results = []
+        for i, im in enumerate(ev.images):
+            prov = dict(provs[i]) if i < len(provs) else {}
+            if i < len(texts):
+                prov["parameters"] = texts[i]
+            image = to_qimage(Pixels(im.width, im.height, bytes(im.data), im.channels))
+            at = (region.x, region.y, region.width, region.height) if region else None
+            results.append(ResultImage(image, prov, job.mode, at))
+        self.results.show_results(results)
+        self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat("done")
+        if results:
+            self.preview.setPixmap(_fit(results[0].image))
+        self.history.add(job.params.to_body(), job.mode, results[0].image if results else None)
+        warnings = [str(w) for w in ev.body.get("warnings") or []]
+        self.show_message("; ".join(warnings))
+        if results and self.auto_insert.isChecked():
+            self.insert(results[0])
+
+    def _show_preview(self, im: Image) -> None:
+        if im.channels not in (1, 4):
+            return
+        px = Pixels(im.width, im.height, bytes(im.data), im.channels)
+        self.preview.setPixmap(_fit(to_qimage(px)))
+
+    def _finish(self) -> None:
+        self.job = None
+        self.generate_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setFormat("")
+
+
+def _scaled(image: QImage, size: tuple[int, int]) -> QImage:
+    if (image.width(), image.height()) == size:
+        return image
+    return image.scaled(size[0], size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
+
+
+def _fit(image: QImage) -> QPixmap:
+    return QPixmap.fromImage(image.scaled(PREVIEW, PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation))

@@ -1,0 +1,169 @@
+"""LoRA adapters: find, apply with weights, and save in the kohya naming other tools read.
+
+Loading accepts both namings (diffusers converts them on load):
+- kohya / A1111 / ComfyUI: ``lora_unet_<path_with_underscores>.lora_down.weight`` /
+  ``.lora_up.weight`` / ``.alpha`` (text encoders ``lora_te_``, ``lora_te1_``, ``lora_te2_``);
+- diffusers / peft: ``unet.<dotted.path>.lora_A.weight`` / ``.lora_B.weight``.
+
+Saving (``save_kohya_adapter``) is the seam for the fine-tuning job (t2i_core/finetune/): it
+takes peft-wrapped modules and writes kohya names with ``ss_*`` and SAI ModelSpec metadata,
+scale = alpha / rank kept exactly, so A1111, ComfyUI and this backend read the same adapter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from t2i_core.backends.base import LoraRef
+from t2i_core.backends.diffusers_backend.families import Family
+from t2i_core.backends.diffusers_backend.scanner import PICKLE_SUFFIXES, pickle_message
+from t2i_core.errors import T2IError
+
+log = logging.getLogger("t2i.diffusers")
+
+
+def list_adapters(loras_dir: Path | None) -> tuple[dict[str, Path], dict[str, str]]:
+    """``{name: file}`` for every ``.safetensors`` adapter (name = relative path, no suffix),
+    and ``{file: why}`` for refused pickles."""
+    found: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+    if loras_dir is None or not loras_dir.is_dir():
+        return found, refused
+    for p in sorted(loras_dir.rglob("*")):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        rel = p.relative_to(loras_dir)
+        if p.suffix == ".safetensors":
+            found[rel.with_suffix("").as_posix()] = p
+        elif p.suffix.lower() in PICKLE_SUFFIXES:
+            refused[rel.as_posix()] = pickle_message(p)
+    return found, refused
+
+
+def peft_name(name: str) -> str:
+    """peft adapter names end up in module attribute paths: no dots or slashes."""
+    return "a_" + re.sub(r"\W", "_", name)
+
+
+def apply_loras(pipe: Any, loaded: set[str], refs: list[LoraRef], files: dict[str, Path],
+                model_id: str) -> None:
+    """Load the adapters this request names (once per pipeline), then weight them; with no
+    adapters in the request, switch all loaded ones off."""
+    weights: dict[str, float] = {}
+    for ref in refs:
+        if ref.name not in files:
+            available = ", ".join(sorted(files)) or "none installed"
+            raise T2IError("lora_not_found", f"adapter '{ref.name}' not found; available: "
+                           f"{available}")
+        weights[ref.name] = weights.get(ref.name, 0.0) + float(ref.weight)
+    for name in weights:
+        if name in loaded:
+            continue
+        try:
+            pipe.load_lora_weights(str(files[name]), adapter_name=peft_name(name))
+        except Exception as e:  # noqa: BLE001 - shape mismatches, unknown key layouts, ...
+            _drop(pipe, peft_name(name))
+            raise T2IError("lora_incompatible", f"adapter '{name}' does not fit model "
+                           f"'{model_id}': {type(e).__name__}: {str(e)[:240]} (an adapter "
+                           "works only with the model family it was trained for)") from e
+        loaded.add(name)
+    if weights:
+        pipe.enable_lora()
+        pipe.set_adapters([peft_name(n) for n in weights], adapter_weights=list(weights.values()))
+    elif loaded:
+        pipe.disable_lora()
+
+
+def _drop(pipe: Any, adapter: str) -> None:
+    with contextlib.suppress(Exception):  # nothing may have been loaded under that name
+        pipe.delete_adapters(adapter)
+
+
+def _with_text_model(state: dict[str, Any]) -> dict[str, Any]:
+    """transformers >= 5.6 flattened CLIPTextModel; kohya names keep ``text_model``."""
+    return {k if k.startswith("text_model.") else f"text_model.{k}": v
+            for k, v in state.items()}
+
+
+def kohya_adapter(denoiser: Any, family: Family, *, title: str,
+                  text_encoders: dict[str, Any] | None = None, adapter: str = "default",
+                  resolution: int = 512, base_model_hash: str = "",
+                  extra_metadata: dict[str, str] | None = None
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The peft LoRA of ``denoiser`` (and text encoders, ``{"text_encoder": m, ...}``) as
+    kohya-named tensors + ``ss_*``/ModelSpec metadata: what the fine-tuning job's
+    ``Trainable.adapter()`` returns for SD-family models."""
+    import torch
+    from diffusers.utils import convert_state_dict_to_kohya
+    from peft.utils import get_peft_model_state_dict
+
+    cfg = denoiser.peft_config[adapter]
+    rank, alpha = int(cfg.r), float(cfg.lora_alpha)
+    root = "transformer" if family.flow else "unet"
+    peft_sd = {f"{root}.{k}": v for k, v in
+               get_peft_model_state_dict(denoiser, adapter_name=adapter).items()}
+    for name, te in (text_encoders or {}).items():
+        te_sd = _with_text_model(get_peft_model_state_dict(te, adapter_name=adapter))
+        peft_sd |= {f"{name}.{k}": v for k, v in te_sd.items()}
+    peft_meta: dict[str, Any] = {}
+    if family.flow:  # no kohya layout for MMDiT in diffusers: peft names (ComfyUI reads them)
+        tensors = peft_sd
+        # peft names carry no alpha: diffusers reads rank and alpha from this JSON instead
+        peft_meta = {f"{root}.{k}": v for k, v in cfg.to_dict().items()}
+    else:
+        tensors = convert_state_dict_to_kohya(peft_sd)
+        if family.id in ("sd1", "sd2"):  # one text encoder: kohya says lora_te_, not lora_te1_
+            tensors = {k.replace("lora_te1_", "lora_te_", 1): v for k, v in tensors.items()}
+        tensors = {k: (torch.tensor(alpha) if k.endswith(".alpha") else v)
+                   for k, v in tensors.items()}
+    now = _dt.datetime.now(_dt.UTC)
+    arch = f"{family.modelspec_arch}/lora"
+    meta = {
+        "ss_network_module": "networks.lora", "ss_network_dim": str(rank),
+        "ss_network_alpha": str(alpha), "ss_base_model_version": family.base_version,
+        "ss_v2": str(family.id == "sd2"), "ss_output_name": title,
+        "ss_resolution": f"({resolution}, {resolution})",
+        "ss_new_sd_model_hash": base_model_hash, "ss_training_comment": "t2i-studio",
+        "ss_training_started_at": str(now.timestamp()),
+        "ss_network_args": '{"target_modules": ' + _json_list(sorted(cfg.target_modules)) + "}",
+        "modelspec.sai_model_spec": "1.0.0", "modelspec.architecture": arch,
+        "modelspec.implementation": ("https://github.com/Stability-AI/generative-models"
+                                     if family.id == "sdxl" else "diffusers"),
+        "modelspec.title": title, "modelspec.resolution":
+            f"{resolution}x{resolution}", "modelspec.date": now.date().isoformat(),
+        "modelspec.prediction_type": "v" if family.id == "sd2" else "epsilon",
+    }
+    if peft_meta:
+        meta["lora_adapter_metadata"] = json.dumps(
+            peft_meta, sort_keys=True,
+            default=lambda v: sorted(v) if isinstance(v, set) else str(v))
+    meta |= {k: str(v) for k, v in (extra_metadata or {}).items()}
+    return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}, meta
+
+
+def save_kohya_adapter(path: Path, denoiser: Any, family: Family, *, title: str = "",
+                       **kwargs: Any) -> Path:
+    """``kohya_adapter`` written atomically to one ``.safetensors`` file."""
+    from safetensors.torch import save_file
+
+    tensors, meta = kohya_adapter(denoiser, family, title=title or path.stem, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
+def _json_list(items: list[str]) -> str:
+    return json.dumps(items)
+
+
+def lora_target_modules(family: Family) -> list[str]:
+    """The attention projections a LoRA for this family adapts (for peft's LoraConfig)."""
+    return list(family.lora_targets)

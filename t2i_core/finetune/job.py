@@ -1,0 +1,280 @@
+"""The fine-tuning job, generic over a *trainable backend*.
+
+The job owns everything that is the same for any model: checking the request and the folder,
+choosing the adapter's name (never overwriting one: ``name-2``), the run folder, the
+optimizer and its schedule, progress with loss / ETA / throughput, sample previews, cancel,
+checkpoints with exact resume (LoRA weights, AdamW moments, step, numpy and torch RNG, the
+loss curve), and writing the adapter atomically with its metadata.
+
+A backend plugs in by offering ``trainer(request) -> Trainable`` and an ``adapter_library``
+(``AdapterLibrary``). The ``Trainable`` knows its model: it prepares the folder's data
+(captions, latents, memory), injects LoRA and says which parameters train, computes one
+batch's loss from the job's RNG, draws previews, and hands back the adapter's tensors and
+metadata. The built-in model's is ``t2i_core.finetune.builtin_trainer``; a diffusers SD
+backend implements the same five methods (docs/finetune.md, "Other backends").
+
+Resume: the run folder ``.runs/<name>/`` holds ``run.json`` (folder fingerprint + settings)
+and ``checkpoint.safetensors`` (``training/checkpoint.py``: temp file + rename, so a crash or a
+full disk mid-write leaves the previous one intact). The same request again (same folder
+content, same settings) continues from the last checkpoint, bit for bit as if it had never
+stopped; anything else gets a fresh run under a free name.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from t2i_core.errors import Cancelled, T2IError
+from t2i_core.finetune.dataset import FolderData, load_folder
+from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name
+from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
+from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT = "checkpoint.safetensors"
+RUN_FILE = "run.json"
+WARMUP = 50
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+Progress = Callable[[TrainProgress], None]
+
+
+class Trainable(Protocol):
+    """What a backend gives the job to fine-tune one of its models."""
+
+    base_model: str  # model id
+    base_hash: str  # content hash of the base weights
+    adapter_format: str  # the adapter file's "format" metadata
+
+    def prepare(self, data: FolderData, request: TrainRequest) -> None:
+        """Cache what training needs from the folder; inject LoRA."""
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters that train (the LoRA A/B matrices)."""
+
+    def loss(self, rng: np.random.Generator) -> torch.Tensor:
+        """One batch's loss; all randomness from ``rng`` and torch's global generator."""
+
+    def samples(self, prompts: list[str], seed: int) -> list[np.ndarray]:
+        """One RGBA preview per prompt with the weights as they are now."""
+
+    def adapter(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        """The adapter file's tensors and extra string metadata (key naming is the
+        backend's: peft names for the built-in model, kohya names for SD)."""
+
+
+class _Params(torch.nn.Module):
+    """Holds the trainable tensors so ``save_checkpoint`` stores them, not the frozen base."""
+
+    def __init__(self, params: list[torch.nn.Parameter]) -> None:
+        super().__init__()
+        self.p = torch.nn.ParameterList(params)
+
+
+def train(backend, request: TrainRequest, progress: Progress | None = None,
+          cancel=None) -> TrainResult:
+    """Run (or resume) one fine-tuning job. Raises ``T2IError`` for bad input and
+    ``Cancelled`` when ``cancel.is_set()`` (after saving a checkpoint to resume from)."""
+    t_start = time.monotonic()
+    request.validate()
+    requested = check_name(request.name)
+    factory = getattr(backend, "trainer", None)
+    library: AdapterLibrary | None = getattr(backend, "adapter_library", None)
+    if not callable(factory) or library is None:
+        raise T2IError("not_trainable", f"backend '{getattr(backend, 'name', '?')}' cannot "
+                       "fine-tune its models; use the built-in model")
+    report = progress or (lambda p: None)
+    report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
+    data = load_folder(Path(request.folder), request.trigger)
+    name, resume = _pick_name(library, requested, data.fingerprint, request)
+    run_dir = library.run_dir(name)
+    trainable: Trainable = factory(request)
+    report(TrainProgress("preparing", 0, request.steps,
+                         message=f"{len(data)} images, {len(data.skipped)} skipped"))
+    torch.manual_seed(request.seed)  # before prepare: the LoRA A matrices start random
+    trainable.prepare(data, request)
+    params = trainable.parameters()
+    holder = _Params(params)
+    opt = torch.optim.AdamW(params, lr=request.learning_rate, weight_decay=0.0)
+    rng = np.random.default_rng(request.seed)
+    step, losses = 0, []
+    ckpt = run_dir / CHECKPOINT
+    if resume and ckpt.exists():
+        step, meta = load_checkpoint(ckpt, holder, opt)
+        rng.bit_generator.state = meta["np_rng"]
+        losses = list(meta["losses"])
+    else:
+        _write_run_file(run_dir, data.fingerprint, request)
+    resumed_from = step
+
+    def checkpoint() -> None:
+        _save(ckpt, holder, opt, step, {"np_rng": rng.bit_generator.state, "losses": losses})
+
+    def sample_now() -> None:
+        if request.sample_prompts:
+            report(TrainProgress("sampling", step, request.steps, losses[-1] if losses else
+                                 None, samples=list(zip(request.sample_prompts,
+                                                        trainable.samples(
+                                                            request.sample_prompts,
+                                                            request.seed), strict=True))))
+
+    timer = _Throughput(request.batch)
+    while step < request.steps:
+        if cancel is not None and cancel.is_set():
+            checkpoint()  # the next identical request picks up here
+            raise Cancelled()
+        for g in opt.param_groups:
+            g["lr"] = _lr(request.learning_rate, step, request.steps)
+        loss = trainable.loss(rng)
+        if not torch.isfinite(loss):
+            raise T2IError("training_diverged", f"the loss became {loss.item()} at step "
+                           f"{step + 1}; lower the learning rate (now "
+                           f"{request.learning_rate:g}) and train again")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(round(float(loss.item()), 6))
+        timer.tick()
+        report(TrainProgress("training", step, request.steps, losses[-1],
+                             timer.eta(request.steps - step), timer.rate()))
+        if step % request.checkpoint_every == 0 and step < request.steps:
+            checkpoint()
+        if request.sample_every and step % request.sample_every == 0 and step < request.steps:
+            sample_now()
+    report(TrainProgress("saving", step, request.steps, losses[-1] if losses else None))
+    tensors, extra = trainable.adapter()
+    seconds = time.monotonic() - t_start
+    meta = _metadata(trainable, request, name, data, step, losses)
+    path = library.path_of(name)
+    _write_adapter(path, tensors, meta, extra, trainable.adapter_format)
+    shutil.rmtree(run_dir, ignore_errors=True)  # finished: the adapter is what counts
+    sample_now()  # the finished adapter's previews
+    return TrainResult(name=name, path=str(path), requested_name=requested, steps=step,
+                       resumed_from=resumed_from, loss=float(np.mean(losses[-20:])),
+                       images=len(data), skipped=[vars(s) for s in data.skipped],
+                       captions=data.caption_summary(), seconds=round(seconds, 2),
+                       images_per_s=round(timer.rate() or 0.0, 2), losses=losses,
+                       metadata=meta)
+
+
+def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
+               request: TrainRequest) -> tuple[str, bool]:
+    """(name, resume?): the first of name, name-2, ... with no adapter file and either no
+    run folder or an unfinished run of this very request."""
+    for candidate in library.candidates(name):
+        if library.exists(candidate):
+            continue
+        run = library.run_dir(candidate)
+        if not run.exists():
+            return candidate, False
+        try:
+            info = json.loads((run / RUN_FILE).read_text())
+        except (OSError, ValueError):
+            info = None
+        if info is None:  # killed before its first write: reuse it
+            return candidate, False
+        if (info.get("fingerprint") == fingerprint
+                and info.get("settings") == request.settings()):
+            return candidate, True
+    raise T2IError("name_taken", f"too many adapters and runs named {name}-N; pick a new name")
+
+
+def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)
+        (run_dir / RUN_FILE).write_text(json.dumps(
+            {"fingerprint": fingerprint, "settings": request.settings(),
+             "request": request.to_dict()}, indent=1))
+    except OSError as e:
+        raise _disk_error(e, run_dir, "start the run") from e
+
+
+def _save(path: Path, holder: torch.nn.Module, opt: torch.optim.Optimizer, step: int,
+          meta: dict) -> None:
+    try:
+        save_checkpoint(path, holder, opt, step, meta)
+    except Exception as e:  # OSError, or safetensors' own error wrapping one
+        path.with_suffix(".tmp").unlink(missing_ok=True)
+        raise _disk_error(e, path.parent, f"save the checkpoint at step {step}") from e
+
+
+def _disk_error(e: Exception, where: Path, what: str) -> T2IError:
+    code = getattr(e, "errno", None)
+    if code is None:
+        m = re.search(r"os error (\d+)", str(e))
+        code = int(m.group(1)) if m else None
+    if code in DISK_ERRNOS:
+        return T2IError("disk_full", f"could not {what}: the disk is full ({where}). Free "
+                        "some space and start the same training again: it resumes from the "
+                        "last checkpoint, which is intact")
+    return T2IError("write_failed", f"could not {what} in {where}: {e}; check the folder's "
+                    "permissions and free space, then start the same training again")
+
+
+def _write_adapter(path: Path, tensors: dict[str, torch.Tensor], meta: dict,
+                   extra: dict[str, str], fmt: str) -> None:
+    from safetensors.torch import save_file
+
+    header = {"format": fmt, "t2i": json.dumps(meta), **extra}
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=header)
+        tmp.replace(path)
+    except Exception as e:  # noqa: BLE001 - reported as a clean error, the run stays
+        tmp.unlink(missing_ok=True)
+        raise _disk_error(e, path.parent, f"write the adapter {path.name}") from e
+
+
+def _metadata(trainable: Trainable, request: TrainRequest, name: str, data: FolderData,
+              step: int, losses: list[float]) -> dict:
+    curve = losses[:: max(1, math.ceil(len(losses) / 100))]
+    return {"name": name, "base_model": trainable.base_model, "base_hash": trainable.base_hash,
+            "rank": request.rank, "alpha": request.alpha, "steps": step,
+            "batch": request.batch, "learning_rate": request.learning_rate,
+            "dataset_size": len(data), "skipped": len(data.skipped),
+            "captions": data.caption_summary(), "trigger": request.trigger,
+            "augment_images": request.augment_images, "augment_text": request.augment_text,
+            "folder_fingerprint": data.fingerprint, "loss_curve": curve,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "file": f"{name}{ADAPTER_EXT}"}
+
+
+def _lr(base: float, step: int, total: int) -> float:
+    warm = min(1.0, (step + 1) / min(WARMUP, max(1, total // 10)))
+    return base * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / max(1, total))))
+
+
+class _Throughput:
+    """images/s and ETA over the last ~20 steps (a shared CPU's speed changes)."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self.times: list[float] = [time.monotonic()]
+
+    def tick(self) -> None:
+        self.times.append(time.monotonic())
+        self.times = self.times[-21:]
+
+    def rate(self) -> float | None:
+        if len(self.times) < 2:
+            return None
+        dt = self.times[-1] - self.times[0]
+        return self.batch * (len(self.times) - 1) / dt if dt > 0 else None
+
+    def eta(self, steps_left: int) -> float | None:
+        r = self.rate()
+        return round(steps_left * self.batch / r, 1) if r else None

@@ -1,0 +1,62 @@
+"""Running Debian's ``blender`` headless for the host tests: a private user config and
+scripts folder per run, environment for the worker the add-on starts, a hard timeout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+SCRIPTS = HERE / "scripts"
+QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+         "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
+         "TOKENIZERS_PARALLELISM": "false"}
+
+
+def blender_or_fail() -> str:
+    """The blender executable. Missing: a failure in CI (which installs it), else a skip."""
+    exe = shutil.which("blender")
+    if exe is None:
+        why = ("Debian's blender is not installed (apt-get install --no-install-recommends "
+               "blender python3-zmq)")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{why}; .ci/run installs it, so in CI this is a failure")
+        pytest.skip(why)
+    return exe
+
+
+def blender_env(home: Path, **extra: str) -> dict[str, str]:
+    """A Blender that sees nothing of the user's config, add-ons or shared worker."""
+    env = {**os.environ, **QUIET, "BLENDER_USER_CONFIG": str(home / "config"),
+           "BLENDER_USER_SCRIPTS": str(home / "scripts"), "T2I_STATE_DIR": str(home / "state"),
+           **extra}
+    env.pop("PYTHONPATH", None)  # the add-on must work from its zip alone
+    return env
+
+
+def run_blender(args: list[str], env: dict[str, str], log: Path,
+                timeout: float = 240) -> subprocess.CompletedProcess:
+    cmd = [blender_or_fail(), "-b", "--factory-startup", "--python-exit-code", "1", *args]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                              cwd=log.parent)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"")[-4000:] if isinstance(e.stdout, bytes) else (e.stdout or "")
+        raise AssertionError(f"blender ran past {timeout} s: {' '.join(cmd)}\n{out}") from None
+    log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+    assert proc.returncode == 0, (f"blender exited {proc.returncode}: {' '.join(cmd)}\n"
+                                  f"{proc.stdout[-5000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def blender_rgba8(path: Path, width: int, height: int) -> np.ndarray:
+    """Blender's float pixels (bottom-up) as top-down RGBA8, the worker's layout —
+    written independently of the add-on's own conversion code."""
+    values = np.frombuffer(path.read_bytes(), np.float32).reshape(height, width, 4)[::-1]
+    return np.clip(np.floor(values.astype(np.float64) * 255.0 + 0.5), 0, 255).astype(np.int16)

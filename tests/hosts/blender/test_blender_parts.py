@@ -1,0 +1,354 @@
+"""The Blender add-on's parts that need no Blender: pixels, names, provenance, the session
+with a real worker, and the zip that ``t2i package blender`` builds (run in a Python
+without pyzmq, as in an official Blender build)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import zipfile
+from array import array
+from pathlib import Path
+
+import pytest
+
+from plugin.hosts.blender import pixels
+from plugin.hosts.blender.provenance import (
+    image_name,
+    provenance_from_properties,
+    provenance_properties,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(REPO / "tests" / "worker"))
+from worker_helpers import QUIET_ENV, start_worker  # noqa: E402
+
+# --- pixels ------------------------------------------------------------------------------
+
+
+def test_worker_rows_become_blender_rows_bottom_up():
+    top_down = bytes(range(24))  # 2 wide, 3 high
+    values = pixels.rgba8_to_blender(top_down, 2, 3)
+    assert [round(v * 255) for v in values[:8]] == list(top_down[16:24])  # last row first
+    assert [round(v * 255) for v in values[16:]] == list(top_down[:8])
+
+
+def test_every_byte_round_trips_exactly_through_float32():
+    data = bytes(range(256)) * 4  # every value in every channel, 16 x 16
+    values = array("f", pixels.rgba8_to_blender(data, 16, 16))  # what Blender stores: float32
+    assert pixels.blender_to_rgba8(values, 16, 16) == data
+    doubles = [v + 1e-9 for v in values]  # not float32 bytes (e.g. set by a script)
+    assert pixels.blender_to_rgba8(doubles, 16, 16) == data
+    noise = random.Random(1).randbytes(7 * 5 * 4)
+    assert pixels.blender_to_rgba8(pixels.rgba8_to_blender(noise, 7, 5), 7, 5) == noise
+
+
+def test_float_images_are_converted_from_linear_premultiplied_to_srgb():
+    half_srgb = ((0.5 + 0.055) / 1.055) ** 2.4  # linear value of sRGB 0.5
+    values = [half_srgb * 0.5, 0.0, 1.0 * 0.5, 0.5,  # premultiplied by alpha 0.5
+              0.3, 0.3, 0.3, 0.0]                    # alpha 0: colour kept as is
+    out = pixels.blender_to_rgba8(values, 2, 1, linear_premultiplied=True)
+    assert list(out[:4]) == [128, 0, 255, 128]
+    assert out[7] == 0
+
+
+def test_wrong_pixel_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs 16 bytes"):
+        pixels.flip_rows(b"\0" * 15, 2, 2)
+    with pytest.raises(ValueError, match="needs 16 values"):
+        pixels.blender_to_rgba8([0.0] * 3, 2, 2)
+
+
+# --- names and provenance -----------------------------------------------------------------
+
+
+def test_image_names_come_from_the_prompt():
+    assert image_name("a (red:1.2) apple", 7) == "a red apple s7"
+    assert image_name("   ", 0) == "t2i image s0"
+    assert image_name("яблоко / <house>", 3) == "яблоко house s3"
+    long = image_name("a very detailed isometric illustration of a small wooden house", 5)
+    assert long == "a very detailed isometric illustration s5"
+    assert len(image_name("ж" * 100, 2**31).encode()) <= 63
+
+
+def test_provenance_properties_are_blender_safe_and_round_trip():
+    prov = {"prompt": "a cat", "seed": 2**40, "steps": 20, "guidance": 3.0, "strength": None,
+            "loras": [{"name": "ink", "weight": 0.8}], "mode": "txt2img", "tiled": True}
+    props = provenance_properties(prov, {"history": "/h/1.png"})
+    assert provenance_from_properties(props) == prov
+    assert props["t2i_seed"] == str(2**40)  # Blender ints are 32-bit
+    assert props["t2i_steps"] == 20 and props["t2i_tiled"] == 1
+    assert "t2i_strength" not in props  # None has no custom-property form
+    assert json.loads(props["t2i_loras"]) == prov["loras"]
+    assert props["t2i_history"] == "/h/1.png"
+    assert all(isinstance(v, str | int | float) for v in props.values())
+    assert provenance_from_properties({"t2i_provenance": "not json"}) is None
+
+
+# --- the session, with a real worker ------------------------------------------------------
+
+
+def _poll_until(session, job, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    finished = []
+    while job.active and time.monotonic() < deadline:
+        finished += session.poll()
+        time.sleep(0.02)
+    finished += session.poll()
+    assert not job.active, f"job still {job.state} after {timeout} s"
+    return finished
+
+
+@pytest.fixture(scope="module")
+def slow_worker(tmp_path_factory):
+    wp = start_worker(tmp_path_factory.mktemp("blender_session"), "--backend", "synthetic",
+                      "--backend-option", "synthetic.step_time=0.02")
+    yield wp
+    wp.stop()
+
+
+def test_settings_errors_say_what_to_set(tmp_path):
+    from plugin.hosts.blender.session import ConnectionSettings, SettingsError
+
+    nowhere = str(tmp_path / "none.json")
+    with pytest.raises(SettingsError, match="no t2i worker is running .*Worker Python"):
+        ConnectionSettings(mode="shared", connection_file=nowhere).client_kwargs()
+    with pytest.raises(SettingsError, match="not an executable file"):
+        ConnectionSettings(mode="start", python=str(tmp_path)).client_kwargs()
+    with pytest.raises(SettingsError, match="endpoint"):
+        ConnectionSettings(mode="endpoint", endpoint="localhost:1").client_kwargs()
+    with pytest.raises(SettingsError, match="cannot be read"):
+        ConnectionSettings(mode="start", python=sys.executable,
+                           worker_args="--history-dir 'x").client_kwargs()
+    kw = ConnectionSettings(mode="start", python=sys.executable,
+                            worker_args="--threads 1").client_kwargs()
+    assert kw["spawn"] and kw["worker_args"] == ["--threads", "1"]
+
+
+def test_shared_mode_uses_the_advertised_worker(slow_worker, tmp_path):
+    from plugin.hosts.blender.session import ConnectionSettings, Session
+
+    conn = slow_worker.log.with_name("worker.json")
+    session = Session(ConnectionSettings(mode="shared", connection_file=str(conn)))
+    try:
+        assert session.client.spawn_allowed is False
+        deadline = time.monotonic() + 30
+        while not session.connected and time.monotonic() < deadline:
+            session.poll()
+            time.sleep(0.02)
+        assert [m["id"] for m in session.models] == ["synthetic"]
+        assert session.sizes("synthetic")
+    finally:
+        session.close()
+    assert slow_worker.proc.poll() is None  # a shared worker is not ours to stop
+
+
+def test_session_generates_cancels_and_reports_errors(slow_worker):
+    from plugin.hosts.blender.link import GenerateParams
+    from plugin.hosts.blender.session import ConnectionSettings, Session, job_summary
+
+    session = Session(ConnectionSettings(mode="endpoint", endpoint=slow_worker.endpoint,
+                                         token=slow_worker.token))
+    try:
+        job = session.submit(GenerateParams("a red apple", seed=3, steps=5, width=64,
+                                            height=64, count=2, model="synthetic"),
+                             init_image=(4, 2, bytes(range(32))))
+        assert job.active  # submit never waits for the worker
+        finished = _poll_until(session, job)
+        assert job.state == "done" and job.step == job.total == 5
+        assert (job, job.result) in finished
+        assert [im.shape for im in job.result.images] == [(64, 64, 4)] * 2
+        # converted for Blender on the client's thread, exactly the worker's bytes
+        assert [pixels.blender_to_rgba8(f, 64, 64) for f in job.blender_pixels] == \
+            [bytes(im.data) for im in job.result.images]
+        assert job.result.body["provenance"][0]["mode"] == "img2img"
+
+        slow = session.submit(GenerateParams("slow", steps=200, model="synthetic"))
+        deadline = time.monotonic() + 30
+        while slow.state != "running" and time.monotonic() < deadline:
+            session.poll()
+            time.sleep(0.01)
+        assert session.cancel() == 1
+        _poll_until(session, slow)
+        assert slow.state == "cancelled" and slow.step < 200
+        assert job_summary(slow) == "Cancelled"
+
+        bad = session.submit(GenerateParams("x", model="nope"))
+        _poll_until(session, bad)
+        assert bad.state == "error" and bad.error_code == "model_not_found"
+        assert "installed: synthetic" in bad.error and job_summary(bad).startswith("Error: ")
+    finally:
+        session.close()
+
+
+def test_start_mode_spawns_a_private_worker_and_stops_it(tmp_path):
+    from plugin.hosts.blender.link import GenerateParams
+    from plugin.hosts.blender.session import ConnectionSettings, Session
+
+    os.environ.update(QUIET_ENV)
+    session = Session(ConnectionSettings(
+        mode="start", python=sys.executable,
+        worker_args=f"--backend synthetic --history-dir '{tmp_path / 'h'}'"))
+    try:
+        job = session.submit(GenerateParams("a cat", model="synthetic", steps=2))
+        _poll_until(session, job, timeout=90)
+        assert job.state == "done", job.error
+        proc = session.client.proc
+        assert proc is not None and proc.poll() is None
+        assert Path(job.result.body["history"][0]).is_file()
+    finally:
+        session.close()
+    assert proc.wait(10) is not None
+
+
+def test_an_interpreter_that_cannot_run_the_worker_is_reported():
+    from plugin.hosts.blender.link import GenerateParams
+    from plugin.hosts.blender.session import ConnectionSettings, Session
+
+    session = Session(ConnectionSettings(mode="start", python="/bin/false"))
+    try:
+        job = session.submit(GenerateParams("a cat"))
+        _poll_until(session, job, timeout=30)
+        assert job.state == "error" and job.error_code == "worker_unavailable"
+        assert "could not start the worker (/bin/false -m worker)" in session.connect_error
+    finally:
+        session.close()
+
+
+# --- the zip --------------------------------------------------------------------------------
+
+
+def _build(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
+                           str(out), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("blender_zip") / "addon.zip"
+    proc = _build(out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+def test_zip_layout_and_vendored_client(addon_zip, tmp_path):
+    names = zipfile.ZipFile(addon_zip).namelist()
+    assert "t2i_studio/__init__.py" in names
+    for mod in ("protocol", "client", "request", "launch"):
+        assert f"t2i_studio/_vendor/t2i_worker/{mod}.py" in names
+    assert "t2i_studio/_vendor/site/zmq/__init__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if not n.startswith("t2i_studio/")]
+    vendored = zipfile.ZipFile(addon_zip).read("t2i_studio/_vendor/t2i_worker/client.py")
+    assert b"from worker." not in vendored and b"import worker" not in vendored
+    info = json.loads(zipfile.ZipFile(addon_zip).read("t2i_studio/_vendor/site/VENDORED.json"))
+    assert info["python"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    again = tmp_path / "again.zip"
+    assert _build(again).returncode == 0
+    assert again.read_bytes() == addon_zip.read_bytes()  # reproducible
+    slim = tmp_path / "slim.zip"
+    assert _build(slim, "--no-pyzmq").returncode == 0
+    assert not [n for n in zipfile.ZipFile(slim).namelist() if "_vendor/site" in n]
+
+
+def test_packaging_errors_are_clear(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "nope"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown target 'nope'" in proc.stdout
+    wheel = tmp_path / "pyzmq-27.3.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    zipfile.ZipFile(wheel, "w").close()
+    proc = _build(tmp_path / "x.zip", "--python-version", "3.10", "--pyzmq-wheel", str(wheel))
+    assert proc.returncode == 2 and "not built for Python 3.10" in proc.stdout
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(not SYSTEM_PYTHON.exists(), reason="needs Debian's /usr/bin/python3")
+def test_zip_works_in_a_python_without_pyzmq(addon_zip, tmp_path, slow_worker):
+    """``python3 -I -S``: no site-packages, so no pyzmq, like an official Blender build.
+    The add-on's session (vendored client + vendored pyzmq) completes a generation."""
+    zipfile.ZipFile(addon_zip).extractall(tmp_path)
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(tmp_path)!r})
+try:
+    import zmq
+    raise SystemExit("this Python already has pyzmq: the test proves nothing")
+except ImportError:
+    pass
+from t2i_studio.link import GenerateParams
+from t2i_studio.session import ConnectionSettings, Session
+import zmq
+assert zmq.__file__.startswith({str(tmp_path / 't2i_studio' / '_vendor' / 'site')!r}), zmq.__file__
+s = Session(ConnectionSettings(mode="endpoint", endpoint={slow_worker.endpoint!r},
+                               token={slow_worker.token!r}))
+job = s.submit(GenerateParams("a cat", model="synthetic", steps=3))
+deadline = time.monotonic() + 60
+while job.active and time.monotonic() < deadline:
+    s.poll(); time.sleep(0.02)
+s.close()
+print(job.state, type(s.client).__module__)
+"""
+    proc = subprocess.run([str(SYSTEM_PYTHON), "-I", "-S", "-c", script], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["done", "t2i_studio._vendor.t2i_worker.client"]
+
+
+def test_addon_imports_only_blender_stdlib_and_the_client():
+    """No torch/numpy/t2i_core in Blender; bpy only where Blender runs the code."""
+    import ast
+
+    source = REPO / "plugin" / "hosts" / "blender"
+    pure = {"__init__", "pixels", "provenance", "session", "link", "state"}
+    allowed = set(sys.stdlib_module_names) | {"bpy", "worker", "zmq"}
+    for path in sorted(source.glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names.add(node.module.split(".")[0])
+        assert names <= allowed, f"{path.name} imports {names - allowed}"
+        if path.stem in pure:
+            assert "bpy" not in names, f"{path.name} must run outside Blender"
+
+
+def test_vendoring_helpers_for_other_plugins(tmp_path):
+    """What the Krita zip reuses: pure-Python distributions copied from their RECORD, binary
+    ones refused unless asked for, the client checked for imports a plugin cannot carry."""
+    sys.path.insert(0, str(REPO / "packaging"))
+    from t2i_packaging import PackagingError
+    from t2i_packaging.vendor import vendor_distributions, vendor_worker_client
+
+    files = vendor_distributions(["tqdm"], tmp_path / "site")
+    assert (tmp_path / "site" / "tqdm" / "__init__.py") in files
+    with pytest.raises(PackagingError, match="compiled code"):
+        vendor_distributions(["pyzmq"], tmp_path / "other")
+    with pytest.raises(PackagingError, match="not installed"):
+        vendor_distributions(["no-such-distribution-t2i"], tmp_path / "other")
+    fake = tmp_path / "fake_worker"
+    fake.mkdir()
+    for name in ("protocol", "request", "launch"):
+        (fake / f"{name}.py").write_text("import json\n")
+    (fake / "client.py").write_text("from worker.protocol import x\nimport torch\n")
+    with pytest.raises(PackagingError, match="imports torch"):
+        vendor_worker_client(tmp_path / "out", source=fake)
+    (fake / "client.py").write_text("from worker.protocol import x\n")
+    vendor_worker_client(tmp_path / "out2", source=fake)
+    assert (tmp_path / "out2" / "client.py").read_text() == "from .protocol import x\n"
+
+
+def test_packaging_folder_does_not_shadow_the_pypi_packaging_library():
+    """packaging/ holds our build code but must stay a plain folder (no __init__.py)."""
+    assert not (REPO / "packaging" / "__init__.py").exists()
+    code = "import packaging.version as v; print(v.__file__)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and str(REPO / "packaging") not in proc.stdout, proc.stdout

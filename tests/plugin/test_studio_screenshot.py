@@ -1,0 +1,76 @@
+"""The editor renders offscreen after a real generation with the shipped built-in model
+(the same code that made docs/studio.png), and `t2i studio` is a command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from studio_screenshot import render
+
+from worker.cli import build_parser
+
+
+@pytest.mark.slow
+def test_screenshot_after_a_real_generation(qtbot, tmp_path):
+    out = tmp_path / "studio.png"
+    info = render(out, prompt="a house", state_dir=tmp_path)
+    assert info["layers"] == 2 and info["results"] == 4 and info["status"] == "ready"
+    with Image.open(out) as im:
+        assert im.size == info["size"]
+        canvas = im.convert("RGB").crop((500, 200, 1000, 700))  # the middle of the canvas
+        colours = canvas.getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 50  # a picture, not a blank window
+
+
+def test_studio_command_is_registered():
+    args = build_parser().parse_args(["studio", "--endpoint", "tcp://127.0.0.1:5555",
+                                      "--no-spawn", "scene.ora"])
+    assert args.endpoint == "tcp://127.0.0.1:5555" and args.no_spawn
+    assert str(args.file) == "scene.ora"
+    out = subprocess.run([sys.executable, "-m", "worker.cli", "studio", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--endpoint" in out.stdout
+
+
+def test_studio_app_connects_opens_a_file_and_quits(qtbot, tmp_path, panel_worker, monkeypatch):
+    """`t2i studio --endpoint E file.ora`, run in-process: the window connects to the running
+    worker and shows the file; then the window is closed and the app's event loop ends.
+    (QApplication.quit as well as close: other tests' windows may still be open.)"""
+    import time
+
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from plugin.studio import ora
+    from plugin.studio.app import main
+    from plugin.studio.document import Document
+
+    path = tmp_path / "start.ora"
+    doc = Document(64, 48)
+    doc.layers[0].name = "paper"
+    ora.save_ora(doc, path)
+    monkeypatch.setenv("T2I_WORKER_TOKEN", panel_worker.token)
+    seen: dict = {}
+    deadline = time.monotonic() + 120
+    earlier = QApplication.topLevelWidgets()  # held: their ids cannot be reused
+
+    def check() -> None:
+        wins = [w for w in QApplication.topLevelWidgets() if all(w is not e for e in earlier)
+                and type(w).__name__ == "StudioWindow" and w.isVisible()]
+        if wins and wins[0].panel.bridge.state == "ready" or time.monotonic() > deadline:
+            if wins:
+                seen.update(state=wins[0].panel.bridge.state, title=wins[0].windowTitle(),
+                            layers=[la.name for la in wins[0].doc.layers],
+                            size=wins[0].canvas_size())
+                wins[0].close()
+            QApplication.quit()
+            return
+        QTimer.singleShot(50, check)
+
+    QTimer.singleShot(50, check)
+    assert main(["--endpoint", panel_worker.endpoint, "--no-spawn", str(path)]) == 0
+    assert seen["state"] == "ready" and seen["title"].startswith("start.ora")
+    assert seen["layers"] == ["paper"] and seen["size"] == (64, 48)
