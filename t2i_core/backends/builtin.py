@@ -33,6 +33,7 @@ from t2i_core.backends.base import (
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
+from t2i_core.imaging import resize_rgba as _resize_rgba
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels
 from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
 from t2i_core.prompt import Segment, prepare
@@ -282,20 +283,6 @@ def style_neighbours(memories: list, query: torch.Tensor, k: int, rng: np.random
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _resize_rgba(rgba: np.ndarray, size: int) -> np.ndarray:
-    """Resize straight-alpha RGBA through premultiplied space (no dark fringes)."""
-    if rgba.shape[0] == size and rgba.shape[1] == size:
-        return rgba
-    f = rgba.astype(np.float32) / 255.0
-    pre = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], axis=-1)
-    chans = [np.asarray(Image.fromarray(pre[..., c]).resize((size, size), Image.LANCZOS))
-             for c in range(4)]
-    pre = np.clip(np.stack(chans, axis=-1), 0, 1)
-    alpha = pre[..., 3:]
-    rgb = np.where(alpha > 1e-3, pre[..., :3] / np.maximum(alpha, 1e-3), 0)
-    return (np.concatenate([np.clip(rgb, 0, 1), alpha], axis=-1) * 255 + 0.5).astype(np.uint8)
 
 
 def _latent_mask(mask: np.ndarray, size: int) -> torch.Tensor:

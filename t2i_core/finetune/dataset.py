@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from t2i_core.errors import T2IError
+from t2i_core.imaging import resize_rgba
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp"}
 CAPTION_EXT = ".txt"
@@ -218,21 +219,6 @@ def decode_square(data: bytes, side: int = STORE) -> np.ndarray:
     s = min(h, w)
     top, left = (h - s) // 2, (w - s) // 2
     return resize_rgba(rgba[top:top + s, left:left + s], side)
-
-
-def resize_rgba(rgba: np.ndarray, size: int) -> np.ndarray:
-    """Square straight-alpha RGBA -> ``size`` px through premultiplied space (no dark
-    fringes on transparent edges)."""
-    if rgba.shape[0] == size and rgba.shape[1] == size:
-        return np.ascontiguousarray(rgba)
-    f = rgba.astype(np.float32) / 255.0
-    pre = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], axis=-1)
-    chans = [np.asarray(Image.fromarray(pre[..., c]).resize((size, size), Image.LANCZOS))
-             for c in range(4)]
-    pre = np.clip(np.stack(chans, axis=-1), 0, 1)
-    alpha = pre[..., 3:]
-    rgb = np.where(alpha > 1e-3, pre[..., :3] / np.maximum(alpha, 1e-3), 0)
-    return (np.concatenate([np.clip(rgb, 0, 1), alpha], axis=-1) * 255 + 0.5).astype(np.uint8)
 
 
 def hash_tree(folder: Path) -> dict[str, str]:
