@@ -104,7 +104,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     client = WorkerClient(endpoint=args.endpoint, worker_args=worker_args)
     try:
         handle = client.submit_generate(params, init_image=req.init_image, mask=req.mask)
-        bar = tqdm(total=req.steps, desc="generating", unit="step", leave=False)
+        # No step count until the first progress event: a txt2img run may take fewer steps
+        # than asked (the built-in model starts part-way along its schedule).
+        bar = tqdm(total=None, desc="generating", unit="step", leave=False)
         try:
             for ev in handle.events(timeout=args.timeout):
                 if ev.type == "queued" and ev.body.get("position"):

@@ -11,16 +11,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("worker.launch")
 
 TOKEN_ENV = "T2I_WORKER_TOKEN"
+
+# How an editor plugin reaches a worker (its settings dialog offers these three).
+CONNECTION_MODES = {"shared": "Use a running worker, or start one",
+                    "start": "Always start a private worker",
+                    "endpoint": "Connect to a worker at an address"}
+# The client's own rule suits a dedicated process. Inside an editor the client's I/O thread
+# shares the GIL with the host's Python UI, which can hold it for seconds on a loaded machine
+# (Blender's panel drawing under software OpenGL); a worker we started is still declared lost
+# at once when its process exits, so a longer silence only delays noticing a hung worker.
+EDITOR_HEARTBEAT_TIMEOUT = 10.0
 
 
 def state_dir() -> Path:
@@ -106,6 +119,79 @@ def stop_worker(proc: subprocess.Popen | None, spawn_dir: str | None, timeout: f
         shutil.rmtree(spawn_dir, ignore_errors=True)
     elif spawn_dir:  # keep the log of a worker that crashed or was killed
         log.warning("worker exited with %s; its log is in %s", proc.returncode, spawn_dir)
+
+
+class SettingsError(ValueError):
+    """The plugin's settings cannot make a connection; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """An editor plugin's worker settings, as plain strings from the host's settings store.
+
+    ``shared``: the worker that ``t2i worker`` advertises in its connection file; if none is
+    running, start one with ``python``. ``start``: always start a private worker with
+    ``python``. ``endpoint``: connect to ``endpoint`` with ``token`` (a worker started by hand).
+    A worker is only ever started with the interpreter the user set: the editor's embedded
+    Python cannot run the model (and inside Krita ``sys.executable`` is not even Krita's).
+    """
+
+    mode: str = "shared"
+    python: str = ""
+    worker_args: str = ""
+    endpoint: str = ""
+    token: str = ""
+    connection_file: str = ""
+
+    def client_kwargs(self, editor: str, where: str,
+                      find_default: Callable[[], Path] = default_connection_file,
+                      read: Callable[[Path], dict | None] = read_connection_file
+                      ) -> dict[str, Any]:
+        """Keyword arguments for ``WorkerClient``; raises ``SettingsError`` with the fix.
+
+        ``editor`` names the host in messages ("Krita"), ``where`` is where its user finds
+        these settings."""
+        if self.mode not in CONNECTION_MODES:
+            raise SettingsError(f"unknown worker mode {self.mode!r}; choose one of "
+                                f"{', '.join(CONNECTION_MODES)} in {where}")
+        try:
+            args = shlex.split(self.worker_args)
+        except ValueError as e:
+            raise SettingsError(f"the worker arguments in {where} cannot be read ({e}); "
+                                "quote paths that contain spaces") from None
+        common: dict[str, Any] = {"heartbeat_timeout": EDITOR_HEARTBEAT_TIMEOUT}
+        if self.mode == "endpoint":
+            endpoint = self.endpoint.strip()
+            if not endpoint.startswith(("tcp://", "ipc://")):
+                raise SettingsError(f"set the worker address in {where}, like "
+                                    "tcp://127.0.0.1:5555 (`t2i worker` prints it)")
+            return {**common, "endpoint": endpoint, "token": self.token.strip(),
+                    "spawn": False}
+        conn = Path(os.path.expanduser(self.connection_file)) if self.connection_file \
+            else find_default()
+        if self.mode == "shared" and read(conn):
+            return {**common, "connection_file": conn, "spawn": False}
+        python = self._checked_python(conn, editor, where)
+        if self.mode == "start":
+            conn = Path(os.devnull)  # never pick up a shared worker
+        return {**common, "connection_file": conn, "spawn": True, "python": python,
+                "worker_args": args}
+
+    def _checked_python(self, conn: Path, editor: str, where: str) -> str:
+        python = os.path.expanduser(self.python.strip())
+        if not python:
+            why = (f"No worker is running (none advertised in {conn}) and n" if
+                   self.mode == "shared" else "N")
+            raise SettingsError(
+                f"{why}o Python is set to start one. In {where}, set 'Worker Python' to the "
+                "python of the environment where t2i-studio is installed (for example "
+                "~/t2i-studio/.venv/bin/python), or start `t2i worker` yourself. "
+                f"{editor}'s own Python cannot run the model.")
+        if not os.path.isfile(python) or not os.access(python, os.X_OK):
+            raise SettingsError(f"The Worker Python '{python}' set in {where} is not an "
+                                "executable file: point it at the python of the environment "
+                                "where t2i-studio is installed.")
+        return python
 
 
 def curve_options(client_secret: Path, server_public: Path) -> dict[str, bytes]:

@@ -51,12 +51,23 @@ _ensure_zmq()
 
 if (VENDOR / "t2i_worker").is_dir():
     from ._vendor.t2i_worker.client import WorkerClient, WorkerError
-    from ._vendor.t2i_worker.launch import default_connection_file, read_connection_file
+    from ._vendor.t2i_worker.launch import (
+        ConnectionSettings,
+        SettingsError,
+        default_connection_file,
+        read_connection_file,
+    )
     from ._vendor.t2i_worker.protocol import GenerateParams, Image, LoraParam, Message
 else:  # a source checkout: the project's worker package
     from worker.client import WorkerClient, WorkerError
-    from worker.launch import default_connection_file, read_connection_file
+    from worker.launch import (
+        ConnectionSettings,
+        SettingsError,
+        default_connection_file,
+        read_connection_file,
+    )
     from worker.protocol import GenerateParams, Image, LoraParam, Message
 
-__all__ = ["GenerateParams", "Image", "LoraParam", "Message", "WorkerClient", "WorkerError",
-           "default_connection_file", "read_connection_file"]
+__all__ = ["ConnectionSettings", "GenerateParams", "Image", "LoraParam", "Message",
+           "SettingsError", "WorkerClient", "WorkerError", "default_connection_file",
+           "read_connection_file"]

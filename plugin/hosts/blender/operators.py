@@ -32,7 +32,7 @@ class T2I_OT_connect(bpy.types.Operator):
     bl_description = "Connect to the worker (or start it) and load its models and adapters"
 
     def execute(self, context):
-        from .session import SettingsError
+        from .link import SettingsError
 
         try:
             addon.ensure_session(context, reconnect=True)
@@ -51,8 +51,7 @@ class T2I_OT_generate(bpy.types.Operator):
     bl_description = "Generate images from the prompt; they arrive as packed image datablocks"
 
     def execute(self, context):
-        from .link import GenerateParams, LoraParam
-        from .session import SettingsError
+        from .link import GenerateParams, LoraParam, SettingsError
 
         settings = context.scene.t2i
         prompt = settings.prompt.strip()

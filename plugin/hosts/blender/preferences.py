@@ -57,8 +57,8 @@ class T2IPreferences(bpy.types.AddonPreferences):
 
 
 def connection_settings(context):
-    """The preferences as a ``session.ConnectionSettings``."""
-    from .session import ConnectionSettings
+    """The preferences as the worker client's ``ConnectionSettings``."""
+    from .link import ConnectionSettings
 
     prefs = context.preferences.addons[__package__].preferences
     # The file browser may store Blender-relative paths ("//..."): resolve them here.

@@ -8,15 +8,13 @@ ones back to the add-on. Nothing here ever waits on the worker, so Blender's UI 
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import shlex
 from array import array
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .link import (
+    ConnectionSettings,
     GenerateParams,
     Image,
     Message,
@@ -27,79 +25,13 @@ from .link import (
 )
 from .pixels import rgba8_to_blender
 
-MODES = ("shared", "start", "endpoint")
-# The client's default (1.5 s) suits a dedicated process. Inside an editor the client's I/O
-# thread shares the GIL with the host's UI, whose Python panel drawing can hold it for a
-# long time on a loaded machine (seen under software OpenGL); a worker we started is still
-# declared lost at once when its process exits, so a longer silence only delays noticing a
-# hung worker.
-HEARTBEAT_TIMEOUT = 10.0
-
-
-class SettingsError(ValueError):
-    """The add-on preferences cannot make a connection; the message says what to set."""
-
-
 PREFS_PATH = "Edit ▸ Preferences ▸ Add-ons ▸ T2I Studio"
 
 
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """The add-on preferences that say how to reach a worker.
-
-    ``shared``: the worker that ``t2i worker`` advertises in its connection file; if none is
-    running, start one with ``python``. ``start``: always start a private worker with
-    ``python``. ``endpoint``: connect to ``endpoint`` with ``token`` (a worker started by hand).
-    """
-
-    mode: str = "shared"
-    python: str = ""
-    worker_args: str = ""
-    connection_file: str = ""
-    endpoint: str = ""
-    token: str = ""
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``WorkerClient``; raises ``SettingsError`` with a fix."""
-        if self.mode not in MODES:
-            raise SettingsError(f"unknown connection mode {self.mode!r}; use one of "
-                                f"{', '.join(MODES)}")
-        try:
-            args = shlex.split(self.worker_args)
-        except ValueError as e:
-            raise SettingsError(f"the worker arguments in {PREFS_PATH} cannot be read: {e}; "
-                                "quote paths with spaces") from None
-        if self.mode == "endpoint":
-            if not self.endpoint.startswith(("tcp://", "ipc://")):
-                raise SettingsError(f"set the worker endpoint in {PREFS_PATH} (like "
-                                    "tcp://127.0.0.1:5555, printed by `t2i worker`)")
-            return {"endpoint": self.endpoint, "token": self.token, "spawn": False}
-        conn = Path(os.path.expanduser(self.connection_file)) if self.connection_file \
-            else default_connection_file()
-        if self.mode == "shared" and read_connection_file(conn):
-            return {"connection_file": conn, "spawn": False}
-        python = self._checked_python(conn)
-        if self.mode == "start":
-            # Never pick up a shared worker: read a connection file that cannot hold one.
-            conn = Path(os.devnull)
-        return {"connection_file": conn, "spawn": True, "python": python,
-                "worker_args": args}
-
-    def _checked_python(self, conn: Path) -> str:
-        python = os.path.expanduser(self.python.strip())
-        if not python:
-            why = (f"no t2i worker is running (none advertised in {conn}) and " if
-                   self.mode == "shared" else "")
-            raise SettingsError(
-                f"{why}no Python interpreter is set to start one: in {PREFS_PATH} set "
-                "'Worker Python' to the python of the environment where t2i-studio is "
-                "installed (e.g. ~/t2i-studio/.venv/bin/python), or start `t2i worker` "
-                "yourself. Blender's own Python cannot run the model")
-        if not os.path.isfile(python) or not os.access(python, os.X_OK):
-            raise SettingsError(f"the Worker Python '{python}' set in {PREFS_PATH} is not an "
-                                "executable file; point it at the python of the environment "
-                                "where t2i-studio is installed")
-        return python
+def client_kwargs(settings: ConnectionSettings) -> dict[str, Any]:
+    """``WorkerClient`` keyword arguments from the add-on preferences (``SettingsError``)."""
+    return settings.client_kwargs("Blender", PREFS_PATH, default_connection_file,
+                                  read_connection_file)
 
 
 @dataclass
@@ -137,9 +69,7 @@ class Session:
 
     def __init__(self, settings: ConnectionSettings, client_name: str = "blender") -> None:
         self.settings = settings
-        self.client = WorkerClient(**settings.client_kwargs(),
-                                   heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                                   on_worker_lost=self._on_worker_lost)
+        self.client = WorkerClient(**client_kwargs(settings), on_worker_lost=self._on_worker_lost)
         self._events: queue.SimpleQueue[tuple[Job | None, Message]] = queue.SimpleQueue()
         self.jobs: list[Job] = []
         self.capabilities: dict[str, Any] = {}

@@ -112,21 +112,25 @@ def slow_worker(tmp_path_factory):
 
 
 def test_settings_errors_say_what_to_set(tmp_path):
-    from plugin.hosts.blender.session import ConnectionSettings, SettingsError
+    from plugin.hosts.blender.link import SettingsError
+    from plugin.hosts.blender.session import ConnectionSettings, client_kwargs
+
+    def kwargs(**settings):
+        return client_kwargs(ConnectionSettings(**settings))
 
     nowhere = str(tmp_path / "none.json")
-    with pytest.raises(SettingsError, match="no t2i worker is running .*Worker Python"):
-        ConnectionSettings(mode="shared", connection_file=nowhere).client_kwargs()
+    with pytest.raises(SettingsError, match="No worker is running .*Worker Python") as e:
+        kwargs(mode="shared", connection_file=nowhere)
+    assert "Add-ons ▸ T2I Studio" in str(e.value) and "Blender's own" in str(e.value)
     with pytest.raises(SettingsError, match="not an executable file"):
-        ConnectionSettings(mode="start", python=str(tmp_path)).client_kwargs()
-    with pytest.raises(SettingsError, match="endpoint"):
-        ConnectionSettings(mode="endpoint", endpoint="localhost:1").client_kwargs()
+        kwargs(mode="start", python=str(tmp_path))
+    with pytest.raises(SettingsError, match="worker address"):
+        kwargs(mode="endpoint", endpoint="localhost:1")
     with pytest.raises(SettingsError, match="cannot be read"):
-        ConnectionSettings(mode="start", python=sys.executable,
-                           worker_args="--history-dir 'x").client_kwargs()
-    kw = ConnectionSettings(mode="start", python=sys.executable,
-                            worker_args="--threads 1").client_kwargs()
+        kwargs(mode="start", python=sys.executable, worker_args="--history-dir 'x")
+    kw = kwargs(mode="start", python=sys.executable, worker_args="--threads 1")
     assert kw["spawn"] and kw["worker_args"] == ["--threads", "1"]
+    assert kw["heartbeat_timeout"] == 10.0  # an editor's UI may hold the GIL for seconds
 
 
 def test_shared_mode_uses_the_advertised_worker(slow_worker, tmp_path):
