@@ -22,6 +22,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "-2, -3, ...; nothing is overwritten)")
     p.add_argument("--trigger", default="", help="a phrase put in front of every caption, "
                    "to call the style up in prompts, e.g. 'inkwash style'")
+    p.add_argument("--model", default=None, help="the model to fine-tune (default: builtin; an "
+                   "SD 1.x/2.x/SDXL/SD3 id of a worker started with --backend diffusers)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default 400)")
     p.add_argument("--batch", type=int, default=None, help="images per step (default 16)")
     p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 8)")
@@ -48,7 +50,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def _body(args: argparse.Namespace) -> dict:
     body = {"folder": str(Path(args.folder).expanduser().resolve()), "name": args.name,
             "trigger": args.trigger, "sample_prompts": list(args.sample)}
-    for key in ("steps", "batch", "rank", "learning_rate", "seed"):
+    for key in ("model", "steps", "batch", "rank", "learning_rate", "seed"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
     if args.no_image_augment:
@@ -90,7 +92,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.get("name") != result.get("requested_name"):
         print(f"note: an adapter named '{result['requested_name']}' exists already; this one "
               f"is '{result['name']}'", file=sys.stderr)
-    if result.get("resumed_from"):
+    if result.get("resumed_from") and result["resumed_from"] >= result.get("steps", 0):
+        print("already trained: the same folder and settings finished before; nothing was "
+              "retrained", file=sys.stderr)
+    elif result.get("resumed_from"):
         print(f"resumed from step {result['resumed_from']}", file=sys.stderr)
     for s in result.get("skipped", []):
         print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
@@ -120,6 +125,9 @@ def _train_local(args: argparse.Namespace, body: dict, on_progress) -> dict:
         on_progress(p.step, p.total, p.phase, {k: v for k, v in info.items() if v is not None},
                     p.samples)
 
+    if body.get("model", "builtin") != "builtin":
+        raise _Failed(f"--local trains the built-in model; for '{body['model']}' start "
+                      "`t2i worker --backend diffusers ...` and run this without --local")
     backend = BuiltinBackend(args.weights_dir, adapters_dir=args.adapters_dir)
     try:
         return train(backend, TrainRequest(**body), progress, _Flag()).to_dict()

@@ -32,6 +32,9 @@ def prepare_train(cache: Any, job: Any) -> None:
     if not callable(getattr(backend, "trainer", None)):
         raise T2IError("not_trainable", f"model '{info.id}' cannot be fine-tuned by this "
                        "worker; train the built-in model")
+    check = getattr(backend, "check_trainable", None)  # optional: e.g. SD3 is not (yet)
+    if callable(check):
+        check(info.id)
     request = TrainRequest(**job.params.to_body())
     request.validate()
     check_name(request.name)

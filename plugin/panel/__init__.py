@@ -2,5 +2,6 @@
 
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.panel import GeneratePanel
+from plugin.panel.train import TrainPanel
 
-__all__ = ["GeneratePanel", "WorkerBridge"]
+__all__ = ["GeneratePanel", "TrainPanel", "WorkerBridge"]

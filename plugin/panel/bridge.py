@@ -15,7 +15,7 @@ from typing import Any
 from qtpy.QtCore import QObject, Signal
 
 from worker.client import WorkerClient, WorkerError
-from worker.protocol import GenerateParams, Image, Message
+from worker.protocol import GenerateParams, Image, Message, TrainParams
 
 
 class WorkerBridge(QObject):
@@ -57,6 +57,24 @@ class WorkerBridge(QObject):
         try:
             req = self.client.submit_generate(params, init_image=init_image, mask=mask,
                                               on_event=self.event.emit)
+        except WorkerError as e:  # the client is closed
+            self.event.emit(Message("error", e.request_id or "closed",
+                                    {"code": e.code, "message": e.message}))
+            return e.request_id or "closed"
+        return req.id
+
+    def train(self, params: TrainParams) -> str:
+        """Submit a fine-tuning job; returns the request id. Its events arrive through
+        ``event``. When it finishes, the capabilities are asked again, so every form's
+        adapter list shows the new adapter at once (the worker lists it already)."""
+
+        def on_train_event(ev: Message) -> None:  # I/O thread
+            self.event.emit(ev)
+            if ev.type == "result":
+                self.ask_capabilities()
+
+        try:
+            req = self.client.request("train", params.to_body(), on_event=on_train_event)
         except WorkerError as e:  # the client is closed
             self.event.emit(Message("error", e.request_id or "closed",
                                     {"code": e.code, "message": e.message}))

@@ -37,7 +37,7 @@ import torch
 
 from t2i_core.errors import Cancelled, T2IError
 from t2i_core.finetune.dataset import FolderData, load_folder
-from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name
+from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
 from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -45,6 +45,7 @@ CHECKPOINT = "checkpoint.safetensors"
 RUN_FILE = "run.json"
 WARMUP = 50
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+FRESH, RESUME, FINISHED = "fresh", "resume", "finished"  # what _pick_name found
 
 Progress = Callable[[TrainProgress], None]
 
@@ -55,6 +56,7 @@ class Trainable(Protocol):
     base_model: str  # model id
     base_hash: str  # content hash of the base weights
     adapter_format: str  # the adapter file's "format" metadata
+    adapter_name: str  # set by the job before ``prepare``: the adapter's final name
 
     def prepare(self, data: FolderData, request: TrainRequest) -> None:
         """Cache what training needs from the folder; inject LoRA."""
@@ -96,9 +98,12 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     report = progress or (lambda p: None)
     report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
     data = load_folder(Path(request.folder), request.trigger)
-    name, resume = _pick_name(library, requested, data.fingerprint, request)
+    name, state = _pick_name(library, requested, data.fingerprint, request)
     run_dir = library.run_dir(name)
+    if state == FINISHED:
+        return _finished_result(library, name, requested, data, run_dir, report, t_start)
     trainable: Trainable = factory(request)
+    trainable.adapter_name = name  # the final name (name-2 when taken): kohya's ss_output_name
     report(TrainProgress("preparing", 0, request.steps,
                          message=f"{len(data)} images, {len(data.skipped)} skipped"))
     torch.manual_seed(request.seed)  # before prepare: the LoRA A matrices start random
@@ -109,7 +114,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     rng = np.random.default_rng(request.seed)
     step, losses = 0, []
     ckpt = run_dir / CHECKPOINT
-    if resume and ckpt.exists():
+    if state == RESUME and ckpt.exists():
         step, meta = load_checkpoint(ckpt, holder, opt)
         rng.bit_generator.state = meta["np_rng"]
         losses = list(meta["losses"])
@@ -135,15 +140,20 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
             raise Cancelled()
         for g in opt.param_groups:
             g["lr"] = _lr(request.learning_rate, step, request.steps)
-        loss = trainable.loss(rng)
-        if not torch.isfinite(loss):
-            raise T2IError("training_diverged", f"the loss became {loss.item()} at step "
-                           f"{step + 1}; lower the learning rate (now "
-                           f"{request.learning_rate:g}) and train again")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        try:
+            loss = trainable.loss(rng)
+            if not torch.isfinite(loss):
+                raise T2IError("training_diverged", f"the loss became {loss.item()} at step "
+                               f"{step + 1}; lower the learning rate (now "
+                               f"{request.learning_rate:g}) and train again")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+        except (RuntimeError, MemoryError) as e:  # the allocator refused: say what to do
+            if not _is_out_of_memory(e):
+                raise
+            raise _memory_error(trainable, request, step) from e
         step += 1
         losses.append(round(float(loss.item()), 6))
         timer.tick()
@@ -170,25 +180,97 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
 
 
 def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
-               request: TrainRequest) -> tuple[str, bool]:
-    """(name, resume?): the first of name, name-2, ... with no adapter file and either no
-    run folder or an unfinished run of this very request."""
+               request: TrainRequest) -> tuple[str, str]:
+    """(name, FRESH | RESUME | FINISHED): the first of name, name-2, ... that is either free
+    (no adapter, no run folder), an unfinished run of this very request (resume it), or
+    this very request's adapter whose run folder is still there (the job was killed after
+    writing the adapter and before cleaning up: it is done, do not train it again)."""
     for candidate in library.candidates(name):
-        if library.exists(candidate):
-            continue
         run = library.run_dir(candidate)
+        if library.exists(candidate):
+            if run.exists() and _adapter_is_this_run(library, candidate, fingerprint, request):
+                return candidate, FINISHED
+            continue
         if not run.exists():
-            return candidate, False
-        try:
-            info = json.loads((run / RUN_FILE).read_text())
-        except (OSError, ValueError):
-            info = None
+            return candidate, FRESH
+        info = _run_info(run)
         if info is None:  # killed before its first write: reuse it
-            return candidate, False
+            return candidate, FRESH
         if (info.get("fingerprint") == fingerprint
                 and info.get("settings") == request.settings()):
-            return candidate, True
+            return candidate, RESUME
     raise T2IError("name_taken", f"too many adapters and runs named {name}-N; pick a new name")
+
+
+def _run_info(run: Path) -> dict | None:
+    try:
+        info = json.loads((run / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _adapter_is_this_run(library: AdapterLibrary, name: str, fingerprint: str,
+                         request: TrainRequest) -> bool:
+    """Whether the adapter ``name`` was written by this very request (same folder content
+    and trigger, same settings). Its metadata says so; adapters written before the metadata
+    carried ``settings`` are matched through the run folder's run.json."""
+    try:
+        meta = read_metadata(library.path_of(name))
+    except T2IError:  # damaged: never ours to hand back
+        return False
+    if meta.get("folder_fingerprint") != fingerprint:
+        return False
+    if isinstance(meta.get("settings"), dict):
+        return meta["settings"] == request.settings()
+    info = _run_info(library.run_dir(name)) or {}
+    return (info.get("fingerprint") == fingerprint
+            and info.get("settings") == request.settings())
+
+
+def _finished_result(library: AdapterLibrary, name: str, requested: str, data: FolderData,
+                     run_dir: Path, report: Progress, t_start: float) -> TrainResult:
+    """The result of a run that had finished (adapter written) but not cleaned up."""
+    path = library.path_of(name)
+    meta = read_metadata(path)
+    steps = int(meta.get("steps", 0))
+    report(TrainProgress("saving", steps, steps, message=f"{name} was already trained; "
+                         "using the finished adapter"))
+    shutil.rmtree(run_dir, ignore_errors=True)  # the cleanup the killed job did not do
+    curve = [float(x) for x in meta.get("loss_curve") or []]
+    return TrainResult(name=name, path=str(path), requested_name=requested, steps=steps,
+                       resumed_from=steps, loss=float(np.mean(curve[-20:])) if curve else 0.0,
+                       images=len(data), skipped=[vars(s) for s in data.skipped],
+                       captions=data.caption_summary(),
+                       seconds=round(time.monotonic() - t_start, 2), images_per_s=0.0,
+                       losses=curve, metadata=_own_metadata(path))
+
+
+def _own_metadata(path: Path) -> dict:
+    """The job's metadata JSON of an adapter file (what a fresh run's result carries)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        ours = json.loads((f.metadata() or {}).get("t2i", "{}"))
+    return ours if isinstance(ours, dict) else {}
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    text = str(e).lower()
+    return isinstance(e, torch.OutOfMemoryError | MemoryError) or (
+        "out of memory" in text or "can't allocate memory" in text)
+
+
+def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2IError:
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    hint = getattr(trainable, "memory_hint", "")  # the backend's own options, if any
+    return T2IError("out_of_memory", f"not enough memory to train at step {step + 1} with "
+                    f"batch {request.batch}; train again with a smaller batch or rank"
+                    f"{'; ' + hint if hint else ''}, or close other programs")
 
 
 def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest) -> None:
@@ -248,7 +330,8 @@ def _metadata(trainable: Trainable, request: TrainRequest, name: str, data: Fold
             "dataset_size": len(data), "skipped": len(data.skipped),
             "captions": data.caption_summary(), "trigger": request.trigger,
             "augment_images": request.augment_images, "augment_text": request.augment_text,
-            "folder_fingerprint": data.fingerprint, "loss_curve": curve,
+            "folder_fingerprint": data.fingerprint, "settings": request.settings(),
+            "loss_curve": curve,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "file": f"{name}{ADAPTER_EXT}"}
 

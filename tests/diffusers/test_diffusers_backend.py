@@ -34,8 +34,44 @@ def test_running_out_of_memory_is_a_clear_error_and_the_backend_recovers(backend
     finally:
         hook.remove()
     assert e.value.code == "out_of_memory"
-    assert "fewer images" in e.value.message and "cpu_offload" in e.value.message
+    assert "fewer images" in e.value.message and "attention_slicing=true" in e.value.message
+    assert "cpu_offload" not in e.value.message  # a CPU has nowhere to offload to
     assert len(backend.generate(req).images) == 1
+
+
+def test_running_out_of_memory_while_training_is_a_clear_error(backend, tmp_path):
+    """The same allocator failure in a training step: out_of_memory naming the batch and
+    the resolution option; the base model then generates as before."""
+    from PIL import Image
+
+    from t2i_core.finetune.job import train
+    from t2i_core.finetune.request import TrainRequest
+
+    for i in range(2):
+        Image.new("RGB", (32, 32), (200, 40 * i, 0)).save(tmp_path / f"red_{i}.png")
+    req = GenerateRequest(prompt="a cat", model="tiny-sd1", width=64, height=64, steps=2)
+    before = backend.generate(req).images[0]
+    unet = backend._loaded["tiny-sd1"].pipe.unet
+    calls = []
+
+    def too_big(module, args):  # the third training step's forward asks for too much
+        import torch
+
+        if module.training and len(calls) == 2:
+            torch.empty(2**60, dtype=torch.uint8)
+        calls.append(module.training)
+
+    hook = unet.register_forward_pre_hook(too_big)
+    try:
+        with pytest.raises(T2IError) as e:
+            train(backend, TrainRequest(folder=str(tmp_path), name="oom", model="tiny-sd1",
+                                        steps=5, batch=2, sample_every=0))
+    finally:
+        hook.remove()
+    assert e.value.code == "out_of_memory", e.value.message
+    assert "step 3" in e.value.message and "batch 2" in e.value.message
+    assert "smaller batch" in e.value.message and "attention_slicing" in e.value.message
+    assert (backend.generate(req).images[0] == before).all()
 
 
 def test_bad_options_are_refused_at_start(zoo: Zoo):

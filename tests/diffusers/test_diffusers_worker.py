@@ -31,7 +31,9 @@ def test_hello_lists_every_model_with_hash_and_the_adapters(raw):
                                     + [f"tiny-{f}-file" for f in FAMILIES])
     assert all(len(m["hash"]) == 64 and 512 in m["sizes"] for m in models.values())
     assert "Stable Diffusion XL" in models["tiny-sdxl"]["description"]
-    assert caps["loras"] == ["squares", "squares-peft"]  # the pickle adapter is not offered
+    # the pickle adapter is not offered (adapters trained by other tests may be listed too)
+    assert {"squares", "squares-peft"} <= set(caps["loras"])
+    assert "old-adapter" not in caps["loras"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

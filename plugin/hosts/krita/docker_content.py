@@ -1,5 +1,6 @@
-"""What the T2I docker shows: the shared panel on the shared worker link, or, when the
-settings cannot reach a worker, what to fix and the button that opens the settings.
+"""What the T2I docker shows: the shared panel (tabs Generate and Train) on the shared
+worker link, or, when the settings cannot reach a worker, what to fix and the button that
+opens the settings.
 
 Plain Qt (through qtpy): the Krita ``DockWidget`` subclass in ``extension.py`` only wraps
 this widget, so it can be built and tested outside Krita.
@@ -7,10 +8,10 @@ this widget, so it can be built and tested outside Krita.
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from plugin.host import HostAdapter
-from plugin.panel import GeneratePanel
+from plugin.panel import GeneratePanel, TrainPanel
 
 from .link import WorkerLink
 from .settings_dialog import SettingsDialog
@@ -23,6 +24,8 @@ class DockerContent(QWidget):
         self.setObjectName("t2iDockerContent")
         self.link, self.host = link, host
         self.panel: GeneratePanel | None = None
+        self.train_panel: TrainPanel | None = None
+        self.tabs: QTabWidget | None = None  # Generate | Train
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         self.problem = QLabel()
@@ -45,16 +48,22 @@ class DockerContent(QWidget):
 
     def rebuild(self) -> None:
         """A panel on the link's current bridge (after a settings change, a new one)."""
-        if self.panel is not None:
-            self.body.removeWidget(self.panel)
-            self.panel.deleteLater()
-            self.panel = None
+        if self.tabs is not None:
+            self.body.removeWidget(self.tabs)
+            self.tabs.deleteLater()
+            self.tabs = self.panel = self.train_panel = None
         self.problem.setText(self.link.error)
         self.problem.setVisible(bool(self.link.error))
         if self.link.bridge is not None:
             self.panel = GeneratePanel(self.link.bridge, self.host)
             self.panel.setObjectName("t2iPanel")
-            self.body.addWidget(self.panel)
+            self.train_panel = TrainPanel(self.link.bridge, self.host)
+            self.train_panel.setObjectName("t2iTrainPanel")
+            self.tabs = QTabWidget()
+            self.tabs.setObjectName("t2iTabs")
+            self.tabs.addTab(self.panel, "Generate")
+            self.tabs.addTab(self.train_panel, "Train")
+            self.body.addWidget(self.tabs)
 
     def document_changed(self) -> None:
         """Another document became active: show its history."""

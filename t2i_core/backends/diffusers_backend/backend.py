@@ -37,9 +37,12 @@ from t2i_core.backends.diffusers_backend.hashing import HashCache
 from t2i_core.backends.diffusers_backend.images import blend_inpaint, to_pil_mask, to_pil_rgb
 from t2i_core.backends.diffusers_backend.lora import apply_loras, list_adapters
 from t2i_core.backends.diffusers_backend.previews import latent_preview
+from t2i_core.backends.diffusers_backend.prompt_tokens import truncation_warnings
 from t2i_core.backends.diffusers_backend.scanner import LORA_DIR, ModelEntry, scan
 from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
+from t2i_core.backends.diffusers_backend.trainer import release as release_training
 from t2i_core.errors import Cancelled, T2IError
+from t2i_core.finetune.library import AdapterLibrary
 
 log = logging.getLogger("t2i.diffusers")
 SIZES = tuple(range(64, 2049, 64))
@@ -60,6 +63,7 @@ class _Loaded:
         self.modes: dict[str, Any] = {"txt2img": pipe}
         self.scheduler_config = pipe.scheduler.config
         self.adapters: set[str] = set()
+        self.training = False  # a fine-tuning run's LoRA is in the UNet (trainer.py)
 
 
 class DiffusersBackend:
@@ -69,7 +73,7 @@ class DiffusersBackend:
                  cache_dir: str | Path | None = None, device: str = "auto", dtype: str = "auto",
                  attention_slicing: bool = False, cpu_offload: str = "none",
                  vae_tiling: bool = False, t5_tokenizer: str | Path | None = None,
-                 max_loaded: int = 1) -> None:
+                 max_loaded: int = 1, train_resolution: int = 0) -> None:
         models_dir = models_dir or os.environ.get("T2I_MODELS_DIR")
         if not models_dir:
             raise T2IError("models_dir_missing", "the diffusers backend needs a models folder: "
@@ -89,6 +93,9 @@ class DiffusersBackend:
         self.device = str(self.torch_device)
         self.dtype = loader.resolve_dtype(self.opts.dtype, self.torch_device)
         self.max_loaded = max(1, int(max_loaded))
+        self.train_resolution = max(0, int(train_resolution))  # 0: the model's own
+        # fine-tuned adapters land where the LoRA list reads them (finetune/job.py)
+        self.adapter_library = AdapterLibrary(self.loras_dir)
         self.hashes = HashCache(self.cache_dir / "model_hashes.json")
         self._lock = threading.Lock()
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
@@ -122,6 +129,19 @@ class DiffusersBackend:
         self.refused = {k: v for k, v in self.refused.items()
                         if not k.startswith(LORA_DIR + "/")}
         self.refused |= {f"{LORA_DIR}/{k}": v for k, v in refused.items()}
+
+    def trainer(self, request: Any) -> Any:
+        """The ``Trainable`` that fine-tunes ``request.model`` (SD 1.x / 2.x / SDXL)."""
+        from t2i_core.backends.diffusers_backend.trainer import DiffusersTrainable
+
+        return DiffusersTrainable(self, request)
+
+    def check_trainable(self, model_id: str) -> None:
+        """Raise ``T2IError`` unless ``model_id`` can be fine-tuned (the worker asks before
+        queueing a ``train`` request)."""
+        from t2i_core.backends.diffusers_backend.trainer import check_trainable
+
+        check_trainable(self, model_id)
 
     def why_missing(self, model_id: str) -> str | None:
         """Why the scan refused the file or folder a user calls ``model_id`` (None: unknown)."""
@@ -188,6 +208,7 @@ class DiffusersBackend:
         import torch
 
         m = self._get(req.model)
+        release_training(m)  # a cancelled or failed fine-tuning run's LoRA
         entry = m.entry
         fam = family_for(entry.family, entry.detected.variant)
         inpaint_model = entry.detected.variant == "inpaint"
@@ -232,9 +253,8 @@ class DiffusersBackend:
                 self._free_memory()
                 raise T2IError("out_of_memory", f"not enough {self.torch_device.type} memory "
                                f"for {req.count} image(s) of {req.width}x{req.height} with "
-                               f"'{entry.id}'; try fewer images or a smaller size, or start "
-                               "the worker with --backend-option diffusers.cpu_offload=model "
-                               "(and diffusers.attention_slicing=true)") from e
+                               f"'{entry.id}'; try fewer images or a smaller size, or "
+                               f"{memory_savers(self.torch_device.type, self.opts)}") from e
             if isinstance(e, ValueError):  # diffusers' own input checks, e.g. 0 img2img steps
                 raise T2IError("bad_request", f"the pipeline refused the request: "
                                f"{str(e)[:300]}") from e
@@ -248,7 +268,8 @@ class DiffusersBackend:
             backend=self.name, model=entry.id, model_hash=entry.hash, mode=req.mode,
             strength=req.strength if req.init_image is not None else None,
             loras=list(req.loras), scheduler=scheduler) for i in range(len(images))]
-        return GenerateResult(images=images, provenance=prov, warnings=list(m.notes))
+        notices = truncation_warnings(pipe, req.prompt, req.negative_prompt)
+        return GenerateResult(images=images, provenance=prov, warnings=[*m.notes, *notices])
 
     def _inputs(self, req: GenerateRequest, mode: str, inpaint_model: bool) -> dict[str, Any]:
         size = (req.width, req.height)
@@ -272,6 +293,19 @@ class DiffusersBackend:
             if req.init_image is None:
                 kw["strength"] = 1.0
         return kw
+
+
+def memory_savers(device_type: str, opts: loader.RuntimeOptions) -> str:
+    """What to restart the worker with when memory runs out (the options not already on)."""
+    opt = "--backend-option diffusers."
+    ideas = [] if opts.attention_slicing else [f"{opt}attention_slicing=true"]
+    if device_type != "cpu" and opts.cpu_offload == "none":
+        ideas.append(f"{opt}cpu_offload=model")  # only a GPU has somewhere to offload to
+    if not opts.vae_tiling:
+        ideas.append(f"{opt}vae_tiling=true (large images)")
+    if not ideas:
+        return "close other programs, or use a smaller model"
+    return "restart the worker with " + " and ".join(ideas)
 
 
 def _is_out_of_memory(e: BaseException) -> bool:

@@ -36,9 +36,9 @@ def list_adapters(loras_dir: Path | None) -> tuple[dict[str, Path], dict[str, st
     if loras_dir is None or not loras_dir.is_dir():
         return found, refused
     for p in sorted(loras_dir.rglob("*")):
-        if not p.is_file() or p.name.startswith("."):
-            continue
         rel = p.relative_to(loras_dir)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue  # hidden: temp files, the fine-tuning job's ``.runs/`` checkpoints
         if p.suffix == ".safetensors":
             found[rel.with_suffix("").as_posix()] = p
         elif p.suffix.lower() in PICKLE_SUFFIXES:
@@ -94,11 +94,13 @@ def _with_text_model(state: dict[str, Any]) -> dict[str, Any]:
 def kohya_adapter(denoiser: Any, family: Family, *, title: str,
                   text_encoders: dict[str, Any] | None = None, adapter: str = "default",
                   resolution: int = 512, base_model_hash: str = "",
+                  prediction_type: str = "",
                   extra_metadata: dict[str, str] | None = None
                   ) -> tuple[dict[str, Any], dict[str, str]]:
     """The peft LoRA of ``denoiser`` (and text encoders, ``{"text_encoder": m, ...}``) as
     kohya-named tensors + ``ss_*``/ModelSpec metadata: what the fine-tuning job's
-    ``Trainable.adapter()`` returns for SD-family models."""
+    ``Trainable.adapter()`` returns for SD-family models (``trainer.py``). ``prediction_type``
+    is the scheduler config's (``epsilon`` / ``v_prediction``; empty: the family's usual)."""
     import torch
     from diffusers.utils import convert_state_dict_to_kohya
     from peft.utils import get_peft_model_state_dict
@@ -123,7 +125,11 @@ def kohya_adapter(denoiser: Any, family: Family, *, title: str,
         tensors = {k: (torch.tensor(alpha) if k.endswith(".alpha") else v)
                    for k, v in tensors.items()}
     now = _dt.datetime.now(_dt.UTC)
-    arch = f"{family.modelspec_arch}/lora"
+    v_pred = (prediction_type == "v_prediction" if prediction_type else family.id == "sd2")
+    arch = family.modelspec_arch
+    if family.id == "sd2" and not v_pred:  # kohya: SD 2.x epsilon models are the 512 ones
+        arch = "stable-diffusion-v2-512"
+    arch += "/lora"
     meta = {
         "ss_network_module": "networks.lora", "ss_network_dim": str(rank),
         "ss_network_alpha": str(alpha), "ss_base_model_version": family.base_version,
@@ -137,7 +143,7 @@ def kohya_adapter(denoiser: Any, family: Family, *, title: str,
                                      if family.id == "sdxl" else "diffusers"),
         "modelspec.title": title, "modelspec.resolution":
             f"{resolution}x{resolution}", "modelspec.date": now.date().isoformat(),
-        "modelspec.prediction_type": "v" if family.id == "sd2" else "epsilon",
+        "modelspec.prediction_type": "v" if v_pred else "epsilon",
     }
     if peft_meta:
         meta["lora_adapter_metadata"] = json.dumps(

@@ -116,6 +116,12 @@ class NoDocument:
     def insert_layer(self, image, name, provenance, at):
         raise AssertionError("nothing is generated in this test")
 
+    def set_preview_layer(self, image, name, provenance, at):
+        raise AssertionError("live mode is not used in this test")
+
+    def remove_preview_layer(self):
+        pass
+
     def selection(self):
         return None
 
@@ -151,6 +157,9 @@ def test_docker_shows_the_fix_then_the_panel_on_a_real_worker(qtbot, tiny_worker
         qtbot.waitUntil(lambda: content.panel.form.model.currentText() == "builtin",
                         timeout=120_000)
         assert content.panel.status.text().endswith("Ready")
+        tabs = content.tabs
+        assert [tabs.tabText(i) for i in range(tabs.count())] == ["Generate", "Train"]
+        assert tabs.widget(0) is content.panel and tabs.widget(1) is content.train_panel
     finally:
         link.close()
     assert link.client is None

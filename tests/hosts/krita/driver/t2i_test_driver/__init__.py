@@ -97,6 +97,10 @@ def scenario(cfg, report):
         and dock.panel.form.size.findData(cfg["size"]) >= 0
     panel = dock.panel
     report["status_text"] = panel.status.text()
+    tabs = dock.content.tabs
+    report["docker_tabs"] = [tabs.tabText(i) for i in range(tabs.count())]
+    report["train_tab_is_train_panel"] = tabs.widget(1) is dock.content.train_panel \
+        and type(dock.content.train_panel).__name__ == "TrainPanel"
     report["worker_pid"] = dock.content.link.client.proc.pid \
         if dock.content.link.client.proc is not None else None
     form = panel.form
@@ -164,6 +168,8 @@ def scenario(cfg, report):
     settled_at = time.monotonic()
     yield lambda: time.monotonic() - settled_at > 0.5
     doc.waitForDone()  # the deselect and layer updates run as Krita strokes: let them end
+    if cfg.get("live_prompts"):
+        yield from live_mode(cfg, report, panel, doc, step)
     report["saved"] = bool(doc.saveAs(cfg["kra"]))
     step("saved")
     doc.waitForDone()
@@ -197,6 +203,39 @@ def scenario(cfg, report):
         "layers": [n.name() for n in doc3.topLevelNodes()],
         "annotation_types": list(doc3.annotationTypes())}
     step("inserted without a document")
+
+
+def live_mode(cfg, report, panel, doc, step):
+    """Live on, a prompt, then another: one preview layer whose pixels follow; Live off."""
+    live = panel.live
+    report["live"] = {"available": live.available, "updates": [],
+                      "active_before": doc.activeNode().name() if doc.activeNode() else None}
+    panel.live_bar.toggle.setChecked(True)
+    for n, prompt in enumerate(cfg["live_prompts"]):
+        panel.form.prompt.setPlainText(prompt)
+        step(f"live prompt {n}")
+        yield lambda prompt=prompt: live.current_id is None and not live.timer.isActive() \
+            and live.last is not None and live.last[1].get("prompt") == prompt
+        doc.waitForDone()
+        pixels, prov, at = live.last
+        previews = [nd for nd in doc.topLevelNodes() if nd.name() == "Live preview"]
+        data = bytes(previews[0].pixelData(at.x, at.y, at.width, at.height)) \
+            if previews else b""
+        rgba = bytearray(data)  # Krita's BGRA -> RGBA
+        rgba[0::4], rgba[2::4] = data[2::4], data[0::4]
+        with open(os.path.join(cfg["out_dir"], f"live{n}.rgba"), "wb") as f:
+            f.write(bytes(rgba))
+        report["live"]["updates"].append({
+            "prompt": prompt, "seed": prov.get("seed"), "model": prov.get("model"),
+            "size": [at.width, at.height], "at": [at.x, at.y],
+            "preview_layers": len(previews), "pixels_are_result": bytes(rgba) == pixels.data,
+            "layers": [nd.name() for nd in doc.topLevelNodes()],
+            "active": doc.activeNode().name() if doc.activeNode() else None})
+    panel.live_bar.toggle.setChecked(False)
+    doc.waitForDone()
+    report["live"]["layers_after_off"] = [nd.name() for nd in doc.topLevelNodes()]
+    report["live"]["requests"] = len(live.sent)
+    step("live mode")
 
 
 def _rgba(image):

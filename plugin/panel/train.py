@@ -1,0 +1,346 @@
+"""The Train form: a folder of images becomes a LoRA adapter, trained by the worker.
+
+The user picks a folder, names the adapter, optionally gives a trigger phrase and up to four
+sample prompts, and presses Train. The worker is the authority on everything about the
+folder (it lives on the worker's machine, which may not be this one): the form checks only
+what is obviously missing, then shows the job's ``progress`` events (phase, step/total,
+loss, ETA, preview thumbnails from ``sample`` frames) and its one terminal event as a
+sentence: the adapter's final name (``name-2`` when the name was taken), the images used,
+the files skipped. The bridge re-asks the worker's capabilities after a result, so the
+Generate form lists the new adapter at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QPixmap
+from qtpy.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from plugin.host import HostAdapter, Pixels
+from plugin.panel.bridge import WorkerBridge
+from plugin.panel.messages import train_error_text
+from plugin.qimage import to_qimage
+from worker.protocol import Image, Message, TrainParams
+
+MAX_SAMPLE_PROMPTS = 4  # the worker's limit (docs/protocol.md, "train")
+THUMB = 72
+SKIPPED_SHOWN = 3  # the first few skipped files are named, the rest counted
+DEFAULTS = {f.name: f.default for f in fields(TrainParams) if f.name not in ("folder", "name")}
+PHASES = {"loading": "Reading the folder", "preparing": "Preparing",
+          "training": "Training", "sampling": "Drawing previews", "saving": "Saving the adapter"}
+_SUBMITTING = "<submitting>"  # job id while bridge.train() runs (a closed client errs at once)
+
+
+class TrainPanel(QWidget):
+    def __init__(self, bridge: WorkerBridge, host: HostAdapter | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge, self.host = bridge, host
+        self.job_id: str | None = None
+        self.last_result: dict | None = None  # the body of the last finished job
+        lay = QVBoxLayout(self)
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("A folder of 5 or more PNG, JPEG or WebP images")
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        form.addRow("Images", _row(self.folder, self.browse_button))
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. ink-style")
+        self.name.setMaxLength(64)
+        form.addRow("Adapter name", self.name)
+        self.trigger = QLineEdit()
+        self.trigger.setPlaceholderText("optional, e.g. ink wash style")
+        self.trigger.setToolTip("Put in front of every caption; type it in a prompt to call "
+                                "the style")
+        form.addRow("Trigger phrase", self.trigger)
+        self.sample_prompts = QPlainTextEdit()
+        self.sample_prompts.setPlaceholderText("optional previews, one prompt per line (up to "
+                                               f"{MAX_SAMPLE_PROMPTS}), e.g. a cat")
+        self.sample_prompts.setFixedHeight(64)
+        form.addRow("Sample prompts", self.sample_prompts)
+        lay.addLayout(form)
+
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+        lay.addWidget(self.advanced_toggle)
+        self.advanced = QWidget()
+        adv = QFormLayout(self.advanced)
+        adv.setContentsMargins(16, 0, 0, 0)
+        self.steps = _spin(1, 100_000, DEFAULTS["steps"])
+        self.rank = _spin(1, 128, DEFAULTS["rank"])
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(5)
+        self.learning_rate.setRange(0.00001, 1.0)
+        self.learning_rate.setSingleStep(0.0005)
+        self.learning_rate.setValue(DEFAULTS["learning_rate"])
+        self.sample_every = _spin(0, 100_000, DEFAULTS["sample_every"])
+        self.sample_every.setToolTip("Draw the sample prompts every this many steps (0: only "
+                                     "at the end)")
+        adv.addRow("Steps", self.steps)
+        adv.addRow("LoRA rank", self.rank)
+        adv.addRow("Learning rate", self.learning_rate)
+        adv.addRow("Previews every", self.sample_every)
+        self.advanced.setVisible(False)
+        lay.addWidget(self.advanced)
+
+        buttons = QHBoxLayout()
+        self.train_button = QPushButton("Train")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.train_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        lay.addLayout(buttons)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        self.info = QLabel()  # phase, loss, ETA, images/s
+        self.info.setObjectName("trainInfo")
+        self.info.setWordWrap(True)
+        lay.addWidget(self.info)
+
+        self.samples_row = QHBoxLayout()
+        self.sample_labels: list[QLabel] = []
+        for _ in range(MAX_SAMPLE_PROMPTS):
+            label = QLabel()
+            label.setFixedSize(THUMB, THUMB)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("background: #2b2b2b; border-radius: 4px")
+            label.setVisible(False)
+            self.sample_labels.append(label)
+            self.samples_row.addWidget(label)
+        self.samples_row.addStretch(1)
+        lay.addLayout(self.samples_row)
+
+        self.message = QLabel()
+        self.message.setObjectName("trainMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setVisible(False)
+        lay.addWidget(self.message)
+        lay.addStretch(1)
+
+        self.train_button.clicked.connect(self.train)
+        self.cancel_button.clicked.connect(self.cancel)
+        bridge.event.connect(self._on_event)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images to train on",
+                                                  self.folder.text())
+        if folder:
+            self.set_folder(folder)
+
+    def set_folder(self, folder: str) -> None:
+        """Fill the folder field; an empty name becomes the folder's name."""
+        self.folder.setText(folder)
+        if not self.name.text().strip():
+            base = folder.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+            self.name.setText(base[:64])
+
+    def params(self) -> TrainParams:
+        prompts = [p.strip() for p in self.sample_prompts.toPlainText().splitlines()
+                   if p.strip()]
+        return TrainParams(folder=self.folder.text().strip(), name=self.name.text().strip(),
+                           trigger=self.trigger.text().strip(), steps=self.steps.value(),
+                           rank=self.rank.value(),
+                           learning_rate=round(self.learning_rate.value(), 6),
+                           sample_prompts=prompts, sample_every=self.sample_every.value())
+
+    def train(self) -> None:
+        if self.job_id is not None:
+            return
+        params = self.params()
+        problem = ("empty_folder_field" if not params.folder else
+                   "empty_name" if not params.name else
+                   "too_many_samples" if len(params.sample_prompts) > MAX_SAMPLE_PROMPTS
+                   else "")
+        if problem:
+            self.show_message(train_error_text(problem, ""), error=True)
+            return
+        self.show_message("")
+        self._clear_samples()
+        self.progress.setRange(0, params.steps)
+        self.progress.setValue(0)
+        self.progress.setFormat("waiting for the image generator…")
+        self.info.setText("")
+        self.train_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.job_id = _SUBMITTING
+        rid = self.bridge.train(params)
+        if self.job_id == _SUBMITTING:  # not already ended by an immediate error
+            self.job_id = rid
+
+    def cancel(self) -> None:
+        if self.job_id is not None and self.job_id != _SUBMITTING:
+            self.bridge.cancel(self.job_id)
+            self.progress.setFormat("cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c62828" if error else "color: palette(text)")
+        self.message.setVisible(bool(text))
+
+    def visible_samples(self) -> list[str]:
+        """The prompts of the preview thumbnails shown now (their tooltips)."""
+        return [la.toolTip() for la in self.sample_labels if la.isVisibleTo(self)]
+
+    # --- worker events (UI thread, via the bridge's signals) -------------------------------
+
+    def _on_event(self, ev: Message) -> None:
+        if self.job_id is None or (ev.id != self.job_id and not (
+                self.job_id == _SUBMITTING and ev.is_terminal)):
+            return  # another request's event, or a late one
+        if ev.type == "queued":
+            ahead = int(ev.body.get("position", 0))
+            self.progress.setFormat(f"waiting: {ahead} job(s) ahead" if ahead else "starting…")
+        elif ev.type == "progress":
+            self._on_progress(ev)
+        elif ev.type == "result":
+            self._finish()
+            self._on_result(ev.body)
+        elif ev.type == "cancelled":
+            self._finish()
+            step = int(ev.body.get("step", 0))
+            self.show_message(f"Training cancelled after step {step}. A checkpoint was saved: "
+                              "press Train with the same folder and settings to continue "
+                              "from there." if step else "Training cancelled before its "
+                              "first step.")
+        elif ev.type == "error":
+            self._finish()
+            self.show_message(train_error_text(ev.error_code, str(ev.body.get("message", ""))),
+                              error=True)
+
+    def _on_progress(self, ev: Message) -> None:
+        body = ev.body
+        total = max(1, int(body.get("total", 1)))
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(int(body.get("step", 0)), total))
+        self.progress.setFormat("step %v of %m")
+        parts = [PHASES.get(str(body.get("phase")), str(body.get("phase", "")))]
+        if body.get("loss") is not None:
+            parts.append(f"loss {float(body['loss']):.4f}")
+        if body.get("eta_s") is not None:
+            parts.append(f"{_duration(float(body['eta_s']))} left")
+        if body.get("images_per_s"):
+            parts.append(f"{float(body['images_per_s']):.1f} images/s")
+        if body.get("message") and body.get("phase") in ("loading", "preparing", "saving"):
+            parts.append(str(body["message"]))
+        self.info.setText(" · ".join(p for p in parts if p))
+        prompts = [str(p) for p in body.get("samples") or []]
+        frames = [im for im in ev.images if im.name == "sample"]
+        if prompts and frames:
+            self._show_samples(prompts, frames)
+
+    def _on_result(self, body: dict) -> None:
+        self.last_result = dict(body)
+        name, asked = str(body.get("name", "")), str(body.get("requested_name", ""))
+        steps, resumed = int(body.get("steps", 0)), int(body.get("resumed_from", 0))
+        lines = [f"Adapter “{name}” is ready: trained on {body.get('images', 0)} images in "
+                 f"{steps} steps. Pick it in Generate ▸ Adapters (with a weight)."]
+        if asked and name != asked:
+            lines.append(f"The name “{asked}” was already taken, so this adapter was saved "
+                         f"as “{name}”; the existing “{asked}” was not changed.")
+        if resumed and resumed >= steps:
+            lines.append("This training had already finished; the adapter it made is used "
+                         "(nothing was trained again).")
+        elif resumed:
+            lines.append(f"Continued an interrupted run from step {resumed}.")
+        skipped = list(body.get("skipped") or [])
+        total = int(body.get("skipped_total", len(skipped)))
+        if total:
+            named = ", ".join(f"{s.get('file')} ({s.get('reason')})"
+                              for s in skipped[:SKIPPED_SHOWN])
+            more = f" and {total - SKIPPED_SHOWN} more" if total > SKIPPED_SHOWN else ""
+            lines.append(f"Skipped {total} file{'s' if total != 1 else ''}: {named}{more}.")
+        for warning in body.get("warnings") or []:
+            lines.append(str(warning))
+        self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat("done")
+        self.info.setText(f"final loss {float(body.get('loss', 0.0)):.4f} · "
+                          f"{_duration(float(body.get('seconds', 0.0)))}")
+        self.show_message("\n".join(lines))
+
+    def _show_samples(self, prompts: list[str], frames: list[Image]) -> None:
+        for i, label in enumerate(self.sample_labels):
+            if i < len(frames) and i < len(prompts) and frames[i].channels in (1, 4):
+                im = frames[i]
+                qimage = to_qimage(Pixels(im.width, im.height, bytes(im.data), im.channels))
+                label.setPixmap(QPixmap.fromImage(qimage.scaled(
+                    THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation)))
+                label.setToolTip(prompts[i])
+                label.setVisible(True)
+            else:
+                label.setVisible(False)
+
+    def _clear_samples(self) -> None:
+        for label in self.sample_labels:
+            label.clear()
+            label.setToolTip("")
+            label.setVisible(False)
+
+    def _finish(self) -> None:
+        self.job_id = None
+        self.train_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setFormat("")
+
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
+                                          else Qt.ArrowType.RightArrow)
+
+
+def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    return spin
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    lay = QHBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        lay.addWidget(w)
+    return box
