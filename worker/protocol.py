@@ -182,21 +182,29 @@ class GenerateParams:
         return cls(**values), unknown
 
 
+# The training settings that depend on the model, as the built-in model wants them. A model
+# may list its own (``list_models``: ``train_defaults``); the worker fills a request's
+# unset (None) ones from the model's, then from these.
+TRAIN_DEFAULTS: dict[str, int | float] = {"steps": 400, "batch": 16, "rank": 8, "alpha": 8.0,
+                                          "learning_rate": 2e-3}
+
+
 @dataclass
 class TrainParams:
     """The body of a ``train`` request (fine-tune a LoRA adapter on a folder of images).
-    Only ``folder`` and ``name`` are required; the rest have defaults that need no tuning.
-    Types are checked here; ranges, the folder and the name by ``t2i_core.finetune``."""
+    Only ``folder`` and ``name`` are required; the rest have defaults that need no tuning
+    (None: the model's own, see ``TRAIN_DEFAULTS``). Types are checked here; ranges, the
+    folder and the name by ``t2i_core.finetune``."""
 
     folder: str
     name: str
     trigger: str = ""
     model: str = "builtin"
-    steps: int = 400
-    batch: int = 16
-    rank: int = 8
-    alpha: float = 8.0
-    learning_rate: float = 2e-3
+    steps: int | None = None
+    batch: int | None = None
+    rank: int | None = None
+    alpha: float | None = None
+    learning_rate: float | None = None
     seed: int = 0
     augment_images: bool = True
     augment_text: bool = True
@@ -206,7 +214,9 @@ class TrainParams:
     checkpoint_every: int = 100
 
     def to_body(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The wire body; unset model-dependent settings are left out for the worker."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
 
     @classmethod
     def from_body(cls, body: dict, request_id: str = "") -> tuple[TrainParams, list[str]]:

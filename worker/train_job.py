@@ -35,7 +35,10 @@ def prepare_train(cache: Any, job: Any) -> None:
     check = getattr(backend, "check_trainable", None)  # optional: e.g. SD3 is not (yet)
     if callable(check):
         check(info.id)
-    request = TrainRequest(**job.params.to_body())
+    # Settings the request left out come from the model (an SD UNet wants a far smaller
+    # batch and learning rate than the built-in model), then from the protocol's defaults.
+    body = {**P.TRAIN_DEFAULTS, **(info.train_defaults or {}), **job.params.to_body()}
+    request = TrainRequest(**body)
     request.validate()
     check_name(request.name)
     check_folder(request.folder)

@@ -17,6 +17,7 @@ from dataclasses import fields
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QPixmap
 from qtpy.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -36,12 +37,13 @@ from plugin.host import HostAdapter, Pixels
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.messages import train_error_text
 from plugin.qimage import to_qimage
-from worker.protocol import Image, Message, TrainParams
+from worker.protocol import TRAIN_DEFAULTS, Image, Message, TrainParams
 
 MAX_SAMPLE_PROMPTS = 4  # the worker's limit (docs/protocol.md, "train")
 THUMB = 72
 SKIPPED_SHOWN = 3  # the first few skipped files are named, the rest counted
-DEFAULTS = {f.name: f.default for f in fields(TrainParams) if f.name not in ("folder", "name")}
+DEFAULTS = {**{f.name: f.default for f in fields(TrainParams)
+               if f.name not in ("folder", "name")}, **TRAIN_DEFAULTS}
 PHASES = {"loading": "Reading the folder", "preparing": "Preparing",
           "training": "Training", "sampling": "Drawing previews", "saving": "Saving the adapter"}
 _SUBMITTING = "<submitting>"  # job id while bridge.train() runs (a closed client errs at once)
@@ -77,6 +79,12 @@ class TrainPanel(QWidget):
                                                f"{MAX_SAMPLE_PROMPTS}), e.g. a cat")
         self.sample_prompts.setFixedHeight(64)
         form.addRow("Sample prompts", self.sample_prompts)
+        self.model = QComboBox()
+        self.model.setToolTip("The model the adapter is trained for (the worker's models that "
+                              "can be fine-tuned)")
+        self.model.addItem("builtin", {})
+        self.model.currentIndexChanged.connect(self._model_changed)
+        form.addRow("Base model", self.model)
         lay.addLayout(form)
 
         self.advanced_toggle = QToolButton()
@@ -148,6 +156,9 @@ class TrainPanel(QWidget):
         self.train_button.clicked.connect(self.train)
         self.cancel_button.clicked.connect(self.cancel)
         bridge.event.connect(self._on_event)
+        bridge.capabilities.connect(self._on_capabilities)
+        if bridge.state in ("ready", "busy"):
+            bridge.ask_capabilities()  # the worker's hello may have come before this tab
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -168,7 +179,9 @@ class TrainPanel(QWidget):
         prompts = [p.strip() for p in self.sample_prompts.toPlainText().splitlines()
                    if p.strip()]
         return TrainParams(folder=self.folder.text().strip(), name=self.name.text().strip(),
-                           trigger=self.trigger.text().strip(), steps=self.steps.value(),
+                           trigger=self.trigger.text().strip(),
+                           model=self.model.currentText() or "builtin",
+                           steps=self.steps.value(),
                            rank=self.rank.value(),
                            learning_rate=round(self.learning_rate.value(), 6),
                            sample_prompts=prompts, sample_every=self.sample_every.value())
@@ -312,6 +325,31 @@ class TrainPanel(QWidget):
         self.train_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setFormat("")
+
+    def _on_capabilities(self, hello: dict) -> None:
+        """Offer the worker's trainable models (``train_defaults`` not None)."""
+        models = [m for m in hello.get("models") or []
+                  if isinstance(m, dict) and isinstance(m.get("train_defaults"), dict)]
+        current = self.model.currentText()
+        self.model.blockSignals(True)
+        self.model.clear()
+        for m in models:
+            self.model.addItem(str(m["id"]), dict(m["train_defaults"]))
+        self.model.blockSignals(False)
+        index = self.model.findText(current)
+        self.model.setCurrentIndex(max(index, 0))
+        if index < 0:
+            self._model_changed()
+
+    def _model_changed(self) -> None:
+        """Show the picked model's own training settings (an SD model wants a far smaller
+        learning rate than the built-in one); what the panel does not show (batch, alpha)
+        the worker fills from the same defaults."""
+        own = self.model.currentData() or {}
+        settings = {**DEFAULTS, **own}
+        self.steps.setValue(int(settings["steps"]))
+        self.rank.setValue(int(settings["rank"]))
+        self.learning_rate.setValue(float(settings["learning_rate"]))
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -160,6 +160,10 @@ class ModelInfo:
     sizes: tuple[int, ...]
     default_size: int
     description: str = ""
+    # None: this model cannot be fine-tuned. Otherwise the training settings that suit it,
+    # over the ``train`` request's defaults (which suit the built-in model): an SD model
+    # wants a far smaller batch and learning rate. A request's own values always win.
+    train_defaults: dict[str, Any] | None = None
 
 
 class ProgressCallback(Protocol):

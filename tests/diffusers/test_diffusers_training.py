@@ -179,6 +179,8 @@ def test_inpainting_models_are_not_trainable(zoo: Zoo, tmp_path):
     assert e.value.code == "not_trainable" and "train its base model" in e.value.message
     with pytest.raises(T2IError):
         backend.trainer(TrainRequest(folder=str(tmp_path), name="x", model="tiny-inpaint"))
+    # and the model list says so, so the panel's Train tab does not offer it
+    assert {m.id: m.train_defaults for m in backend.models()}["tiny-inpaint"] is None
 
 
 PEFT_KEY = re.compile(r"transformer\.[a-z0-9_.]+\.lora_[AB]\.weight")
@@ -240,3 +242,25 @@ def test_t2i_train_model_option_trains_through_a_diffusers_worker(diffusers_work
                             "tiny-sd1", "--folder", str(squares), "--name", "x"], cwd=repo,
                            env=env, capture_output=True, text=True, timeout=600)
     assert local.returncode == 2 and "t2i worker --backend diffusers" in local.stderr
+
+
+def test_settings_left_out_come_from_the_model(raw, squares):
+    """An SD model lists its own training settings; a request that leaves them out gets those
+    (batch 2, learning rate 1e-4, rank 16), not the built-in model's batch 16 / lr 2e-3."""
+    models = {m["id"]: m for m in raw.call("list_models").body["models"]}
+    own = models["tiny-sd1"]["train_defaults"]
+    assert own["batch"] < P.TRAIN_DEFAULTS["batch"]
+    assert own["learning_rate"] < P.TRAIN_DEFAULTS["learning_rate"]
+    body = P.TrainParams(folder=str(squares), name="sd-defaults", model="tiny-sd1", steps=2,
+                         sample_every=0).to_body()
+    assert "batch" not in body and "learning_rate" not in body and "rank" not in body
+    res = raw.until_terminal(raw.send("train", body=body), 300)[-1]
+    assert res.type == "result", res.body
+    from safetensors import safe_open
+
+    with safe_open(res.body["path"], "pt") as f:
+        meta = f.metadata()
+    assert meta["ss_batch_size_per_device"] == str(own["batch"])
+    assert float(meta["ss_learning_rate"]) == own["learning_rate"]
+    assert meta["ss_network_dim"] == str(own["rank"])
+    assert meta["ss_max_train_steps"] == "2"  # the request's own value wins

@@ -63,6 +63,29 @@ def test_the_studio_shows_generate_and_train_tabs(window):
     assert tp.advanced.isVisible()
 
 
+def test_base_model_offers_trainable_models_with_their_own_settings(qtbot, window):
+    tp = window.train_panel
+    # the real worker's hello: the built-in model (its settings are the protocol's)
+    qtbot.waitUntil(lambda: tp.model.findText("builtin") >= 0, timeout=WAIT)
+    assert tp.params().model == "builtin"
+    # a worker that also serves SD models (the diffusers tests list real ones): only the
+    # trainable ones are offered, and picking one shows its own settings
+    window.panel.bridge.capabilities.emit({"models": [
+        {"id": "builtin", "train_defaults": {}},
+        {"id": "sd15", "train_defaults": {"batch": 2, "learning_rate": 1e-4, "steps": 1500,
+                                          "rank": 16, "alpha": 8.0}},
+        {"id": "sd15-inpaint", "train_defaults": None}, {"id": "live", "train_defaults": None}],
+        "loras": []})
+    assert [tp.model.itemText(i) for i in range(tp.model.count())] == ["builtin", "sd15"]
+    assert tp.model.currentText() == "builtin"  # the choice survives a new model list
+    tp.model.setCurrentIndex(tp.model.findText("sd15"))
+    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (1500, 16, 0.0001)
+    body = tp.params().to_body()
+    assert body["model"] == "sd15" and "batch" not in body  # the worker fills it per model
+    tp.model.setCurrentIndex(tp.model.findText("builtin"))
+    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (400, 8, 0.002)
+
+
 def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
         qtbot, window, tmp_path: Path):
     folder = make_folder(tmp_path / "teal pictures")

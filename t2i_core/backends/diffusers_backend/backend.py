@@ -46,6 +46,10 @@ from t2i_core.finetune.library import AdapterLibrary
 
 log = logging.getLogger("t2i.diffusers")
 SIZES = tuple(range(64, 2049, 64))
+# What kohya users train SD LoRAs with (a train request's own values win): the protocol's
+# defaults (batch 16, learning rate 2e-3) suit the small built-in model, not a UNet.
+SD_TRAIN_DEFAULTS = {"batch": 2, "learning_rate": 1e-4, "steps": 1500, "rank": 16,
+                     "alpha": 8.0}
 
 
 def default_cache_dir() -> Path:
@@ -115,9 +119,12 @@ class DiffusersBackend:
             desc = FAMILY_NAMES[e.family] + (f" {e.detected.variant}" if e.detected.variant
                                               else "")
             hint = f"{fam.steps} steps, guidance {fam.guidance:g}"
+            trainable = e.detected.variant != "inpaint"  # as trainer.check_trainable
             out.append(ModelInfo(id=e.id, backend=self.name, hash=e.hash, sizes=SIZES,
                                  default_size=fam.default_size,
-                                 description=f"{desc} ({e.layout}), {self.device}; {hint}"))
+                                 description=f"{desc} ({e.layout}), {self.device}; {hint}",
+                                 train_defaults=dict(SD_TRAIN_DEFAULTS) if trainable
+                                 else None))
         return out
 
     def loras(self) -> list[str]:
