@@ -1,7 +1,8 @@
 """What the panel needs from the editor it lives in: the host adapter.
 
 One panel (plugin/panel/) serves every Qt host. Each host implements this small interface:
-the standalone editor (plugin/studio/window.py) now, a Krita docker next. Everything crosses
+the standalone editor (plugin/studio/window.py) and the Krita docker
+(plugin/hosts/krita/adapter.py). Everything crosses
 it as plain Python values (raw 8-bit RGBA bytes, straight alpha, row-major, no padding), so
 an adapter needs no Qt image type of its own and the panel never touches the host's objects.
 
@@ -50,6 +51,22 @@ class HostAdapter(Protocol):
         """Add ``image`` as a new layer directly above the active one, scaled to fill ``at``
         (no scaling when the sizes match), with its provenance stored where the host's
         format keeps it. The host makes the insertion undoable."""
+        ...
+
+    def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect
+                          ) -> None:
+        """Live mode: show ``image`` in the document's one preview layer, scaled to fill
+        ``at``. The first call creates that layer on top of the stack (the active layer
+        stays active); later calls replace its pixels (and position) in place. Previews are
+        transient: not on the undo stack where the host allows, ``provenance`` is kept only
+        for a later pin, and no other layer is touched. If the user deleted the preview
+        layer, a fresh one is made."""
+        ...
+
+    def remove_preview_layer(self) -> None:
+        """Remove the preview layer if there is one (nothing else). Live mode calls it when
+        it is turned off and before a pin, whose ``insert_layer`` adds the regular layer;
+        the next ``set_preview_layer`` then creates a fresh preview layer."""
         ...
 
     def selection(self) -> tuple[Rect, Pixels] | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from worker.history import default_history_dir
 from worker.launch import TOKEN_ENV, default_connection_file
+from worker.models import DEFAULT_BACKENDS
 
 
 def add_worker_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -28,7 +29,9 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="where to advertise endpoint + token (default: "
                         f"{default_connection_file()})")
     p.add_argument("--backend", action="append", dest="backends", metavar="NAME",
-                   help="builtin (default), diffusers, or package.module:factory; repeatable")
+                   help="builtin, live, diffusers, or package.module:factory; repeatable; "
+                        "a trailing ? leaves it out quietly when its weights are missing "
+                        "(default: builtin + live?)")
     p.add_argument("--weights-dir", type=Path, default=None,
                    help="built-in model folder (default: the committed weights)")
     p.add_argument("--backend-option", action="append", default=[], metavar="NAME.KEY=VALUE",
@@ -71,14 +74,15 @@ def run_from_args(args: argparse.Namespace) -> int:
         token = new_token()
     if connection_file is None and is_loopback(args.bind):
         connection_file = default_connection_file()
-    backends = args.backends or ["builtin"]
+    backends = args.backends or list(DEFAULT_BACKENDS)
     try:
         options = _backend_options(args.backend_option)
     except ValueError as e:
         print(f"t2i worker: {e}", file=sys.stderr)
         return 2
-    if args.weights_dir:
+    if args.weights_dir:  # one folder holds builtin.safetensors and live.safetensors
         options.setdefault("builtin", {})["weights_dir"] = args.weights_dir
+        options.setdefault("live", {}).setdefault("weights_dir", args.weights_dir)
     history = None if args.no_history else (args.history_dir or default_history_dir())
     config = WorkerConfig(bind=args.bind, token=token, curve_dir=args.curve_dir,
                           backends=backends, backend_options=options, history_dir=history,

@@ -6,6 +6,12 @@ the runner thread (the socket thread keeps answering meanwhile), and reuses it f
 
 A backend spec is a name (``builtin``, ``diffusers``) or ``package.module:factory`` for a
 third-party backend; the factory gets the keyword arguments the worker was configured with.
+A spec ending in ``?`` is optional: when its weights are not installed it is left out
+quietly instead of reported as a load error. The default is ``builtin`` + ``live?``.
+
+A backend with a ``describe()`` method (``live``) lists its models from that (file hash and
+metadata, milliseconds) and loads them on its first request, so serving it costs the
+worker's start-up nothing (measured in docs/PERFORMANCE.md, "Live mode").
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ KNOWN = {
     "diffusers": "t2i_core.backends.diffusers_backend:DiffusersBackend",
     "synthetic": "worker.testing:SyntheticBackend",  # no model: tests and benchmarks
 }
+# What `python -m worker` serves without --backend: the built-in model, and as-you-type
+# previews (model `live`) wherever their weights are installed.
+DEFAULT_BACKENDS = ["builtin", "live?"]
+OPTIONAL_MISSING = ("weights_missing",)  # error codes that leave an optional backend out
 
 
 class ModelNotFound(Exception):
@@ -40,20 +50,36 @@ class ModelCache:
     def load(self) -> None:
         """Build every backend (once). Records a readable error instead of raising."""
         problems = []
-        for spec in self.specs:
+        for requested in self.specs:
+            optional = requested.endswith("?")
+            spec = requested.rstrip("?")
             try:
                 backend = _build(spec, self.options.get(spec, {}))
-                infos = backend.models()  # the built-in backend loads its weights here
+                describe = getattr(backend, "describe", None)  # lazy: loads on first use
+                # the built-in backend loads its weights in models()
+                infos = describe() if callable(describe) else backend.models()
             except Exception as e:  # noqa: BLE001 - any failure becomes a readable message
-                log.exception("backend %s failed to load", spec)
                 message = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+                if optional and getattr(e, "code", None) in OPTIONAL_MISSING:
+                    log.info("optional backend %s not offered: %s", spec, message)
+                    continue
+                log.exception("backend %s failed to load", spec)
                 problems.append(f"backend '{spec}' failed to load: {message}")
                 continue
             name = getattr(backend, "name", spec)
             self.backends[name] = backend
             for info in infos:
                 self._models.setdefault(info.id, (backend, info))
+        self._share_text_encoder()
         self.load_error = "; ".join(problems)
+
+    def _share_text_encoder(self) -> None:
+        """The live backend reuses the built-in model's (frozen) MiniLM when both are
+        served: its first request then loads only its own small weights."""
+        live, builtin = self.backends.get("live"), self.backends.get("builtin")
+        if live is not None and builtin is not None and hasattr(live, "shared_encoder") \
+                and hasattr(builtin, "model"):
+            live.shared_encoder = lambda: builtin.model.encoder
 
     def resolve(self, model_id: str) -> tuple[Any, Any]:
         try:

@@ -24,6 +24,7 @@ from plugin.host import HostAdapter, Pixels, Rect
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.form import ParamsForm
 from plugin.panel.history import HistoryList
+from plugin.panel.live import LiveBar, LiveController
 from plugin.panel.messages import error_text, state_text
 from plugin.panel.results import ResultImage, ResultStrip
 from plugin.qimage import to_pixels, to_qimage
@@ -53,6 +54,8 @@ class GeneratePanel(QWidget):
         lay.addWidget(self.status)
         self.form = ParamsForm()
         lay.addWidget(self.form)
+        self.live_bar = LiveBar()  # as-you-type previews (plugin/panel/live.py)
+        lay.addWidget(self.live_bar)
 
         buttons = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
@@ -94,6 +97,10 @@ class GeneratePanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.results.chosen.connect(self.insert)
         self.history.reuse.connect(lambda entry: self.form.set_params(entry["params"]))
+        self.live = LiveController(bridge, host, self.form, self.live_bar, self)
+        self.live.failed.connect(lambda text: self.show_message(text, error=True))
+        self.live.pinned.connect(lambda image, prov: self.history.add(
+            {k: v for k, v in prov.items() if k != "parameters"}, "txt2img", image))
         bridge.event.connect(self._on_event)
         bridge.state_changed.connect(self._on_state)
         bridge.capabilities.connect(self._on_capabilities)
@@ -188,6 +195,7 @@ class GeneratePanel(QWidget):
 
     def _on_capabilities(self, hello: dict) -> None:
         self.form.set_models(list(hello.get("models") or []), list(hello.get("loras") or []))
+        self.live.set_models(list(hello.get("models") or []))
         if hello.get("load_error"):
             self.show_message(error_text("backend_unavailable", hello["load_error"]), True)
 

@@ -3,7 +3,9 @@
 Layers are kept bottom to top (index 0 is the bottom); each has its own size and offset, as
 in OpenRaster. Pixels are QImage RGBA8888 (straight alpha, the worker's format), so a
 generated layer keeps the exact bytes of the result. Insert, delete, move and rename are
-undoable; visibility and opacity are view settings and take effect at once.
+undoable; visibility and opacity are view settings and take effect at once. Live mode's
+preview layer is transient: created, replaced in place and removed without undo entries,
+left out of saved files and exports, and never marks the document modified.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Layer:
     opacity: float = 1.0
     provenance: dict | None = None  # set for generated layers
     uid: int = field(default_factory=lambda: next(_uids))
+    preview: bool = False  # live mode's transient preview: never saved or exported
 
     @property
     def rect(self) -> QRect:
@@ -86,6 +89,9 @@ class Document(QObject):
         if not 0 <= index < len(self.layers):
             return
         layer = self.layers[index]
+        if layer.preview:  # transient: an undo must not bring back a second preview layer
+            self.remove_preview()
+            return
 
         def redo() -> None:
             self.layers.remove(layer)
@@ -166,15 +172,47 @@ class Document(QObject):
         self.data[key] = value
         self.modified = True
 
+    # --- live mode's preview layer (transient: no undo entry, not saved) ---------------------
+
+    @property
+    def preview(self) -> Layer | None:
+        return next((la for la in self.layers if la.preview), None)
+
+    def set_preview(self, name: str, image: QImage, x: int, y: int) -> Layer:
+        """Replace the preview layer's pixels in place, or add it on top of the stack (the
+        active layer stays active). Undo/redo of user edits are unaffected."""
+        layer = self.preview
+        if layer is None:
+            layer = Layer(name, image, x, y, preview=True)
+            self.layers.append(layer)
+        else:
+            layer.image, layer.x, layer.y = image, x, y
+        self.changed.emit()
+        return layer
+
+    def remove_preview(self) -> bool:
+        layer = self.preview
+        if layer is None:
+            return False
+        active = self.layers[self.active] if 0 <= self.active < len(self.layers) else None
+        self.layers.remove(layer)
+        self.active = self.layers.index(active) if active in self.layers else \
+            min(self.active, len(self.layers) - 1)
+        self.changed.emit()
+        return True
+
     # --- pixels ----------------------------------------------------------------------------
 
-    def composite(self, region: QRect | None = None) -> QImage:
-        """The visible layers flattened over transparency (ARGB32, straight alpha)."""
+    def composite(self, region: QRect | None = None, include_preview: bool = True) -> QImage:
+        """The visible layers flattened over transparency (ARGB32, straight alpha); without
+        the live preview for files (saved, exported)."""
         region = region or QRect(0, 0, self.width, self.height)
         out = QImage(region.width(), region.height(), QImage.Format.Format_ARGB32_Premultiplied)
         out.fill(0)
         painter = QPainter(out)
         for layer in self.layers:
+            if layer.preview and not include_preview:
+                continue
             if layer.visible and layer.opacity > 0:
                 painter.setOpacity(layer.opacity)
                 painter.drawImage(QPoint(layer.x - region.x(), layer.y - region.y()),

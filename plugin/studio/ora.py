@@ -58,7 +58,8 @@ def save_ora(doc: Document, path: str | os.PathLike) -> None:
                                  "h": str(doc.height)})
     stack = ET.SubElement(image, "stack")
     members: list[tuple[str, bytes]] = []
-    for i, layer in enumerate(reversed(doc.layers)):  # stack.xml lists the top layer first
+    saved = [la for la in doc.layers if not la.preview]  # live mode's preview is transient
+    for i, layer in enumerate(reversed(saved)):  # stack.xml lists the top layer first
         src = f"data/layer{i}.png"
         attrs = {"name": layer.name, "src": src, "x": str(layer.x), "y": str(layer.y),
                  "opacity": f"{layer.opacity:.4f}",
@@ -71,7 +72,7 @@ def save_ora(doc: Document, path: str | os.PathLike) -> None:
                 texts["parameters"] = str(layer.provenance["parameters"])
         ET.SubElement(stack, "layer", attrs)
         members.append((src, png_bytes(layer.image, texts)))
-    merged = doc.composite()
+    merged = doc.composite(include_preview=False)
     thumb = merged.scaled(256, 256, Qt.AspectRatioMode.KeepAspectRatio,
                           Qt.TransformationMode.SmoothTransformation)
     members += [("mergedimage.png", png_bytes(merged)),

@@ -1,6 +1,7 @@
 """The standalone editor's main window; it is also the panel's host adapter.
 
-Canvas in the middle, the generation panel on the left, the layer list on the right.
+Canvas in the middle, the panel on the left (tabs: Generate, and Train for fine-tuning an
+adapter on a folder of images), the layer list on the right.
 File: New, Open/Save OpenRaster, Export PNG (flattened, with the A1111 ``parameters``
 chunk of the topmost visible generated layer). Edit: Undo/Redo of layer edits, Deselect.
 Problems are reported in words in the status bar and a non-blocking message box; a file
@@ -14,10 +15,17 @@ from pathlib import Path
 
 from qtpy.QtCore import QRect, Qt
 from qtpy.QtGui import QKeySequence
-from qtpy.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
+from qtpy.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
 
 from plugin.host import Pixels, Rect
-from plugin.panel import GeneratePanel, WorkerBridge
+from plugin.panel import GeneratePanel, TrainPanel, WorkerBridge
 from plugin.qimage import png_bytes, to_pixels, to_qimage
 from plugin.studio.canvas import Canvas
 from plugin.studio.document import Document, Layer
@@ -36,7 +44,11 @@ class StudioWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.layers = LayersPanel(self.doc)
         self.panel = GeneratePanel(bridge, self)
-        self._dock(self.panel, "Generate", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.train_panel = TrainPanel(bridge, self)
+        self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder)
+        self.tabs.addTab(self.panel, "Generate")
+        self.tabs.addTab(self.train_panel, "Train")
+        self._dock(self.tabs, "Text to image", Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.layers, "Layers", Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
         self.doc.changed.connect(self._update_title)
@@ -54,6 +66,16 @@ class StudioWindow(QMainWindow):
             qimage = qimage.scaled(at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
                                    Qt.TransformationMode.SmoothTransformation)
         self.doc.insert(Layer(name, qimage, at.x, at.y, provenance=provenance))
+
+    def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect) -> None:
+        qimage = to_qimage(image)  # provenance stays with the panel until a pin
+        if (at.width, at.height) != (image.width, image.height):
+            qimage = qimage.scaled(at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+        self.doc.set_preview(name, qimage, at.x, at.y)
+
+    def remove_preview_layer(self) -> None:
+        self.doc.remove_preview()
 
     def selection(self) -> tuple[Rect, Pixels] | None:
         r = self.canvas.selection
@@ -113,14 +135,15 @@ class StudioWindow(QMainWindow):
 
     def export_png(self, path: str | Path) -> bool:
         texts = {}
-        generated = [la for la in self.doc.layers if la.visible and la.provenance]
+        generated = [la for la in self.doc.layers
+                     if la.visible and la.provenance and not la.preview]
         if generated:
             top = generated[-1].provenance or {}
             if top.get("parameters"):
                 texts["parameters"] = str(top["parameters"])
             texts["t2i-layers"] = json.dumps([la.provenance for la in generated])
         try:
-            data = png_bytes(self.doc.composite(), texts)
+            data = png_bytes(self.doc.composite(include_preview=False), texts)
             tmp = Path(str(path) + ".tmp")
             tmp.write_bytes(data)
             tmp.replace(path)

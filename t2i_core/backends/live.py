@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,9 @@ class LiveBackend:
         self.anchor_opts = {**ANCHOR_DEFAULTS, **(anchors or {})}
         self._model: LiveModel | None = None
         self._lock = threading.Lock()
+        # Set by the worker when it also serves `builtin`: that model's MiniLM, shared
+        # instead of loading a second copy (seconds and ~90 MB) on the first live request.
+        self.shared_encoder: Callable[[], TextEncoder] | None = None
         if threads:
             torch.set_num_threads(threads)
 
@@ -120,14 +124,34 @@ class LiveBackend:
     def model(self) -> LiveModel:
         with self._lock:
             if self._model is None:
-                self._model = LiveModel(self.live_path, self.builtin_path, self.quantize)
+                encoder = None
+                if self.shared_encoder is not None and not self.quantize:
+                    encoder = self.shared_encoder()
+                self._model = LiveModel(self.live_path, self.builtin_path, self.quantize,
+                                        text_encoder=encoder)
             return self._model
 
     def models(self) -> list[ModelInfo]:
         step = self.model.meta.get("step", 0)
-        return [ModelInfo(id="live", backend=self.name, hash=self.model.hash, sizes=SIZES,
-                          default_size=128, description=f"one-step live previews, 32 px "
-                          f"native, CPU (trained {step} steps)")]
+        return [self._info(self.model.hash, step)]
+
+    def describe(self) -> list[ModelInfo]:
+        """What ``models()`` returns, without loading anything (the file's hash and
+        metadata, milliseconds): the worker lists ``live`` at start-up and loads the model
+        on its first request. A damaged file is reported by that request."""
+        if not self.live_path.is_file():
+            load_live(self.live_path)  # raises weights_missing with what to do
+        try:
+            with safe_open(str(self.live_path), framework="pt") as f:
+                step = json.loads((f.metadata() or {})["live"]).get("step", 0)
+        except Exception:  # noqa: BLE001 - a damaged header: the full load says why
+            step = 0
+        return [self._info(file_sha256(self.live_path), step)]
+
+    def _info(self, hash_: str, step: int) -> ModelInfo:
+        return ModelInfo(id="live", backend=self.name, hash=hash_, sizes=SIZES,
+                         default_size=128, description=f"one-step live previews, 32 px "
+                         f"native, CPU (trained {step} steps)")
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:

@@ -16,11 +16,10 @@ os.environ.setdefault("QT_API", "pyside6")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "worker"))
 
 import pytest  # noqa: E402
-from worker_helpers import QUIET_ENV, REPO, Raw, start_worker  # noqa: E402
+from panel_helpers import WAIT  # noqa: E402
+from worker_helpers import Raw, start_worker  # noqa: E402
 
 from worker.client import WorkerClient  # noqa: E402
-
-WAIT = 120_000  # ms: generous for a loaded 2-core CI machine; never a timing assertion
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +58,3 @@ def window(qtbot, client):
     qtbot.waitUntil(lambda: win.panel.form.size.count() > 0
                     and win.panel.form.model.currentText() == "builtin", timeout=WAIT)
     return win
-
-
-def spawn_env(tmp: Path) -> dict[str, str]:
-    """Environment for a worker the client spawns (quiet, one thread, its own history)."""
-    return {**QUIET_ENV, "PYTHONPATH": str(REPO), "T2I_HISTORY_DIR": str(tmp / "history"),
-            "T2I_STATE_DIR": str(tmp / "state")}

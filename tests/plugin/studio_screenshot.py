@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,8 @@ def render(out: Path, prompt: str = "a house", state_dir: Path | None = None) ->
 
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
-    state = Path(state_dir or out.parent)
+    # the worker's history and connection file go to a scratch folder, never next to `out`
+    state = Path(state_dir or tempfile.mkdtemp(prefix="t2i-studio-shot-"))
     env = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "T2I_HISTORY_DIR": str(state / "history")}
     client = WorkerClient(worker_args=["--log-level", "WARNING"], env=env,

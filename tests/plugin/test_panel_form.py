@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import WAIT
+from panel_helpers import WAIT
 from qtpy.QtCore import Qt
 
 from worker.client import WorkerClient

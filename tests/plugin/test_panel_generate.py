@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import WAIT
+from panel_helpers import WAIT
 from PIL import Image as PILImage
 from qtpy.QtCore import QPoint, QRect, Qt
 

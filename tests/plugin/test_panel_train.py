@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import WAIT
+from panel_helpers import WAIT
 from qtpy.QtCore import Qt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "finetune"))

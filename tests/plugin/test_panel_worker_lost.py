@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from conftest import WAIT, spawn_env
+from panel_helpers import WAIT, spawn_env
 from qtpy.QtCore import Qt
 
 from worker.client import WorkerClient

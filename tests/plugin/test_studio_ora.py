@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import WAIT
+from panel_helpers import WAIT
 from PIL import Image as PILImage
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QImage

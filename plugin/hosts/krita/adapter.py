@@ -7,14 +7,16 @@ by selecting a layer first); their provenance goes into the document's annotatio
 
 Krita's API has two limits that shape this code: layer pixels cross it in the layer's
 colour space (BGRA for RGBA/U8), and a layer added from a script is not on the undo stack
-(Krita 5.1's ``Node.addChildNode`` runs its command without recording it).
+(Krita 5.1's ``Node.addChildNode`` runs its command without recording it). Live mode's
+preview layer is one node kept on top whose pixels are overwritten in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from qtpy.QtCore import QByteArray, Qt
+from qtpy.QtCore import QByteArray, Qt, QTimer
 
 from plugin.host import Pixels, Rect
 from plugin.qimage import to_pixels, to_qimage
@@ -32,6 +34,9 @@ class KritaHost:
 
     def __init__(self, krita: Any) -> None:
         self.krita = krita
+        # live mode's preview layer: (its document, its uuid, the rect it covers); the
+        # uuid is looked up again on every update because the user may delete the layer
+        self._preview: tuple[Any, str, Rect] | None = None
 
     def document(self) -> Any:
         return self.krita.activeDocument()
@@ -63,6 +68,63 @@ class KritaHost:
         doc.setActiveNode(node)
         doc.setModified(True)
         doc.refreshProjection()
+
+    def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect) -> None:
+        """One paint layer on top of the stack, its pixels replaced in place with
+        ``setPixelData`` (which, like ``addChildNode``, records no undo step in Krita 5.1).
+        Not made active, no provenance annotation (a pin inserts a regular layer)."""
+        doc = self.document()
+        if doc is None:
+            doc = self._new_document(at.x + at.width, at.y + at.height)
+        if (image.width, image.height) != (at.width, at.height):
+            image = to_pixels(to_qimage(image).scaled(
+                at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
+        node = self._preview_node(doc)
+        if node is None:
+            active = doc.activeNode()
+            node = doc.createNode(name, "paintlayer")
+            root = doc.rootNode()
+            children = root.childNodes()
+            root.addChildNode(node, children[-1] if children else None)
+            if (node.colorModel(), node.colorDepth()) != RGBA8:
+                node.setColorSpace("RGBA", "U8", SRGB)
+            if active is not None:
+                # Krita's view activates an added layer from a queued signal: give the
+                # user's layer back once that has run (a zero timer comes after it)
+                QTimer.singleShot(0, lambda: _reactivate(doc, active))
+        else:
+            old = self._preview[2] if self._preview else at
+            if old != at:  # clear what the last preview covered outside the new one
+                node.setPixelData(QByteArray(bytes(old.width * old.height * 4)), old.x, old.y,
+                                  old.width, old.height)
+        node.setPixelData(QByteArray(swap_red_blue(image.data)), at.x, at.y, image.width,
+                          image.height)
+        self._preview = (doc, node.uniqueId().toString(), at)
+        doc.refreshProjection()
+
+    def remove_preview_layer(self) -> None:
+        if self._preview is None:
+            return
+        doc = self._preview[0]
+        try:
+            node = self._preview_node(doc)
+            if node is not None:
+                node.remove()
+                doc.refreshProjection()
+        except RuntimeError:  # the document was closed: its layers went with it
+            pass
+        self._preview = None
+
+    def _preview_node(self, doc: Any) -> Any:
+        """The preview layer in ``doc``, or None (another document, or the user deleted it)."""
+        if self._preview is None:
+            return None
+        uuid = self._preview[1]
+        for node in doc.rootNode().childNodes():
+            if node.uniqueId().toString() == uuid:
+                return node
+        return None
 
     def selection(self) -> tuple[Rect, Pixels] | None:
         doc = self.document()
@@ -132,6 +194,11 @@ class KritaHost:
             children = root.childNodes()
             return root, (children[-1] if children else None)
         return node.parentNode(), node
+
+
+def _reactivate(doc: Any, node: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the document or the layer is gone meanwhile
+        doc.setActiveNode(node)
 
 
 def _bytes(data: Any) -> bytes:

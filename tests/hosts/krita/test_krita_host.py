@@ -25,7 +25,7 @@ DOC = 256
 SIZE = 64
 SCENARIO = {"width": DOC, "height": DOC, "prompt": "a red apple", "seed": 7, "steps": 20,
             "size": SIZE, "select": [16, 24, 96, 80], "inpaint_prompt": "a yellow star",
-            "timeout": 300}
+            "live_prompts": ["a blue car", "a green tree"], "timeout": 300}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,8 @@ def test_the_docker_reached_a_worker_started_with_the_configured_python(krita_ru
     report = krita_run["report"]
     assert report["settings_problem"] == ""
     assert report["status_text"].endswith("Ready")
+    assert report["docker_tabs"] == ["Generate", "Train"]  # fine-tuning is one tab away
+    assert report["train_tab_is_train_panel"]
     pid = report["worker_pid"]
     assert isinstance(pid, int)
     # The worker follows Krita out (--parent-pid): no process is left behind.
@@ -105,6 +107,36 @@ def test_the_layer_matches_a_fresh_generation_by_the_worker(krita_run):
     assert fresh.body["provenance"][0]["model_hash"] == prov["model_hash"]
     at = (DOC - SIZE) // 2
     assert crop(kra.layer_rgba(layer), DOC, at, at, SIZE, SIZE) == bytes(fresh.images[0].data)
+
+
+def test_live_mode_keeps_one_preview_layer_that_follows_the_prompt(krita_run):
+    """Live on in the docker: one "Live preview" layer on top, its pixels exactly a fresh
+    live generation of the prompt (seed, size); a new prompt replaces them in place; Live
+    off removes it, and the saved .kra has no trace of it."""
+    from worker.client import WorkerClient
+    from worker.protocol import GenerateParams
+
+    live, out = krita_run["report"]["live"], krita_run["out"]
+    assert live["available"], "the default worker should offer the live model"
+    first, second = live["updates"]
+    for update in live["updates"]:
+        assert update["preview_layers"] == 1, update
+        assert update["layers"][-1] == "Live preview"  # on top of the stack
+        assert update["layers"].count("Live preview") == 1 and len(update["layers"]) == 4
+        assert update["active"] == live["active_before"]  # the user's layer stays active
+        assert update["pixels_are_result"] and update["model"] == "live"
+        assert update["size"] == [SIZE, SIZE] and update["seed"] == SCENARIO["seed"]
+    pixels = [(out / f"live{n}.rgba").read_bytes() for n in range(2)]
+    assert pixels[0] != pixels[1]  # replaced in place by the second prompt's image
+    with WorkerClient(python=sys.executable, connection_file=Path(os.devnull),
+                      worker_args=["--threads", "1", "--no-history"]) as client:
+        for update, got in zip((first, second), pixels, strict=True):
+            fresh = client.generate(GenerateParams(
+                prompt=update["prompt"], seed=update["seed"], width=SIZE, height=SIZE,
+                model="live", steps=1, guidance=0.0), timeout=300)
+            assert got == bytes(fresh.images[0].data), update["prompt"]
+    assert "Live preview" not in live["layers_after_off"]
+    assert len(live["layers_after_off"]) == 3
 
 
 def test_the_provenance_annotation_is_saved_in_the_kra(krita_run):

@@ -97,6 +97,8 @@ class NoDocument:
     def document_data(self, key): return None
     def set_document_data(self, key, value): pass
     def insert_layer(self, *a): raise AssertionError
+    def set_preview_layer(self, *a): raise AssertionError
+    def remove_preview_layer(self): pass
 
 saved = {}
 link = WorkerLink(lambda g, n, d: saved.get(n, d), lambda g, n, v: saved.__setitem__(n, v))
