@@ -14,7 +14,7 @@ import sys
 import bpy
 
 from . import state
-from .images import is_ours, new_result_image, remove_preview, show_preview
+from .images import TRAIN_SAMPLE_NAME, is_ours, new_result_image, remove_preview, show_preview
 from .pixels import rgba8_to_blender
 from .provenance import image_name, provenance_properties
 
@@ -30,7 +30,7 @@ def ensure_session(context: bpy.types.Context, reconnect: bool = False):
     settings = connection_settings(context)
     s = state.session
     if s is not None and (reconnect or s.settings != settings):
-        if s.active_jobs and not reconnect:
+        if s.busy and not reconnect:
             return s  # never drop running jobs because a preference was edited
         close_session()
     if state.session is None:
@@ -75,12 +75,15 @@ def tick() -> float | None:
         if job is None:
             if ev.type != "result":
                 report("ERROR", f"T2I: cannot reach the worker: {s.connect_error}")
-                if not s.active_jobs:
+                if not s.busy:
                     # Stop the client retrying (and respawning) in the background; the
                     # next Generate or Connect reads the preferences again.
                     close_session()
                     _redraw()
                     return None
+            continue
+        if job is s.train_job:
+            training_finished(job)
             continue
         if ev.type == "result":
             try:
@@ -101,13 +104,43 @@ def tick() -> float | None:
             _show_in_image_editors(show_preview(width, height, floats))
     if not s.active_jobs:
         remove_preview()
+    if s.train_job is not None and s.train_job.sample is not None:
+        width, height, floats, prompt = s.train_job.sample
+        s.train_job.sample = None
+        show_train_sample(width, height, floats, prompt)
     shown = s.snapshot()
     if shown != state.shown:
         state.shown = shown
         _show_progress(s)
+        _show_training(s.train_job)
         _redraw()
-    return TICK_BUSY if s.active_jobs or not s.capabilities and not s.connect_error \
-        else TICK_IDLE
+    return TICK_BUSY if s.busy or not s.capabilities and not s.connect_error else TICK_IDLE
+
+
+def training_finished(job) -> None:
+    """Report a training's end; the result text stays in the Train panel."""
+    from .training import outcome_text
+
+    generation_error = state.last_error
+    report("INFO" if job.state in ("done", "cancelled") else "ERROR",
+           f"T2I: {outcome_text(job).replace(chr(10), ' ')}")
+    state.last_error = generation_error  # the Train panel shows its own outcome
+
+
+def show_train_sample(width: int, height: int, floats, prompt: str) -> None:
+    """The latest training preview in its own scratch image. Nothing points at it (the
+    panel finds it by name), so it is not saved with the .blend."""
+    img = show_preview(width, height, floats, name=TRAIN_SAMPLE_NAME)
+    img["t2i_sample_prompt"] = prompt
+
+
+def _show_training(job) -> None:
+    """Mirror the training's progress in the scenes' bar-like property (drawn read-only)."""
+    if job is None:
+        return
+    for scene in bpy.data.scenes:
+        if hasattr(scene, "t2i"):
+            scene.t2i.train_progress = 100.0 * job.fraction
 
 
 def store_results(job, ev) -> list[bpy.types.Image]:

@@ -35,16 +35,19 @@ def new_result_image(name: str, width: int, height: int, pixels: array,
 
 
 PREVIEW_NAME = "T2I Preview"
+TRAIN_SAMPLE_NAME = "T2I Training Sample"
 
 
-def show_preview(width: int, height: int, pixels: array) -> bpy.types.Image:
-    """The running generation's preview, in one scratch image (never packed or kept)."""
-    img = bpy.data.images.get(PREVIEW_NAME)
+def show_preview(width: int, height: int, pixels: array,
+                 name: str = PREVIEW_NAME) -> bpy.types.Image:
+    """The running generation's preview (or the training's latest sample, by ``name``), in
+    one scratch image (never packed or kept)."""
+    img = bpy.data.images.get(name)
     if img is not None and tuple(img.size) != (width, height):
         bpy.data.images.remove(img)
         img = None
     if img is None:
-        img = bpy.data.images.new(PREVIEW_NAME, width, height, alpha=True)
+        img = bpy.data.images.new(name, width, height, alpha=True)
         img.colorspace_settings.name = "sRGB"
     img.pixels.foreach_set(pixels)
     img.update()

@@ -57,7 +57,13 @@ if (VENDOR / "t2i_worker").is_dir():
         default_connection_file,
         read_connection_file,
     )
-    from ._vendor.t2i_worker.protocol import GenerateParams, Image, LoraParam, Message
+    from ._vendor.t2i_worker.protocol import (
+        GenerateParams,
+        Image,
+        LoraParam,
+        Message,
+        TrainParams,
+    )
 else:  # a source checkout: the project's worker package
     from worker.client import WorkerClient, WorkerError
     from worker.launch import (
@@ -66,8 +72,8 @@ else:  # a source checkout: the project's worker package
         default_connection_file,
         read_connection_file,
     )
-    from worker.protocol import GenerateParams, Image, LoraParam, Message
+    from worker.protocol import GenerateParams, Image, LoraParam, Message, TrainParams
 
 __all__ = ["ConnectionSettings", "GenerateParams", "Image", "LoraParam", "Message",
-           "SettingsError", "WorkerClient", "WorkerError", "default_connection_file",
+           "SettingsError", "TrainParams", "WorkerClient", "WorkerError", "default_connection_file",
            "read_connection_file"]

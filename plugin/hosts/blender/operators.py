@@ -3,6 +3,8 @@
 No ``from __future__ import annotations``: Blender reads the property annotations as objects.
 """
 
+import os
+
 import bpy
 
 from . import addon, state
@@ -77,7 +79,7 @@ class T2I_OT_generate(bpy.types.Operator):
             seed=addon.next_seed(settings), width=size, height=size, count=settings.count,
             steps=settings.steps, guidance=settings.guidance, model=settings.model or "builtin",
             strength=settings.strength,
-            loras=[LoraParam(settings.lora, settings.lora_weight)]
+            loras=[LoraParam(settings.lora, round(settings.lora_weight, 4))]  # a float32 in RNA
             if settings.lora not in ("", NO_LORA) else [])
         session.submit(params, init)
         state.last_error = ""
@@ -99,6 +101,90 @@ class T2I_OT_cancel(bpy.types.Operator):
         n = state.session.cancel() if state.session is not None else 0
         self.report({"INFO"}, f"T2I: cancelling {n} job(s)…")
         return {"FINISHED"}
+
+
+class T2I_OT_train(bpy.types.Operator):
+    bl_idname = "t2i.train"
+    bl_label = "Train"
+    bl_description = ("Train a LoRA adapter on the folder of images; when it is done it is "
+                      "in the Adapter list at once")
+
+    @classmethod
+    def poll(cls, context):
+        return state.session is None or not state.session.training
+
+    def execute(self, context):
+        from .link import SettingsError, TrainParams
+        from .training import train_error_text
+
+        settings = context.scene.t2i
+        folder = settings.train_folder.strip()
+        if folder.startswith("//") and not bpy.data.filepath:
+            return self._refuse(f"The folder {folder} is relative to the .blend file, which "
+                                "is not saved yet: save the .blend first, or pick the folder "
+                                "again with Relative Path off.")
+        folder = _absolute(folder)
+        name = settings.train_name.strip()
+        if not name and folder:  # an empty name follows the folder, as in the Qt panel
+            name = folder.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1][:64]
+            settings.train_name = name
+        problem = "empty_folder_field" if not folder else "empty_name" if not name else ""
+        if problem:
+            return self._refuse(train_error_text(problem, ""))
+        try:
+            session = addon.ensure_session(context)
+        except (SettingsError, ImportError) as e:
+            return self._refuse(str(e))
+        steps = settings.train_steps or None  # None: the base model's own default
+        prompt = settings.train_sample_prompt.strip()
+        params = TrainParams(
+            folder=folder, name=name, trigger=settings.train_trigger.strip(),
+            model=settings.train_model or "builtin", steps=steps,
+            sample_prompts=[prompt] if prompt else [],
+            # a few previews over a short run; the worker's default (every 200) otherwise
+            sample_every=min(200, max(1, steps // 4)) if steps else 200)
+        try:
+            job = session.submit_train(params)
+        except RuntimeError as e:
+            return self._refuse(str(e))
+        for scene in bpy.data.scenes:
+            if hasattr(scene, "t2i"):
+                scene.t2i.train_progress = 0.0
+        state.train_error = ""
+        addon.start_timer()
+        if not job.active:  # refused at once (e.g. the client is closed)
+            return self._refuse(train_error_text(job.error_code, job.error))
+        self.report({"INFO"}, f"T2I: training adapter '{name}' on {folder}…")
+        return {"FINISHED"}
+
+    def _refuse(self, message):
+        # A refusal is shown in the panel, not raised: Blender's UI must never see an error
+        # from the add-on, and the worker is not involved.
+        state.train_error = message
+        self.report({"WARNING"}, f"T2I: {message}")
+        return {"CANCELLED"}
+
+
+class T2I_OT_train_cancel(bpy.types.Operator):
+    bl_idname = "t2i.train_cancel"
+    bl_label = "Cancel Training"
+    bl_description = "Stop the training; a checkpoint is saved, Train again continues from it"
+
+    @classmethod
+    def poll(cls, context):
+        return state.session is not None and state.session.training
+
+    def execute(self, context):
+        asked = state.session.cancel_training() if state.session is not None else False
+        self.report({"INFO"}, "T2I: cancelling the training…" if asked
+                    else "T2I: no training is running")
+        return {"FINISHED"}
+
+
+def _absolute(path):
+    # The folder browser may store Blender-relative paths ("//images"): the worker needs
+    # an absolute one.
+    return os.path.normpath(bpy.path.abspath(path)) if path.startswith("//") else path
 
 
 class T2I_OT_use_as_init(bpy.types.Operator):
@@ -173,5 +259,5 @@ class T2I_OT_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_cancel, T2I_OT_use_as_init,
-           T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report)
+CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_cancel, T2I_OT_train, T2I_OT_train_cancel,
+           T2I_OT_use_as_init, T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report)

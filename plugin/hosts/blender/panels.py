@@ -3,6 +3,7 @@
 import bpy
 
 from . import state
+from .images import TRAIN_SAMPLE_NAME
 from .properties import NO_LORA
 
 
@@ -78,6 +79,46 @@ def _wrap(text: str, width: int) -> list[str]:
     return [*lines, line] if line else lines
 
 
+def draw_train_panel(layout, context) -> None:
+    """Train an adapter: the form, a bar-like progress line, the latest sample, the outcome."""
+    settings = context.scene.t2i
+    session = state.session
+    job = session.train_job if session is not None else None
+    col = layout.column()
+    col.prop(settings, "train_folder")
+    col.prop(settings, "train_name")
+    col.prop(settings, "train_trigger")
+    col.prop(settings, "train_model")
+    col.prop(settings, "train_steps", text="Steps (0: default)")
+    col.prop(settings, "train_sample_prompt")
+    row = layout.row(align=True)
+    row.scale_y = 1.4
+    row.operator("t2i.train", icon="PLAY")
+    row.operator("t2i.train_cancel", icon="CANCEL", text="")
+    if state.train_error:
+        for line in _wrap(state.train_error, 48)[:6]:
+            layout.label(text=line, icon="ERROR")
+    if job is None:
+        return
+    from .training import detail_text, outcome_text, progress_text  # a session exists
+
+    box = layout.box()
+    bar = box.row()
+    bar.enabled = False  # shown, not edited: the add-on sets it from the worker's events
+    bar.prop(settings, "train_progress", text=progress_text(job), slider=True)
+    detail = detail_text(job)
+    if detail:
+        box.label(text=detail)
+    sample = bpy.data.images.get(TRAIN_SAMPLE_NAME)
+    if sample is not None:
+        box.label(text=f"Sample: {sample.get('t2i_sample_prompt', '')}", icon="IMAGE_DATA")
+        box.template_icon(icon_value=sample.preview_ensure().icon_id, scale=6.0)
+    outcome = outcome_text(job)
+    for paragraph in outcome.splitlines():
+        for line in _wrap(paragraph, 48):
+            box.label(text=line, icon="ERROR" if job.state == "error" else "NONE")
+
+
 class T2I_PT_image_editor(bpy.types.Panel):
     bl_idname = "T2I_PT_image_editor"
     bl_label = "Text to Image"
@@ -100,4 +141,30 @@ class T2I_PT_view3d(bpy.types.Panel):
         draw_panel(self.layout, context)
 
 
-CLASSES = (T2I_PT_image_editor, T2I_PT_view3d)
+class T2I_PT_train_image_editor(bpy.types.Panel):
+    bl_idname = "T2I_PT_train_image_editor"
+    bl_label = "Train"
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "T2I"
+    bl_parent_id = "T2I_PT_image_editor"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_train_panel(self.layout, context)
+
+
+class T2I_PT_train_view3d(bpy.types.Panel):
+    bl_idname = "T2I_PT_train_view3d"
+    bl_label = "Train"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "T2I"
+    bl_parent_id = "T2I_PT_view3d"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_train_panel(self.layout, context)
+
+
+CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d)

@@ -10,7 +10,7 @@ from . import state
 
 DEFAULT_SIZES = (32, 64, 128, 256, 512)
 NO_LORA = "NONE"
-_items_cache: dict[str, list] = {"model": [], "lora": [], "size": []}
+_items_cache: dict[str, list] = {"model": [], "lora": [], "size": [], "train_model": []}
 
 
 def _keep(kind, items):
@@ -41,6 +41,16 @@ def size_items(self, context):
     return _keep("size", items)
 
 
+def train_model_items(self, context):
+    from .training import trainable_models
+
+    session = state.session
+    models = trainable_models(session.models) if session is not None else []
+    items = [(str(m["id"]), str(m["id"]), str(m.get("description", ""))[:200])
+             for m in models]
+    return _keep("train_model", items or [("builtin", "builtin", "The built-in model")])
+
+
 class T2ISettings(bpy.types.PropertyGroup):
     prompt: bpy.props.StringProperty(name="Prompt", description="What to draw; (word:1.3) "
                                      "weights a word")
@@ -62,3 +72,29 @@ class T2ISettings(bpy.types.PropertyGroup):
     strength: bpy.props.FloatProperty(name="Strength", default=0.6, min=0.0, max=1.0,
                                       description="0 keeps the init image, 1 ignores it")
     last_result: bpy.props.PointerProperty(name="Last result", type=bpy.types.Image)
+
+    # --- training an adapter (the Train sub-panel) ---------------------------------------------
+    train_folder: bpy.props.StringProperty(
+        name="Images", subtype="DIR_PATH",
+        description="A folder of 5 or more PNG, JPEG or WebP images (with optional same-name "
+                    ".txt captions), on the worker's computer. It is only read, never changed")
+    train_name: bpy.props.StringProperty(
+        name="Adapter name", maxlen=64,
+        description="You pick the adapter by this name; a name already taken becomes name-2")
+    train_trigger: bpy.props.StringProperty(
+        name="Trigger phrase",
+        description="Optional: put in front of every caption; type it in a prompt to call "
+                    "the style")
+    train_model: bpy.props.EnumProperty(
+        name="Base model", items=train_model_items,
+        description="The model the adapter is trained for (the worker's models that can be "
+                    "fine-tuned)")
+    train_steps: bpy.props.IntProperty(
+        name="Steps", default=0, min=0, max=100_000,
+        description="Training steps; 0 = the base model's own default")
+    train_sample_prompt: bpy.props.StringProperty(
+        name="Sample prompt",
+        description="Optional: a prompt drawn with the adapter now and then while it trains")
+    train_progress: bpy.props.FloatProperty(
+        name="Progress", subtype="PERCENTAGE", min=0.0, max=100.0, precision=0,
+        description="How far the training is (set by the add-on)")

@@ -18,12 +18,14 @@ from .link import (
     GenerateParams,
     Image,
     Message,
+    TrainParams,
     WorkerClient,
     WorkerError,
     default_connection_file,
     read_connection_file,
 )
 from .pixels import rgba8_to_blender
+from .training import TrainJob
 
 PREFS_PATH = "Edit ▸ Preferences ▸ Add-ons ▸ T2I Studio"
 
@@ -70,12 +72,20 @@ class Session:
     def __init__(self, settings: ConnectionSettings, client_name: str = "blender") -> None:
         self.settings = settings
         self.client = WorkerClient(**client_kwargs(settings), on_worker_lost=self._on_worker_lost)
-        self._events: queue.SimpleQueue[tuple[Job | None, Message]] = queue.SimpleQueue()
+        self.client_name = client_name
+        self._events: queue.SimpleQueue[tuple[Job | TrainJob | None, Message]] = \
+            queue.SimpleQueue()
         self.jobs: list[Job] = []
+        self.train_job: TrainJob | None = None  # the latest training, running or finished
         self.capabilities: dict[str, Any] = {}
+        self.hellos = 0  # answers to ``hello`` applied so far (1 after connecting)
         self.connect_error = ""
         self.lost_reason = ""
-        self.client.request("hello", {"client": client_name},
+        self.ask_capabilities()
+
+    def ask_capabilities(self) -> None:
+        """(Re-)ask the worker's ``hello``: models, adapters, sizes; ``poll`` applies it."""
+        self.client.request("hello", {"client": self.client_name},
                             on_event=lambda ev: self._events.put((None, ev)))
 
     # --- what the worker offers (from hello) ---------------------------------------------
@@ -139,17 +149,62 @@ class Session:
 
     @property
     def active_jobs(self) -> list[Job]:
+        """The generate jobs still under way (training is ``train_job``)."""
         return [j for j in self.jobs if j.active]
+
+    @property
+    def training(self) -> bool:
+        return self.train_job is not None and self.train_job.active
+
+    @property
+    def busy(self) -> bool:
+        """Anything under way: the add-on polls often and keeps this session."""
+        return bool(self.active_jobs) or self.training
+
+    # --- training ------------------------------------------------------------------------------
+
+    def submit_train(self, params: TrainParams) -> TrainJob:
+        """Queue a ``train`` request (one at a time from this session); returns at once.
+        Model-dependent settings left None are filled by the worker per model."""
+        if self.training:
+            raise RuntimeError("a training job is already running: cancel it first")
+        job = TrainJob(params)
+        self.train_job = job
+        try:
+            job.request = self.client.request("train", params.to_body(),
+                                              on_event=lambda ev: self._on_train_event(job, ev))
+        except WorkerError as e:  # a closed client refuses at once: the job ends here
+            job.fail(e.code, e.message)
+        return job
+
+    def _on_train_event(self, job: TrainJob, ev: Message) -> None:  # the client's I/O thread
+        try:
+            if ev.type == "progress" and ev.images:
+                job.take_sample(ev)
+        except ValueError:
+            pass  # a malformed preview is only a preview
+        finally:
+            self._events.put((job, ev))
+
+    def cancel_training(self) -> bool:
+        """Ask the running training to stop (it saves a checkpoint first)."""
+        job = self.train_job
+        if job is None or not job.active or job.request is None:
+            return False
+        job.request.cancel()
+        return True
 
     def snapshot(self) -> tuple:
         """What the panel shows; the add-on redraws only when it changes."""
-        return (bool(self.capabilities), self.connect_error,
-                tuple((j.id, j.state, j.step, j.position) for j in self.jobs[-3:]))
+        t = self.train_job
+        return (bool(self.capabilities), self.connect_error, len(self.loras),
+                tuple((j.id, j.state, j.step, j.position) for j in self.jobs[-3:]),
+                (t.id, t.state, t.phase, t.step, t.loss) if t is not None else None)
 
-    def poll(self) -> list[tuple[Job | None, Message]]:
+    def poll(self) -> list[tuple[Job | TrainJob | None, Message]]:
         """Main thread: apply the events that arrived; return the terminal ones in order
         (``(None, msg)`` is the answer to ``hello``)."""
-        finished: list[tuple[Job | None, Message]] = []
+        finished: list[tuple[Job | TrainJob | None, Message]] = []
         while True:
             try:
                 job, ev = self._events.get_nowait()
@@ -158,11 +213,17 @@ class Session:
             if job is None:
                 if ev.type == "result":
                     self.capabilities, self.connect_error = dict(ev.body), ""
+                    self.hellos += 1
                 elif ev.is_terminal:
                     self.connect_error = str(ev.body.get("message", ev.type))
                 finished.append((None, ev))
                 continue
-            self._apply(job, ev)
+            if isinstance(job, TrainJob):
+                job.apply(ev)
+                if ev.type == "result":
+                    self._adapter_added(ev)
+            else:
+                self._apply(job, ev)
             if ev.is_terminal:
                 finished.append((job, ev))
         done = [j for j in self.jobs if not j.active]
@@ -170,6 +231,15 @@ class Session:
             drop = {id(j) for j in done[:-20]}
             self.jobs = [j for j in self.jobs if id(j) not in drop]
         return finished
+
+    def _adapter_added(self, ev: Message) -> None:
+        """A training result: the new adapter is in the list at once (the result carries
+        the worker's library), and the capabilities are asked again for the rest."""
+        loras = ev.body.get("loras")
+        if isinstance(loras, list) and self.capabilities:
+            self.capabilities["loras"] = [str(x) for x in loras]
+        with contextlib.suppress(WorkerError):
+            self.ask_capabilities()
 
     @staticmethod
     def _apply(job: Job, ev: Message) -> None:

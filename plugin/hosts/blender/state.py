@@ -14,3 +14,4 @@ session: Session | None = None
 last_error: str = ""
 last_info: str = ""
 shown: tuple = ()  # the session state the panels last drew (redraw only on change)
+train_error: str = ""  # why the Train button refused (shown in the Train panel)

@@ -14,6 +14,9 @@ import pytest
 from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8
 from PIL import Image
 
+sys.path.insert(0, str(REPO / "tests" / "finetune"))
+from finetune_helpers import make_folder  # noqa: E402
+
 pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb: ~1 min
 
 
@@ -41,7 +44,8 @@ def gui_run(tmp_path_factory) -> dict:
     out.mkdir()
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),
            "worker_args": f"--history-dir '{tmp / 'history'}' --threads 1",
-           "prompt": "a yellow star", "seed": 11, "steps": 15, "timeout": 200}
+           "prompt": "a yellow star", "seed": 11, "steps": 15, "timeout": 200,
+           "train_folder": str(make_folder(tmp / "tiles")), "train_steps": 4}
     (tmp / "config.json").write_text(json.dumps(cfg))
     env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
     cmd = [xvfb, "-a", "-s", "-screen 0 1280x800x24", "timeout", "300", blender,
@@ -102,3 +106,15 @@ def test_progress_previews_show_in_the_image_editor_and_are_not_kept(gui_run):
     r = gui_run["report"]
     assert "preview_seen_at_step" in r, "no preview reached the Image Editor in 100 steps"
     assert r["preview_left"] is False
+
+
+def test_train_sub_panel_trains_with_the_event_loop_and_draws(gui_run):
+    r = gui_run["report"]
+    assert r["train_returned"] == ["FINISHED"]
+    assert r["train_state"] == "done", r["train_error"]
+    assert r["train_name"] == "gui tiles"
+    assert r["train_last_info"].startswith("T2I: Adapter “gui tiles” is ready")
+    assert r["ticks_while_training"] >= 2  # Blender's loop kept running during training
+    assert r["draw_errors"] == []
+    assert r["train_draws"] >= 1 and r["train_draws_done"] >= 1
+    assert (gui_run["out"] / "train.png").stat().st_size > 0

@@ -18,6 +18,9 @@ import pytest
 from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8, run_blender
 from PIL import Image
 
+sys.path.insert(0, str(REPO / "tests" / "finetune"))
+from finetune_helpers import make_folder  # noqa: E402
+
 pytestmark = pytest.mark.slow  # two Blender runs and a worker start: ~35 s
 
 PROMPT = "a (red:1.2) apple"
@@ -36,10 +39,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp / "out"
     out.mkdir()
     history = tmp / "history"
+    train_folder = make_folder(tmp / "my tiles")  # the Train sub-panel's folder
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),
-           "worker_args": f"--history-dir '{history}' --threads 1 --log-level WARNING",
+           "worker_args": f"--history-dir '{history}' --threads 1 --log-level WARNING "
+                          f"--backend-option 'builtin.adapters_dir={tmp / 'adapters'}'",
            "prompt": PROMPT, "negative_prompt": "green", "seed": SEED, "steps": 12,
-           "count": 2, "timeout": 180}
+           "count": 2, "timeout": 180, "train_folder": str(train_folder),
+           "train_name": "tiles", "train_trigger": "teal tile style", "train_steps": 4}
     (tmp / "config.json").write_text(json.dumps(cfg))
     env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
     run_blender(["--python", str(SCRIPTS / "generate_in_blender.py")], env, tmp / "run1.log")
@@ -47,7 +53,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     run_blender([first["blend"], "--python", str(SCRIPTS / "inspect_blend.py")],
                 blender_env(tmp, T2I_BLENDER_TEST_OUT=str(out)), tmp / "run2.log", timeout=120)
     second = json.loads((out / "reopen.json").read_text())
-    return {"first": first, "second": second, "out": out, "history": history}
+    return {"first": first, "second": second, "out": out, "history": history,
+            "adapters": tmp / "adapters", "train_folder": train_folder}
 
 
 def history_png(record: dict) -> np.ndarray:
@@ -119,7 +126,7 @@ def test_a_large_float_image_works_as_init_image(runs):
 
 def test_model_and_size_lists_come_from_the_worker(runs):
     first = runs["first"]
-    assert first["model_items"] == ["builtin"]
+    assert first["model_items"] == ["builtin", "live"]  # the worker's default backends
     assert first["size_items"] == [str(s) for s in first["sizes"]["builtin"]]
     assert "128" in first["size_items"]
 
@@ -128,3 +135,28 @@ def test_unconfigured_or_broken_python_gives_a_clear_error(runs):
     msg = runs["first"]["unconfigured_error"]
     assert "Worker Python" in msg and "Preferences" in msg and "t2i worker" in msg
     assert "could not start the worker (/bin/false -m worker)" in runs["first"]["bad_python_error"]
+
+
+def test_train_panel_makes_an_adapter_that_generation_uses_at_once(runs):
+    train = runs["first"]["train"]
+    assert train["empty_field_error"].startswith("Pick the folder of images to train on")
+    assert train["missing_code"] == "folder_not_found"
+    assert train["unsaved_relative_error"].startswith("The folder //../my tiles-missing is "
+                                                      "relative to the .blend file")
+    assert train["missing_error"].startswith("The image folder was not found on the worker's")
+    # the "//" path was resolved against the saved .blend's folder before it was sent
+    assert f"{runs['train_folder']}-missing" in train["missing_error"]
+    assert train["model_items"] == ["builtin"]  # only the worker's trainable models
+    assert train["name"] == "tiles" and (runs["adapters"] / "tiles.safetensors").is_file()
+    assert train["outcome"].startswith("Adapter “tiles” is ready: trained on 7 images in 4 "
+                                       "steps.")
+    assert "Skipped " in train["outcome"]  # the folder's clutter, named
+    assert {"loading", "training", "saving"} <= set(train["phases"]), train["phases"]
+    assert train["progress"] == pytest.approx(100.0)
+    # the latest sample preview is a scratch Blender image, not saved with the .blend
+    assert train["sample"] == {"name": "T2I Training Sample", "size": [64, 64],
+                               "prompt": "a circle", "users": 0, "packed": False}
+    assert "T2I Training Sample" not in runs["second"]["all_images"]
+    assert "tiles" in train["lora_items"]  # offered in the generation panel at once
+    assert train["lora_generate"]["loras"] == [{"name": "tiles", "weight": 0.8}]
+    assert train["lora_generate"]["props"] == [{"name": "tiles", "weight": 0.8}]

@@ -150,6 +150,73 @@ for name in job3.outputs:  # not part of the saved file's checks
 bpy.data.images.remove(big)
 settings.last_result = img2
 
+# --- the Train sub-panel: a bad folder is explained, a tiny folder becomes an adapter ----------
+train = {}
+if cfg.get("train_folder"):
+    trainings = sys.modules[f"{MODULE}.training"]
+    settings.train_folder = ""
+    assert bpy.ops.t2i.train() == {"CANCELLED"}  # refused in the panel, never raised
+    train["empty_field_error"] = state.train_error
+    # A Blender-relative folder ("//..."): refused while the .blend is unsaved, then resolved
+    # against the saved file's folder.
+    relative = "//" + os.path.relpath(cfg["train_folder"], out)
+    settings.train_folder = relative + "-missing"
+    settings.train_name = cfg["train_name"]
+    assert bpy.ops.t2i.train() == {"CANCELLED"}
+    train["unsaved_relative_error"] = state.train_error
+    bpy.ops.wm.save_as_mainfile(filepath=str(out / "before_training.blend"))
+    assert bpy.ops.t2i.train() == {"FINISHED"}  # the worker is the judge of its folders
+    pump_until_done(addon, session.train_job, cfg["timeout"])
+    train["missing_error"] = trainings.outcome_text(session.train_job)
+    train["missing_code"] = session.train_job.error_code
+    settings.train_folder = relative
+    settings.train_trigger = cfg["train_trigger"]
+    settings.train_steps = cfg["train_steps"]
+    settings.train_sample_prompt = "a circle"
+    train_items = [i[0] for i in props_mod.train_model_items(settings, bpy.context)]
+    t0 = time.monotonic()
+    assert bpy.ops.t2i.train() == {"FINISHED"}
+    tjob = session.train_job
+    assert tjob.active and not bpy.ops.t2i.train.poll()  # one training at a time
+    phases = set()
+    apply = tjob.apply
+
+    def apply_and_look(ev):  # every event's phase (one tick may apply several events)
+        apply(ev)
+        phases.add(tjob.phase)
+
+    tjob.apply = apply_and_look
+    while tjob.active:  # the event loop
+        assert time.monotonic() - t0 < cfg["timeout"], f"training still {tjob.state}"
+        addon.tick()
+        time.sleep(0.05)
+    addon.tick()
+    log("train", tjob.state, tjob.error, f"{time.monotonic() - t0:.1f}s")
+    assert tjob.state == "done", (tjob.error_code, tjob.error)
+    sample = bpy.data.images.get("T2I Training Sample")
+    lora_items = [i[0] for i in props_mod.lora_items(settings, bpy.context)]
+    name = tjob.result["name"]
+    train.update({"model_items": train_items, "phases": sorted(p for p in phases if p),
+                  "outcome": trainings.outcome_text(tjob), "name": name,
+                  "progress": settings.train_progress, "lora_items": lora_items,
+                  "sample": None if sample is None else
+                  {"name": sample.name, "size": list(sample.size),
+                   "prompt": sample.get("t2i_sample_prompt"), "users": sample.users,
+                   "packed": sample.packed_file is not None}})
+    # generate with the new adapter at once, at a weight, no restart
+    settings.use_init_image = False
+    settings.lora, settings.lora_weight, settings.steps = name, 0.8, 4
+    assert bpy.ops.t2i.generate() == {"FINISHED"}
+    ljob = session.jobs[-1]
+    pump_until_done(addon, ljob, cfg["timeout"])
+    assert ljob.state == "done", (ljob.state, ljob.error)
+    train["lora_generate"] = {"loras": ljob.result.body["provenance"][0]["loras"],
+                              "props": json.loads(bpy.data.images[ljob.outputs[0]]["t2i_loras"])}
+    for out_name in ljob.outputs:  # not part of the saved file's checks
+        bpy.data.images.remove(bpy.data.images[out_name])
+    settings.lora = "NONE"
+    settings.last_result = img2
+
 # --- the first result on the Cube's material, and as an image plane -------------------------
 cube = bpy.data.objects["Cube"]
 bpy.context.view_layer.objects.active = cube
@@ -171,7 +238,7 @@ bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 (out / "blender_run.json").write_text(json.dumps({
     "images": records, "unconfigured_error": unconfigured_error, "sizes": sizes,
     "bad_python_error": bad_python_error, "model_items": model_items, "float_init": float_init,
-    "size_items": size_items,
+    "size_items": size_items, "train": train,
     "submit_s": submit_s, "plane": plane.name, "blend": str(blend),
     "cube_material": cube.active_material.name,
 }, indent=1))

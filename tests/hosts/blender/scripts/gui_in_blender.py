@@ -51,13 +51,13 @@ def image_editor_override():
     return {"window": window, "screen": window.screen, "area": area, "region": region}
 
 
-def draw_panel_now():
+def draw_panel_now(draw_function=None, counter="draws"):
     """Build the panel's layout for real, in a popup (a sidebar tab cannot be chosen from
     Python in Blender 3.4)."""
     def draw(menu, context):
         try:
-            panels.draw_panel(menu.layout, context)
-            report["draws"] += 1
+            (draw_function or panels.draw_panel)(menu.layout, context)
+            report[counter] = report.get(counter, 0) + 1
         except Exception:  # noqa: BLE001
             report["draw_errors"].append(traceback.format_exc())
     with bpy.context.temp_override(**image_editor_override()):
@@ -150,6 +150,37 @@ def step():
         report["cancel_state"], report["cancel_step"] = job.state, job.step
         report["preview_left"] = "T2I Preview" in bpy.data.images
         report["last_info"], report["last_error"] = state.last_info, state.last_error
+        if cfg.get("train_folder"):  # the Train sub-panel, pressed and drawn for real
+            s = bpy.context.scene.t2i
+            s.train_folder, s.train_name = cfg["train_folder"], "gui tiles"
+            s.train_steps, s.train_sample_prompt = cfg["train_steps"], "a circle"
+            draw_panel_now(panels.draw_train_panel, "train_draws")  # the form alone
+            with bpy.context.temp_override(**image_editor_override()):
+                report["train_returned"] = sorted(bpy.ops.t2i.train())
+            phase["job"], phase["name"] = state.session.train_job, "train"
+            return 0.1
+        phase["name"] = "before_prefs"
+        return 0.1
+    if name == "train":
+        if job.active:
+            report["ticks_while_training"] = report.get("ticks_while_training", 0) + 1
+            if job.state == "running" and not report.get("train_draws_busy"):
+                draw_panel_now(panels.draw_train_panel, "train_draws_busy")
+            return 0.1
+        report["train_state"], report["train_error"] = job.state, job.error
+        report["train_name"] = job.result.get("name")
+        report["train_last_info"] = state.last_info
+        draw_panel_now(panels.draw_train_panel, "train_draws_done")
+        phase["name"], phase["until"] = "train_drawn", time.monotonic() + 1
+        return 0.2
+    if name == "train_drawn":
+        if time.monotonic() < phase["until"]:
+            return 0.2  # let Blender draw the popup
+        with bpy.context.temp_override(**image_editor_override()):
+            bpy.ops.screen.screenshot(filepath=str(out / "train.png"))
+        phase["name"] = "before_prefs"
+        return 0.1
+    if name == "before_prefs":
         # The add-on's preferences, drawn by Blender in the Preferences window (its draw
         # errors would show as tracebacks in the log, which the test checks).
         bpy.context.preferences.active_section = "ADDONS"

@@ -31,5 +31,6 @@ for i, img in enumerate(sorted((im for im in bpy.data.images if "t2i_provenance"
 objects = {o.name: o for o in bpy.data.objects}
 (out / "reopen.json").write_text(json.dumps({
     "images": records, "cube": texture_of(objects["Cube"]),
+    "all_images": sorted(im.name for im in bpy.data.images),
     "planes": {n: texture_of(o) for n, o in objects.items() if o.type == "MESH" and n != "Cube"},
 }, indent=1))
