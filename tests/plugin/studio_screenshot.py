@@ -1,6 +1,8 @@
 """Render the standalone editor after a generation with the real built-in model, offscreen.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py docs/studio.png
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py \
+        docs/live_panel.png --live
 
 (tests/plugin/test_studio_screenshot.py runs the same function into a temporary folder.)
 """
@@ -73,5 +75,47 @@ def render(out: Path, prompt: str = "a house", state_dir: Path | None = None) ->
         client.close()
 
 
+def render_live(out: Path, prompts: tuple[str, ...] = ("a red apple", "a bicycle"),
+                pin_first: bool = False) -> dict:
+    """Live mode: type the prompts one after another (pinning the first preview if asked) and
+    grab the window with its preview layer (the worker's defaults serve the committed live
+    model)."""
+    from qtpy.QtWidgets import QApplication
+
+    from plugin.panel import WorkerBridge
+    from plugin.studio.window import StudioWindow
+    from worker.client import WorkerClient
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyle("Fusion")
+    state = Path(tempfile.mkdtemp(prefix="t2i-studio-shot-"))
+    env = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "T2I_HISTORY_DIR": str(state / "history")}
+    client = WorkerClient(worker_args=["--log-level", "WARNING"], env=env,
+                          connection_file=state / "no-advertised-worker.json")
+    try:
+        window = StudioWindow(WorkerBridge(client))
+        window.resize(1360, 860)
+        window.show()
+        panel, live = window.panel, window.panel.live
+        wait_until(lambda: panel.bridge.state == "ready" and live.available)
+        panel.form.seed.setValue(3)
+        panel.form.seed_lock.setChecked(True)
+        panel.form.size.setCurrentIndex(panel.form.size.findData(512))
+        panel.live_bar.toggle.setChecked(True)
+        for i, prompt in enumerate(prompts):
+            panel.form.prompt.setPlainText(prompt)
+            wait_until(lambda p=prompt: live.current_id is None and not live.timer.isActive()
+                       and live.last is not None and live.last[1].get("prompt") == p)
+            if pin_first and i == 0:
+                panel.live_bar.pin_button.click()
+        if not window.grab().save(str(out), "PNG"):
+            raise OSError(f"could not write {out}")
+        return {"layers": [layer.name for layer in window.doc.layers]}
+    finally:
+        client.close()
+
+
 if __name__ == "__main__":
-    print(render(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/studio.png")))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/studio.png")
+    print(render_live(target) if "--live" in sys.argv else render(target))
