@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -27,7 +28,11 @@ def test_hello_lists_capabilities(raw):
     assert caps["protocol"] == P.PROTOCOL_VERSION and caps["backends"] == ["builtin"]
     (model,) = caps["models"]
     assert model["id"] == "builtin" and len(model["hash"]) == 64 and 128 in model["sizes"]
-    assert caps["device"] == "cpu" and caps["loras"] == [] and caps["load_error"] == ""
+    assert caps["device"] == "cpu" and caps["load_error"] == ""
+    # the session's adapter library (tests/conftest.py) holds what other tests trained
+    library = Path(os.environ["T2I_ADAPTER_DIR"])
+    assert caps["loras"] == sorted(f.stem for f in library.glob("*.safetensors")
+                                   if not f.name.startswith("."))
     assert raw.call("list_models").body["models"] == caps["models"]
     status = raw.call("status").body
     assert status["state"] in ("idle", "busy") and status["session"] == caps["session"]
