@@ -10,6 +10,7 @@ events arrive later as signals.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
@@ -54,14 +55,8 @@ class WorkerBridge(QObject):
     def generate(self, params: GenerateParams, init_image: Image | None = None,
                  mask: Image | None = None) -> str:
         """Submit; returns the request id. Events arrive through ``event``."""
-        try:
-            req = self.client.submit_generate(params, init_image=init_image, mask=mask,
-                                              on_event=self.event.emit)
-        except WorkerError as e:  # the client is closed
-            self.event.emit(Message("error", e.request_id or "closed",
-                                    {"code": e.code, "message": e.message}))
-            return e.request_id or "closed"
-        return req.id
+        return self._submit_job(lambda: self.client.submit_generate(
+            params, init_image=init_image, mask=mask, on_event=self.event.emit))
 
     def train(self, params: TrainParams) -> str:
         """Submit a fine-tuning job; returns the request id. Its events arrive through
@@ -73,13 +68,17 @@ class WorkerBridge(QObject):
             if ev.type == "result":
                 self.ask_capabilities()
 
+        return self._submit_job(lambda: self.client.request("train", params.to_body(),
+                                                            on_event=on_train_event))
+
+    def _submit_job(self, submit: Callable[[], Any]) -> str:
+        """Run ``submit``; a closed client's refusal arrives as the job's ``error`` event."""
         try:
-            req = self.client.request("train", params.to_body(), on_event=on_train_event)
-        except WorkerError as e:  # the client is closed
-            self.event.emit(Message("error", e.request_id or "closed",
-                                    {"code": e.code, "message": e.message}))
-            return e.request_id or "closed"
-        return req.id
+            return submit().id
+        except WorkerError as e:
+            rid = e.request_id or "closed"
+            self.event.emit(Message("error", rid, {"code": e.code, "message": e.message}))
+            return rid
 
     def cancel(self, request_id: str) -> None:
         self._submit("cancel", {"target": request_id}, None)
