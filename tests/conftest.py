@@ -1,18 +1,45 @@
-"""Shared fixtures: offline always, small thread counts, a tiny random built-in model."""
+"""Shared fixtures: offline always, small thread counts, sealed from the user's own files,
+a tiny random built-in model."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# The adapter library (fine-tuning): never the user's ~/.local/share one in tests.
-os.environ["T2I_ADAPTER_DIR"] = __import__("tempfile").mkdtemp(prefix="t2i-test-adapters-")
+
+# Tests never see the user's worker, history, adapters or settings: before anything is
+# imported, every test (and every worker, Krita or Blender a test starts, which inherit this
+# environment) gets a private HOME and XDG folders, and no T2I_* setting from outside.
+# The user's environment stays readable for the test that proves the seal (test_sealed.py).
+USER_ENV = dict(os.environ)
+SEALED_VARS = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME")
+
+
+def _seal_from_the_user() -> Path:
+    # Downloads of public packages (the npm icon sets of the data-builder test) may stay
+    # cached where they were: they are not the user's work.
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    for key in [k for k in os.environ if k.startswith("T2I_")]:
+        del os.environ[key]
+    root = Path(tempfile.mkdtemp(prefix="t2i-test-home-"))
+    for var in SEALED_VARS:
+        folder = root / var.lower()
+        folder.mkdir(mode=0o700)
+        os.environ[var] = str(folder)
+    os.environ["XDG_CACHE_HOME"] = cache
+    # The adapter library (fine-tuning) of the whole test session.
+    os.environ["T2I_ADAPTER_DIR"] = str(root / "adapters")
+    return root
+
+
+SEALED_ROOT = _seal_from_the_user()
 
 import json  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
