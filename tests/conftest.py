@@ -15,8 +15,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Tests never see the user's worker, history, adapters or settings: before anything is
 # imported, every test (and every worker, Krita or Blender a test starts, which inherit this
 # environment) gets a private HOME and XDG folders, and no T2I_* setting from outside.
-# The user's environment stays readable for the test that proves the seal (test_sealed.py).
-USER_ENV = dict(os.environ)
+# The user's environment stays readable for the test that proves the seal (test_sealed.py):
+# T2I_TEST_HOME_ROOT names the private root, which holds user_env.json.
 SEALED_VARS = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME")
 
 
@@ -24,6 +24,7 @@ def _seal_from_the_user() -> Path:
     # Downloads of public packages (the npm icon sets of the data-builder test) may stay
     # cached where they were: they are not the user's work.
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    user_env = dict(os.environ)
     for key in [k for k in os.environ if k.startswith("T2I_")]:
         del os.environ[key]
     root = Path(tempfile.mkdtemp(prefix="t2i-test-home-"))
@@ -34,10 +35,12 @@ def _seal_from_the_user() -> Path:
     os.environ["XDG_CACHE_HOME"] = cache
     # The adapter library (fine-tuning) of the whole test session.
     os.environ["T2I_ADAPTER_DIR"] = str(root / "adapters")
+    os.environ["T2I_TEST_HOME_ROOT"] = str(root)
+    (root / "user_env.json").write_text(__import__("json").dumps(user_env))
     return root
 
 
-SEALED_ROOT = _seal_from_the_user()
+_seal_from_the_user()
 
 import json  # noqa: E402
 

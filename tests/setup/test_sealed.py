@@ -17,19 +17,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import SEALED_ROOT, SEALED_VARS, USER_ENV
 from safetensors.numpy import save_file
 
 REPO = Path(__file__).resolve().parents[2]
+# Set by tests/conftest.py (not imported from it: several folders have a conftest module).
+SEALED_ROOT = Path(os.environ["T2I_TEST_HOME_ROOT"])
+SEALED_VARS = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME")
+USER_ENV: dict[str, str] = json.loads((SEALED_ROOT / "user_env.json").read_text())
 
 
 def test_this_session_runs_in_private_folders():
     for var in SEALED_VARS:
         assert Path(os.environ[var]).is_relative_to(SEALED_ROOT), var
     assert Path(os.environ["T2I_ADAPTER_DIR"]).is_relative_to(SEALED_ROOT)
-    outside = {k for k in USER_ENV if k.startswith("T2I_")}
-    assert not outside & {k for k, v in os.environ.items() if USER_ENV.get(k) == v
-                          and k != "T2I_ADAPTER_DIR"}
+    assert Path(os.environ["HOME"]) != Path(USER_ENV["HOME"])
+    # Every T2I_* setting now is the suite's own, none inherited from outside.
+    assert all(Path(v).is_relative_to(SEALED_ROOT) for k, v in os.environ.items()
+               if k.startswith("T2I_")), {k: v for k, v in os.environ.items()
+                                          if k.startswith("T2I_")}
 
 
 def _digest(folder: Path) -> dict[str, str]:
