@@ -30,8 +30,9 @@ PY
 $VENV/bin/pip install -q -U -r "$reqs" 2>&1 | grep -v "^WARNING: Location"
 $VENV/bin/pip install -q --no-deps -e . 2>&1 | grep -v "^WARNING: Location"
 echo "== newer than the lock:"
-$VENV/bin/python scripts/lockcheck.py --lock locks/linux-x86_64/test.txt 2>&1 \
-    | grep " is installed; " || echo "   (nothing: the lock is the newest)"
+newer=$($VENV/bin/python scripts/lockcheck.py --lock locks/linux-x86_64/test.txt 2>&1 \
+    | grep " is installed; " || true)
+echo "${newer:-   (nothing: the lock is the newest)}"
 echo "== the suite on the newest releases:"
 $VENV/bin/python -m pytest -q -p no:cacheprovider -o addopts="" "${@:-tests}" 2>&1 | tail -40
 rc=${PIPESTATUS[0]}
