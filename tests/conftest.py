@@ -21,6 +21,11 @@ SEALED_VARS = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "X
 
 
 def _seal_from_the_user() -> Path:
+    parent = os.environ.get("T2I_TEST_HOME_ROOT")
+    if parent and Path(os.environ.get("HOME", "/")).is_relative_to(parent):
+        # A pytest that a sealed test started (e.g. the panel tests under PyQt6): its
+        # environment, T2I_* settings included, is the suite's own; keep it.
+        return Path(parent)
     # Downloads of public packages (the npm icon sets of the data-builder test) may stay
     # cached where they were: they are not the user's work.
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
