@@ -46,6 +46,13 @@ class ModelEntry:
     detected: Detected
     hash: str
     header: Header | None = None  # single files: names, shapes, metadata
+    stamp: tuple = ()  # stamp_of(path) when scanned: a change means rescan and re-hash
+
+    @property
+    def changed(self) -> bool:
+        """The file (or a file of the folder) was replaced, edited, added or removed since the
+        scan: its hash, family and weights may all differ now."""
+        return stamp_of(self.path) != self.stamp
 
     @property
     def family(self) -> str:
@@ -80,12 +87,7 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
     for path in _candidates(models_dir):
         rel = path.relative_to(models_dir)
         try:
-            if path.is_dir():
-                entry = _folder_entry(path, rel, hashes)
-            elif path.suffix.lower() in PICKLE_SUFFIXES:
-                raise T2IError("pickle_refused", pickle_message(path))
-            else:
-                entry = _file_entry(path, rel, hashes)
+            entry = scan_one(models_dir, path, hashes)
         except T2IError as e:
             result.refused[str(rel)] = e.message
             log.warning("models: skipping %s: %s", rel, e.message)
@@ -96,6 +98,34 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
         result.models.append(entry)
     hashes.save()
     return result
+
+
+def scan_one(models_dir: Path, path: Path, hashes: HashCache) -> ModelEntry:
+    """The entry of one model file or folder (hashed, detected); ``T2IError`` if refused."""
+    rel = path.relative_to(models_dir)
+    stamp = stamp_of(path)  # before reading: a change while we read shows up next time
+    if path.is_dir():
+        entry = _folder_entry(path, rel, hashes)
+    elif path.suffix.lower() in PICKLE_SUFFIXES:
+        raise T2IError("pickle_refused", pickle_message(path))
+    else:
+        entry = _file_entry(path, rel, hashes)
+    entry.stamp = stamp
+    return entry
+
+
+def stamp_of(path: Path) -> tuple:
+    """Size and mtime of a file, or of every file in a folder (() when it is gone)."""
+    try:
+        if path.is_dir():
+            return tuple((p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns)
+                         for p in sorted(path.rglob("*"))
+                         if not p.name.startswith(".") and p.is_file()
+                         and (st := p.stat()))
+        st = path.stat()
+    except OSError:
+        return ()
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _candidates(root: Path) -> list[Path]:

@@ -61,9 +61,7 @@ def check_trainable(backend: DiffusersBackend, model_id: str) -> None:
     """Raise ``T2IError`` unless ``model_id`` is a model this backend can fine-tune."""
     entry = backend.entries.get(model_id)
     if entry is None:
-        installed = ", ".join(sorted(backend.entries)) or "none"
-        raise T2IError("model_not_found", backend.why_missing(model_id) or f"model "
-                       f"'{model_id}' not found; installed: {installed}")
+        raise backend.missing_error(model_id)
     if entry.detected.variant == "inpaint":
         raise T2IError("not_trainable", f"model '{model_id}' is an inpainting model; train "
                        "its base model instead (the adapter then works with both)")
