@@ -365,9 +365,14 @@ def decode(frames: list[Any], *, requests: bool = True) -> Message:
         raise ProtocolError("bad_message", "'token' must be a string, 'body' an object and "
                             "'frames' a list", rid)
     limit = MAX_PAYLOADS if requests else MAX_IMAGES + 1
-    if len(descs) > limit or len(descs) != len(frames) - 1:
-        raise ProtocolError("bad_frames", f"header describes {len(descs)} payload frames, "
-                            f"message has {len(frames) - 1} (at most {limit})", rid)
+    if max(len(descs), len(frames) - 1) > limit:
+        raise ProtocolError("bad_frames", f"a {'request' if requests else 'event'} carries at "
+                            f"most {limit} payload frames; this one has {len(frames) - 1} "
+                            f"(its header describes {len(descs)})", rid)
+    if len(descs) != len(frames) - 1:
+        raise ProtocolError("bad_frames", f"the header describes {len(descs)} payload "
+                            f"frame(s) but the message has {len(frames) - 1}; send one "
+                            "'frames' entry per payload frame, in order", rid)
     images = [_image(d, _buffer(f), rid) for d, f in zip(descs, frames[1:], strict=True)]
     return Message(mtype, rid, body, images, token, version)
 

@@ -262,8 +262,10 @@ class Worker:
     def _on_generate(self, identity: bytes, msg: P.Message, scanned: bool = False) -> None:
         key = (identity, msg.id)
         if key in self.active:
-            self._reply(identity, P.error(msg.id, "duplicate_id", f"request '{msg.id}' is "
-                                          "still active; use a new id for each request"))
+            # Not under msg.id: that id's one terminal event belongs to the active request.
+            self._reply(identity, P.error("", "duplicate_id", f"request '{msg.id}' is still "
+                                          "active; use a new id for each request",
+                                          refused_id=msg.id))
             return
         if self.stopping:
             self._reply(identity, P.error(msg.id, "shutting_down", "the worker is stopping; "
@@ -323,7 +325,7 @@ class Worker:
         if self.queue.remove(key) is not None:
             self._send_terminal(identity, P.Message("cancelled", target, {"reason": "cancel",
                                                                          "step": 0}))
-            body = {"target": target, "was": "queued"}
+            body = {"target": target, "was": "queued", "at_step": 0}
         else:
             job.cancel.set()  # the backend raises Cancelled before its next sampling step
             body = {"target": target, "was": "running", "at_step": job.step}
