@@ -41,7 +41,7 @@ from t2i_core.backends.diffusers_backend.prompt_tokens import truncation_warning
 from t2i_core.backends.diffusers_backend.scanner import LORA_DIR, ModelEntry, scan, scan_one
 from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
 from t2i_core.backends.diffusers_backend.trainer import release as release_training
-from t2i_core.errors import Cancelled, T2IError
+from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.library import AdapterLibrary
 
 log = logging.getLogger("t2i.diffusers")
@@ -226,7 +226,7 @@ class DiffusersBackend:
         try:
             loader.place(pipe, self.torch_device, self.opts)
         except Exception as e:  # noqa: BLE001 - a model too big for the device
-            if not _is_out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             del pipe
             self._free_memory()
@@ -305,7 +305,7 @@ class DiffusersBackend:
         except Cancelled:
             raise
         except Exception as e:  # noqa: BLE001 - classify memory errors, re-raise the rest
-            if _is_out_of_memory(e):
+            if is_out_of_memory(e):
                 self._free_memory()
                 raise T2IError("out_of_memory", f"not enough {self.torch_device.type} memory "
                                f"for {req.count} image(s) of {req.width}x{req.height} with "
@@ -362,17 +362,6 @@ def memory_savers(device_type: str, opts: loader.RuntimeOptions) -> str:
     if not ideas:
         return "close other programs, or use a smaller model"
     return "restart the worker with " + " and ".join(ideas)
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    import torch
-
-    if isinstance(e, torch.OutOfMemoryError | MemoryError):
-        return True
-    text = str(e).lower()
-    return isinstance(e, RuntimeError) and ("out of memory" in text
-                                            or "can't allocate memory" in text
-                                            or "not enough memory" in text)
 
 
 def _to_rgba(images: np.ndarray) -> list[np.ndarray]:

@@ -14,16 +14,9 @@ import os
 import threading
 from pathlib import Path
 
+from t2i_core.content_hash import file_sha256
+
 log = logging.getLogger("t2i.diffusers")
-CHUNK = 1 << 22
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class HashCache:

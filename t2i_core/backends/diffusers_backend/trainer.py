@@ -40,7 +40,7 @@ import numpy as np
 
 from t2i_core.backends.diffusers_backend.families import family_for
 from t2i_core.backends.diffusers_backend.lora import kohya_adapter, lora_target_modules
-from t2i_core.errors import T2IError
+from t2i_core.errors import T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, decode_square
 from t2i_core.finetune.request import TrainRequest
 
@@ -112,9 +112,7 @@ class DiffusersTrainable:
         try:
             self.mean, self.std = self._encode_folder(data)
         except (RuntimeError, MemoryError) as e:
-            from t2i_core.backends.diffusers_backend.backend import _is_out_of_memory
-
-            if not _is_out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             self.backend._free_memory()
             raise T2IError("out_of_memory", f"not enough memory to encode the folder's "
