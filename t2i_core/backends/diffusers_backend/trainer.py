@@ -76,7 +76,7 @@ class DiffusersTrainable:
         check_trainable(backend, request.model)
         self.backend = backend
         self.request = request
-        self.entry = backend.entries[request.model]
+        self.entry = backend.current_entry(request.model)  # re-hashed if the file changed
         self.family = family_for(self.entry.family, self.entry.detected.variant)
         self.base_model = self.entry.id
         self.base_hash = self.entry.hash
