@@ -125,7 +125,8 @@ class WorkerClient:
                 on_event: Callable[[Message], None] | None = None,
                 request_id: str | None = None) -> Request:
         rid = request_id or f"{self._prefix}-{next(self._ids)}"
-        req = Request(self, Message(type_, rid, body or {}, images or [], self.token), on_event)
+        req = Request(self.cancel, Message(type_, rid, body or {}, images or [], self.token),
+                      on_event)
         with self._lock:
             if self._closing:
                 raise WorkerError("worker_unavailable", "the client is closed", rid)
