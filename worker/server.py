@@ -127,7 +127,12 @@ class Worker:
                 if self.router in ready:
                     self._drain_router()
                 for identity, msg in self.rescans.take_done():
-                    self._handle(identity, msg, scanned=True)
+                    try:
+                        self._handle(identity, msg, scanned=True)
+                    except Exception as e:  # noqa: BLE001 - as in _drain_router
+                        log.exception("handling %s %s failed", msg.type, msg.id)
+                        self._reply(identity, P.error(msg.id, "internal",
+                                                      f"worker error: {e!r}"[:300]))
                 if self._signalled and not self.stopping:
                     self.request_stop()
                 if time.monotonic() >= next_beat:
