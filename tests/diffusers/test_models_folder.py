@@ -173,3 +173,27 @@ def test_generate_help_does_not_promise_only_the_builtin_sizes():
     help_text = " ".join(out.stdout.split())
     assert "32, 64, 128, 256 or 512" not in help_text
     assert "t2i models" in help_text and "model's own" in help_text
+
+
+def test_an_sdxl_merge_with_the_old_clip_names_loads_like_the_original(tmp_path):
+    """SDXL's first text encoder under the same old names (``conditioner.embedders.0.
+    transformer.embeddings.*``), loaded in-process: the very same picture."""
+    import tiny_models as tm
+    from safetensors.torch import load_file, save_file
+
+    from t2i_core.backends.base import GenerateRequest
+    from t2i_core.backends.diffusers_backend import DiffusersBackend
+
+    models = tmp_path / "models"
+    models.mkdir()
+    original = tm.save_single_file(tm.build("sdxl", tmp_path / "tok"), models / "xl.safetensors")
+    prefix = "conditioner.embedders.0.transformer."
+    sd = load_file(str(original))
+    save_file({k.replace(prefix + "text_model.", prefix): v for k, v in sd.items()},
+              str(models / "xl-old.safetensors"))
+    backend = DiffusersBackend(models_dir=models, cache_dir=tmp_path / "cache", device="cpu")
+    assert {m.id: m.description.split(" (")[0] for m in backend.models()} == {
+        "xl": "Stable Diffusion XL", "xl-old": "Stable Diffusion XL"}
+    images = [backend.generate(GenerateRequest(PROMPT, model=m, width=64, height=64, steps=2,
+                                               seed=1)).images[0] for m in ("xl", "xl-old")]
+    assert np.array_equal(images[0], images[1])
