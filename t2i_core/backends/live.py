@@ -152,7 +152,9 @@ class LiveBackend:
     def _info(self, hash_: str, step: int) -> ModelInfo:
         return ModelInfo(id="live", backend=self.name, hash=hash_, sizes=SIZES,
                          default_size=128, description=f"one-step live previews, 32 px "
-                         f"native, CPU (trained {step} steps)")
+                         f"native, CPU (trained {step} steps)",
+                         generate_defaults={"steps": 1, "guidance": 0.0,
+                                            "scheduler": "one-step"})
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:
