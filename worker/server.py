@@ -120,7 +120,7 @@ class Worker:
                        and not self.rescans.busy):
                 wait = max(0.0, next_beat - time.monotonic())
                 if self.rescans.busy:
-                    wait = min(wait, 0.01)  # answer the parked messages soon after the scan
+                    wait = min(wait, 0.002)  # answer the parked messages soon after the scan
                 ready = dict(poller.poll(int(wait * 1000) + 1))
                 if self.inbox in ready:
                     self._drain_inbox()

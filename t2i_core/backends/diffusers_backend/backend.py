@@ -112,7 +112,8 @@ class DiffusersBackend:
         ones re-detected and re-hashed (unchanged files cost a ``stat``: see hashing.py).
         The worker calls it on ``hello`` and ``list_models``, off its socket thread."""
         with self._scan_lock:
-            result = scan(self.models_dir, self.hashes)
+            known = {e.path: e for e in getattr(self, "entries", {}).values()}
+            result = scan(self.models_dir, self.hashes, known)
             self.entries = {e.id: e for e in result.models}
             self.refused = dict(result.refused)
             self.rescan_adapters()

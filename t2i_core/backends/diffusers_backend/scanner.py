@@ -15,7 +15,7 @@ Pickle checkpoints are refused: unpickling runs whatever code the file carries.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from t2i_core.backends.diffusers_backend.detect import (
@@ -77,8 +77,11 @@ def pickle_message(path: Path) -> str:
             "publishes; then remove the pickle from the models folder")
 
 
-def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
-    """Every usable model under ``models_dir``; everything refused, with the reason."""
+def scan(models_dir: Path, hashes: HashCache,
+         known: dict[Path, ModelEntry] | None = None) -> ScanResult:
+    """Every usable model under ``models_dir``; everything refused, with the reason.
+    ``known``: the last scan's entries by path; one whose stamp is unchanged is reused without
+    reading its header again (a rescan then costs a ``stat`` per file)."""
     result = ScanResult()
     if not models_dir.is_dir():
         raise T2IError("models_dir_missing", f"models folder {models_dir} does not exist; "
@@ -86,8 +89,12 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
     seen: set[str] = set()
     for path in _candidates(models_dir):
         rel = path.relative_to(models_dir)
+        old = (known or {}).get(path)
         try:
-            entry = scan_one(models_dir, path, hashes)
+            if old is not None and stamp_of(path) == old.stamp:
+                entry = replace(old, id=scan_id(models_dir, path))
+            else:
+                entry = scan_one(models_dir, path, hashes)
         except T2IError as e:
             result.refused[str(rel)] = e.message
             log.warning("models: skipping %s: %s", rel, e.message)
@@ -98,6 +105,11 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
         result.models.append(entry)
     hashes.save()
     return result
+
+
+def scan_id(models_dir: Path, path: Path) -> str:
+    rel = path.relative_to(models_dir)
+    return rel.as_posix() if path.is_dir() else rel.with_suffix("").as_posix()
 
 
 def scan_one(models_dir: Path, path: Path, hashes: HashCache) -> ModelEntry:
@@ -123,9 +135,11 @@ def stamp_of(path: Path) -> tuple:
                          if not p.name.startswith(".") and p.is_file()
                          and (st := p.stat()))
         st = path.stat()
+        yaml = path.with_suffix(".yaml")  # an A1111 sidecar changes what the file is
+        side = (yaml.stat().st_mtime_ns,) if yaml.is_file() else ()
     except OSError:
         return ()
-    return (st.st_size, st.st_mtime_ns)
+    return (st.st_size, st.st_mtime_ns, *side)
 
 
 def _candidates(root: Path) -> list[Path]:
