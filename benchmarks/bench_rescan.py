@@ -45,10 +45,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args()
 
+    import tiny_models as tm
     import torch
     from safetensors.torch import load_file, save_file
-
-    import tiny_models as tm
     from worker_helpers import Raw, start_worker
 
     root = Path(tempfile.mkdtemp(prefix="bench-rescan-"))
