@@ -20,8 +20,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,
@@ -34,7 +32,12 @@ from t2i_core.backends.diffusers_backend import loader
 from t2i_core.backends.diffusers_backend.detect import FAMILY_NAMES
 from t2i_core.backends.diffusers_backend.families import Family, family_for
 from t2i_core.backends.diffusers_backend.hashing import HashCache
-from t2i_core.backends.diffusers_backend.images import blend_inpaint, to_pil_mask, to_pil_rgb
+from t2i_core.backends.diffusers_backend.images import (
+    blend_inpaint,
+    to_pil_mask,
+    to_pil_rgb,
+    to_rgba,
+)
 from t2i_core.backends.diffusers_backend.lora import apply_loras, list_adapters
 from t2i_core.backends.diffusers_backend.previews import latent_preview
 from t2i_core.backends.diffusers_backend.prompt_tokens import truncation_warnings
@@ -311,12 +314,12 @@ class DiffusersBackend:
                 raise T2IError("out_of_memory", f"not enough {self.torch_device.type} memory "
                                f"for {req.count} image(s) of {req.width}x{req.height} with "
                                f"'{entry.id}'; try fewer images or a smaller size, or "
-                               f"{memory_savers(self.torch_device.type, self.opts)}") from e
+                               f"{loader.memory_savers(self.torch_device.type, self.opts)}") from e
             if isinstance(e, ValueError):  # diffusers' own input checks, e.g. 0 img2img steps
                 raise T2IError("bad_request", f"the pipeline refused the request: "
                                f"{str(e)[:300]}") from e
             raise
-        images = _to_rgba(out.images)
+        images = to_rgba(out.images)
         if req.mask is not None and req.init_image is not None:
             images = [blend_inpaint(im, req.init_image, req.mask) for im in images]
         prov = [Provenance(
@@ -350,26 +353,3 @@ class DiffusersBackend:
             if req.init_image is None:
                 kw["strength"] = 1.0
         return kw
-
-
-def memory_savers(device_type: str, opts: loader.RuntimeOptions) -> str:
-    """What to restart the worker with when memory runs out (the options not already on)."""
-    opt = "--backend-option diffusers."
-    ideas = [] if opts.attention_slicing else [f"{opt}attention_slicing=true"]
-    if device_type != "cpu" and opts.cpu_offload == "none":
-        ideas.append(f"{opt}cpu_offload=model")  # only a GPU has somewhere to offload to
-    if not opts.vae_tiling:
-        ideas.append(f"{opt}vae_tiling=true (large images)")
-    if not ideas:
-        return "close other programs, or use a smaller model"
-    return "restart the worker with " + " and ".join(ideas)
-
-
-def _to_rgba(images: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for im in images:
-        rgba = np.empty((*im.shape[:2], 4), np.uint8)
-        rgba[..., :3] = (np.clip(im, 0, 1) * 255 + 0.5).astype(np.uint8)
-        rgba[..., 3] = 255
-        out.append(rgba)
-    return out

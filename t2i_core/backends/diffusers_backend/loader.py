@@ -47,6 +47,19 @@ class RuntimeOptions:
                            "none, model or sequential")
 
 
+def memory_savers(device_type: str, opts: RuntimeOptions) -> str:
+    """What to restart the worker with when memory runs out (the options not already on)."""
+    opt = "--backend-option diffusers."
+    ideas = [] if opts.attention_slicing else [f"{opt}attention_slicing=true"]
+    if device_type != "cpu" and opts.cpu_offload == "none":
+        ideas.append(f"{opt}cpu_offload=model")  # only a GPU has somewhere to offload to
+    if not opts.vae_tiling:
+        ideas.append(f"{opt}vae_tiling=true (large images)")
+    if not ideas:
+        return "close other programs, or use a smaller model"
+    return "restart the worker with " + " and ".join(ideas)
+
+
 def resolve_device(name: str) -> Any:
     import torch
 

@@ -34,20 +34,43 @@ import json
 import random
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from t2i_core.backends.diffusers_backend.families import family_for
+from t2i_core.backends.diffusers_backend.images import to_rgba
+from t2i_core.backends.diffusers_backend.loader import RuntimeOptions, memory_savers
 from t2i_core.backends.diffusers_backend.lora import kohya_adapter, lora_target_modules
+from t2i_core.backends.diffusers_backend.scanner import ModelEntry
 from t2i_core.errors import T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, decode_square
 from t2i_core.finetune.request import TrainRequest
 
 if TYPE_CHECKING:
+    import threading
+
     import torch
 
-    from t2i_core.backends.diffusers_backend.backend import DiffusersBackend
+
+class DiffusersBackend(Protocol):
+    """What a fine-tuning run uses of the diffusers backend (backend.py). Named here, not
+    imported: backend.py imports this module, and a module pair must not import each other."""
+
+    entries: dict[str, ModelEntry]
+    dtype: Any  # torch.dtype
+    torch_device: Any  # torch.device
+    opts: RuntimeOptions
+    train_resolution: int
+    _lock: threading.Lock  # one generation or training step at a time
+
+    def current_entry(self, model_id: str) -> ModelEntry: ...
+
+    def missing_error(self, model_id: str) -> T2IError: ...
+
+    def _get(self, model_id: str) -> Any: ...  # the loaded pipeline (backend._Loaded)
+
+    def _free_memory(self) -> None: ...
 
 TRAIN_ADAPTER = "t2i_training"  # the peft adapter name while a run trains
 FORMAT = "pt"  # safetensors' usual "format" header: kohya files carry no other
@@ -183,8 +206,6 @@ class DiffusersTrainable:
     @property
     def memory_hint(self) -> str:
         """The job's out-of-memory message ends with this (job.py)."""
-        from t2i_core.backends.diffusers_backend.backend import memory_savers
-
         savers = memory_savers(self.device.type, self.backend.opts)
         if self.resolution <= 256:
             return savers
@@ -268,7 +289,6 @@ class DiffusersTrainable:
     def samples(self, prompts: list[str], seed: int) -> list[np.ndarray]:
         import torch
 
-        from t2i_core.backends.diffusers_backend.backend import _to_rgba
         from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
 
         pipe, fam = self.pipe, self.family
@@ -282,7 +302,7 @@ class DiffusersTrainable:
                                guidance_scale=fam.guidance, width=self.resolution,
                                height=self.resolution, output_type="np",
                                generator=torch.Generator("cpu").manual_seed(seed + i))
-                out.append(_to_rgba(res.images)[0])
+                out.append(to_rgba(res.images)[0])
             return out
         finally:
             self.denoiser.train()
