@@ -12,7 +12,7 @@ Coordinates are document pixels, origin top-left.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class Pixels:
             raise ValueError(f"{self.width}x{self.height}x{self.channels} pixels need "
                              f"{self.width * self.height * self.channels} bytes, got "
                              f"{len(self.data)}")
+
+    @classmethod
+    def from_wire(cls, image: Any) -> Pixels:
+        """The pixels of a frame from the worker (``worker.protocol.Image``: RGBA results,
+        previews, training samples), copied out of the ZeroMQ buffer."""
+        return cls(image.width, image.height, bytes(image.data), image.channels)
 
 
 @runtime_checkable

@@ -30,9 +30,15 @@ def add_generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--negative", default="", help="what to steer away from")
     p.add_argument("--seed", type=int, default=None, help="same seed, same image (default: "
                    "random, printed)")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=3.0)
-    p.add_argument("--size", type=int, default=128, help="32, 64, 128, 256 or 512")
+    # None: the model's own (`t2i models` lists each model's defaults and sizes); the
+    # built-in model's are 20 steps, guidance 3, 128 px.
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampling steps (default: the model's own, see `t2i models`)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="prompt guidance (default: the model's own, see `t2i models`)")
+    p.add_argument("--size", type=int, default=None,
+                   help="image side in pixels, one of the model's sizes (default: the "
+                        "model's own; `t2i models` lists every model's sizes)")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--init", type=Path, help="init image for image-to-image")
     p.add_argument("--strength", type=float, default=0.6, help="0 keeps --init, 1 ignores it")
@@ -137,11 +143,14 @@ def load_request(args: argparse.Namespace):
     init = read_rgba(args.init, "init image") if args.init else None
     mask = read_rgba(args.mask, "mask")[..., :3].max(axis=-1) if args.mask else None
     seed = args.seed if args.seed is not None else random.randint(0, 2**32 - 1)
+    # Left out: GenerateRequest's defaults (the built-in model's). Through the worker, the
+    # caller sends them left out instead, and the worker fills in the model's own.
+    given = {k: v for k, v in (("width", args.size), ("height", args.size),
+                               ("steps", args.steps), ("guidance", args.guidance))
+             if v is not None}
     return GenerateRequest(prompt=args.prompt, negative_prompt=args.negative, seed=seed,
-                           width=args.size, height=args.size, count=args.count,
-                           steps=args.steps, guidance=args.guidance, model=args.model,
-                           init_image=init, strength=args.strength, mask=mask,
-                           loras=loras)
+                           count=args.count, model=args.model, init_image=init,
+                           strength=args.strength, mask=mask, loras=loras, **given)
 
 
 def output_paths(output: Path, count: int) -> list[Path]:

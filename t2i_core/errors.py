@@ -21,3 +21,22 @@ class T2IError(Exception):
 
 class Cancelled(Exception):
     """Raised inside a backend when the caller's cancel flag was set; not an error."""
+
+
+# What the allocators say when they refuse (CPU: "DefaultCPUAllocator: can't allocate memory",
+# "not enough memory"; CUDA/MPS: "... out of memory"). Newer torch raises OutOfMemoryError.
+_OOM_PHRASES = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """Did ``e`` come from an allocator refusing memory (as opposed to a bug)? One check for
+    generation, model loading and training, so they all turn the same failures into
+    ``out_of_memory`` with what to do."""
+    if isinstance(e, MemoryError):
+        return True
+    import torch  # lazily: this module stays importable without torch loaded
+
+    if isinstance(e, torch.OutOfMemoryError):
+        return True
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and any(p in text for p in _OOM_PHRASES)

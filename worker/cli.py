@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the advertised worker, or start one for this command")
     g.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the result")
     gen.set_defaults(func=cmd_generate)
+    from worker.models_cli import add_models_arguments, cmd_models
+
+    ms = sub.add_parser("models", help="list the models the worker offers and the files it "
+                        "refused, with the reasons")
+    add_models_arguments(ms)
+    ms.set_defaults(func=cmd_models)
     w = sub.add_parser("worker", help="run the worker process (what the editor panels use)")
     add_worker_arguments(w)
     w.set_defaults(func=run_from_args)
@@ -94,10 +100,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.local:
         return local_generate(args)
     req = load_request(args)
+    # what the user left out stays out: the worker runs the model's own defaults
     params = GenerateParams(
         prompt=req.prompt, negative_prompt=req.negative_prompt, seed=req.seed,
-        width=req.width, height=req.height, count=req.count, steps=req.steps,
-        guidance=req.guidance, model=req.model, strength=req.strength,
+        width=args.size, height=args.size, count=req.count, steps=args.steps,
+        guidance=args.guidance, model=req.model, strength=req.strength,
         loras=[LoraParam(lo.name, lo.weight) for lo in req.loras], scheduler=req.scheduler)
     worker_args = ["--weights-dir", str(args.weights_dir)] if args.weights_dir else []
     t0 = time.time()

@@ -47,7 +47,15 @@ from .launch import (
     spawn_worker,
     stop_worker,
 )
-from .protocol import GenerateParams, Image, Message, ProtocolError, decode, encode
+from .protocol import (
+    GenerateParams,
+    Image,
+    Message,
+    ProtocolError,
+    TrainParams,
+    decode,
+    encode,
+)
 from .request import Request, WorkerError
 
 __all__ = ["Request", "WorkerClient", "WorkerError", "curve_options"]
@@ -117,7 +125,8 @@ class WorkerClient:
                 on_event: Callable[[Message], None] | None = None,
                 request_id: str | None = None) -> Request:
         rid = request_id or f"{self._prefix}-{next(self._ids)}"
-        req = Request(self, Message(type_, rid, body or {}, images or [], self.token), on_event)
+        req = Request(self.cancel, Message(type_, rid, body or {}, images or [], self.token),
+                      on_event)
         with self._lock:
             if self._closing:
                 raise WorkerError("worker_unavailable", "the client is closed", rid)
@@ -139,6 +148,15 @@ class WorkerClient:
                  **kwargs: Any) -> Message:
         """Blocking: the ``result`` event (``.images``, ``.body["provenance"]``)."""
         return self.submit_generate(params, **kwargs).result(timeout)
+
+    def submit_train(self, params: TrainParams | None = None, *,
+                     on_event: Callable[[Message], None] | None = None,
+                     request_id: str | None = None, **fields: Any) -> Request:
+        """Queue a train request (fine-tune a LoRA adapter on a folder of images):
+        ``params`` or keyword fields (folder=..., name=...). Settings left at None are the
+        model's own (``train_defaults``)."""
+        body = (params or TrainParams(**fields)).to_body()
+        return self.request("train", body, None, on_event, request_id)
 
     def cancel(self, request_id: str) -> Request:
         return self.request("cancel", {"target": request_id})

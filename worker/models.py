@@ -21,6 +21,9 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from t2i_core.backends.base import ModelFolder
+from worker import protocol as P
+
 log = logging.getLogger("worker.models")
 
 KNOWN = {
@@ -39,12 +42,17 @@ class ModelNotFound(Exception):
     pass
 
 
+class ModelRefused(ModelNotFound):
+    """The user's file is there, but a backend refused it (pickle, damaged, unsupported)."""
+
+
 class ModelCache:
     def __init__(self, specs: list[str], options: dict[str, dict[str, Any]] | None = None):
         self.specs = specs
         self.options = options or {}
         self.backends: dict[str, Any] = {}
         self._models: dict[str, tuple[Any, Any]] = {}  # model id -> (backend, ModelInfo)
+        self._infos: dict[str, list[Any]] = {}  # backend name -> its ModelInfos, in order
         self.load_error: str = ""
 
     def load(self) -> None:
@@ -68,8 +76,8 @@ class ModelCache:
                 continue
             name = getattr(backend, "name", spec)
             self.backends[name] = backend
-            for info in infos:
-                self._models.setdefault(info.id, (backend, info))
+            self._infos[name] = list(infos)
+        self._index()
         self._share_text_encoder()
         self.load_error = "; ".join(problems)
 
@@ -81,6 +89,34 @@ class ModelCache:
                 and hasattr(builtin, "model"):
             live.shared_encoder = lambda: builtin.model.encoder
 
+    def _index(self) -> None:
+        models: dict[str, tuple[Any, Any]] = {}
+        for name, infos in self._infos.items():
+            for info in infos:
+                models.setdefault(info.id, (self.backends[name], info))
+        self._models = models  # replaced whole: the socket and runner threads both read it
+
+    # --- models folders a user edits while the worker runs ----------------------------------
+
+    @property
+    def can_refresh(self) -> bool:
+        return any(isinstance(b, ModelFolder) for b in self.backends.values())
+
+    def refresh(self) -> None:
+        """Rescan every models folder (new, replaced, removed files) and list them again.
+        Slow when a file is new or changed (it is hashed): the worker runs it off its socket
+        thread (worker/rescan.py)."""
+        for name, backend in list(self.backends.items()):
+            if isinstance(backend, ModelFolder):
+                backend.rescan()
+                self._infos[name] = list(backend.models())
+        self._index()
+
+    def refused(self) -> list[dict[str, str]]:
+        """Files and folders the backends refused: ``{"backend", "file", "reason"}``."""
+        return [{"backend": name, **item} for name, backend in self.backends.items()
+                if isinstance(backend, ModelFolder) for item in backend.refused_models()]
+
     def resolve(self, model_id: str) -> tuple[Any, Any]:
         try:
             return self._models[model_id]
@@ -89,15 +125,23 @@ class ModelCache:
                 why_missing = getattr(backend, "why_missing", None)
                 reason = why_missing(model_id) if callable(why_missing) else None
                 if reason:
-                    raise ModelNotFound(f"model '{model_id}' is not available: {reason}") from None
+                    raise ModelRefused(f"model '{model_id}' was refused: {reason}") from None
             installed = ", ".join(sorted(self._models)) or "none"
             raise ModelNotFound(f"model '{model_id}' not found; installed: {installed}") from None
+
+    @staticmethod
+    def generate_defaults(info: Any) -> dict[str, Any]:
+        """A model's complete generation defaults: its own over the built-in model's."""
+        size = int(info.default_size)
+        return {**P.GENERATE_DEFAULTS, "width": size, "height": size,
+                **(info.generate_defaults or {})}
 
     def model_dicts(self) -> list[dict]:
         out = []
         for info in (info for _, info in self._models.values()):
             d = asdict(info)
             d["sizes"] = list(d["sizes"])
+            d["generate_defaults"] = self.generate_defaults(info)
             out.append(d)
         return out
 

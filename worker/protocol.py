@@ -44,6 +44,7 @@ ERROR_CODES = {
     "unknown_request": "cancel names no queued or running request of this client",
     "queue_full": "this client has too many queued requests",
     "model_not_found": "no installed backend offers the requested model",
+    "model_refused": "the model's file is there but was refused (list_models: refused)",
     "backend_unavailable": "the backend failed to load",
     "shutting_down": "the worker is stopping and takes no new work",
     "internal": "unexpected worker failure (details in the worker log)",
@@ -129,30 +130,51 @@ class LoraParam:
     weight: float = 1.0
 
 
+# The generation settings that depend on the model, as the built-in model wants them. A model
+# lists its own (``list_models``: ``generate_defaults``, always complete); the worker fills a
+# request's unset (None / left out) ones from the model's. width/height: the model's
+# ``default_size``; scheduler "": the backend's default.
+GENERATE_DEFAULTS: dict[str, int | float | str] = {"steps": 20, "guidance": 3.0,
+                                                   "scheduler": ""}
+MODEL_DEPENDENT = ("steps", "guidance", "width", "height")
+
+
 @dataclass
 class GenerateParams:
     """The body of a ``generate`` request: every field of ``t2i_core``'s ``GenerateRequest``
     except the two arrays, which travel as frames named ``init_image`` and ``mask``.
     Types are checked here; ranges are checked by the worker's backend (one source of truth).
+    ``steps``, ``guidance``, ``width`` and ``height`` left at None are left out of the body:
+    the worker runs the model's own (``generate_defaults``), not the built-in model's.
     """
 
     prompt: str
     negative_prompt: str = ""
     seed: int = 0
-    width: int = 128
-    height: int = 128
+    width: int | None = None
+    height: int | None = None
     count: int = 1
-    steps: int = 20
-    guidance: float = 3.0
+    steps: int | None = None
+    guidance: float | None = None
     model: str = "builtin"
     strength: float = 0.6
     loras: list[LoraParam] = field(default_factory=list)
     scheduler: str = ""
 
     def to_body(self) -> dict:
-        body = {f.name: getattr(self, f.name) for f in fields(self)}
+        body = {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) is not None}
         body["loras"] = [{"name": lo.name, "weight": lo.weight} for lo in self.loras]
         return body
+
+    def filled(self, defaults: dict[str, Any]) -> GenerateParams:
+        """A copy whose unset model-dependent fields come from ``defaults`` (a model's
+        complete ``generate_defaults``); a scheduler of "" too."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in (*MODEL_DEPENDENT, "scheduler"):
+            if values[name] in (None, "") and name in defaults:
+                values[name] = defaults[name]
+        return GenerateParams(**values)
 
     @classmethod
     def from_body(cls, body: dict, request_id: str = "") -> tuple[GenerateParams, list[str]]:
@@ -162,7 +184,8 @@ class GenerateParams:
                  "guidance": float, "strength": float}
         values: dict[str, Any] = {}
         for name, kind in kinds.items():
-            if name in body:
+            # null = left out: the model's own value (generate_defaults)
+            if name in body and not (body[name] is None and name in MODEL_DEPENDENT):
                 values[name] = _typed(body[name], kind, name, request_id)
         if "prompt" not in values:
             raise ProtocolError("bad_message", "generate needs a 'prompt' string", request_id)
@@ -342,9 +365,14 @@ def decode(frames: list[Any], *, requests: bool = True) -> Message:
         raise ProtocolError("bad_message", "'token' must be a string, 'body' an object and "
                             "'frames' a list", rid)
     limit = MAX_PAYLOADS if requests else MAX_IMAGES + 1
-    if len(descs) > limit or len(descs) != len(frames) - 1:
-        raise ProtocolError("bad_frames", f"header describes {len(descs)} payload frames, "
-                            f"message has {len(frames) - 1} (at most {limit})", rid)
+    if max(len(descs), len(frames) - 1) > limit:
+        raise ProtocolError("bad_frames", f"a {'request' if requests else 'event'} carries at "
+                            f"most {limit} payload frames; this one has {len(frames) - 1} "
+                            f"(its header describes {len(descs)})", rid)
+    if len(descs) != len(frames) - 1:
+        raise ProtocolError("bad_frames", f"the header describes {len(descs)} payload "
+                            f"frame(s) but the message has {len(frames) - 1}; send one "
+                            "'frames' entry per payload frame, in order", rid)
     images = [_image(d, _buffer(f), rid) for d, f in zip(descs, frames[1:], strict=True)]
     return Message(mtype, rid, body, images, token, version)
 

@@ -10,12 +10,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from queue import Empty, Queue
-from typing import TYPE_CHECKING
 
 from .protocol import TERMINAL_TYPES, Message
-
-if TYPE_CHECKING:
-    from .client import WorkerClient
 
 log = logging.getLogger("worker.client")
 
@@ -31,9 +27,11 @@ class WorkerError(Exception):
 class Request:
     """One request in flight: iterate its events, wait for its terminal event, cancel it."""
 
-    def __init__(self, client: WorkerClient, msg: Message,
+    def __init__(self, cancel: Callable[[str], Request], msg: Message,
                  on_event: Callable[[Message], None] | None) -> None:
-        self.client, self.id, self.type = client, msg.id, msg.type
+        # ``cancel``: the client's ``cancel(request_id)`` (a callable, not the client: this
+        # module does not import client.py, which imports it)
+        self._cancel, self.id, self.type = cancel, msg.id, msg.type
         self.msg: Message | None = msg  # dropped once sent
         self.on_event = on_event
         self.terminal: Message | None = None
@@ -89,4 +87,4 @@ class Request:
         return ev
 
     def cancel(self) -> Request:
-        return self.client.cancel(self.id)
+        return self._cancel(self.id)

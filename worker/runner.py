@@ -18,7 +18,7 @@ import zmq
 from worker import protocol as P
 from worker.history import History
 from worker.jobs import FairQueue, Job
-from worker.models import ModelCache, ModelNotFound
+from worker.models import ModelCache, ModelNotFound, ModelRefused
 
 log = logging.getLogger("worker.runner")
 PREVIEW_SIDE = 128  # previews are for the panel's thumbnail, not for display at full size
@@ -74,7 +74,9 @@ class Runner:
             prepare_train(self.cache, job)
             return
         backend, info = self.cache.resolve(job.params.model)
-        p = job.params
+        # Settings the request left out are the model's own (an SD model: 25 steps,
+        # guidance 7, its native size), not the built-in model's.
+        p = job.params.filled(self.cache.generate_defaults(info))
         mask = job.images.get("mask")
         if mask is not None and mask.ndim == 3 and mask.shape[2] == 1:
             mask = mask[:, :, 0]
@@ -88,6 +90,8 @@ class Runner:
 
     @staticmethod
     def error_of(e: Exception) -> tuple[str, str]:
+        if isinstance(e, ModelRefused):
+            return "model_refused", str(e)
         if isinstance(e, ModelNotFound):
             return "model_not_found", str(e)
         if isinstance(e, BackendUnavailable):

@@ -33,7 +33,8 @@ from worker import protocol as P
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.launch import pid_alive
-from worker.models import ModelCache
+from worker.models import ModelCache, ModelNotFound
+from worker.rescan import Rescanner
 from worker.runner import Runner
 from worker.security import SecurityError, is_loopback, load_server_keys, start_curve, token_ok
 
@@ -81,6 +82,7 @@ class Worker:
         self.finished: deque[tuple[bytes, str]] = deque(maxlen=4096)
         self.clients: dict[bytes, float] = {}  # identity -> last time we heard from it
         self.parked: list[tuple[bytes, P.Message]] = []  # hello/list_models while loading
+        self.rescans = Rescanner(self.cache)  # models folders changed while we run
         self.stopping = False
         self._signalled = False
         self._direct_parent = config.parent_pid == os.getppid()
@@ -114,13 +116,23 @@ class Worker:
         poller.register(self.inbox, zmq.POLLIN)
         next_beat = 0.0
         try:
-            while not (self.stopping and not self.active and not self.runner.busy):
+            while not (self.stopping and not self.active and not self.runner.busy
+                       and not self.rescans.busy):
                 wait = max(0.0, next_beat - time.monotonic())
+                if self.rescans.busy:
+                    wait = min(wait, 0.002)  # answer the parked messages soon after the scan
                 ready = dict(poller.poll(int(wait * 1000) + 1))
                 if self.inbox in ready:
                     self._drain_inbox()
                 if self.router in ready:
                     self._drain_router()
+                for identity, msg in self.rescans.take_done():
+                    try:
+                        self._handle(identity, msg, scanned=True)
+                    except Exception as e:  # noqa: BLE001 - as in _drain_router
+                        log.exception("handling %s %s failed", msg.type, msg.id)
+                        self._reply(identity, P.error(msg.id, "internal",
+                                                      f"worker error: {e!r}"[:300]))
                 if self._signalled and not self.stopping:
                     self.request_stop()
                 if time.monotonic() >= next_beat:
@@ -227,32 +239,38 @@ class Worker:
                 log.exception("handling %s %s failed", msg.type, msg.id)
                 self._reply(identity, P.error(msg.id, "internal", f"worker error: {e!r}"[:300]))
 
-    def _handle(self, identity: bytes, msg: P.Message) -> None:
+    def _handle(self, identity: bytes, msg: P.Message, scanned: bool = False) -> None:
         if msg.type == "heartbeat":
             return
         if msg.type in ("hello", "list_models") and not self.runner.loaded.is_set():
             self.parked.append((identity, msg))  # answered once the backends are loaded
             return
+        if msg.type in ("hello", "list_models") and not scanned and self.rescans.wanted:
+            self.rescans.park(identity, msg)  # answered after a rescan of the models folders
+            return
         if msg.type == "hello":
             self._reply(identity, P.Message("result", msg.id, self._capabilities()))
         elif msg.type == "list_models":
             self._reply(identity, P.Message("result", msg.id, {
-                "models": self.cache.model_dicts(), "loras": self.cache.lora_names()}))
+                "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
+                "refused": self.cache.refused()}))
         elif msg.type == "status":
             self._reply(identity, P.Message("result", msg.id, self._status()))
         elif msg.type in ("generate", "train"):  # a train job queues like a generate job
-            self._on_generate(identity, msg)
+            self._on_generate(identity, msg, scanned)
         elif msg.type == "cancel":
             self._on_cancel(identity, msg)
         elif msg.type == "shutdown":
             self._reply(identity, P.Message("result", msg.id, {"stopping": True}))
             self.request_stop()
 
-    def _on_generate(self, identity: bytes, msg: P.Message) -> None:
+    def _on_generate(self, identity: bytes, msg: P.Message, scanned: bool = False) -> None:
         key = (identity, msg.id)
         if key in self.active:
-            self._reply(identity, P.error(msg.id, "duplicate_id", f"request '{msg.id}' is "
-                                          "still active; use a new id for each request"))
+            # Not under msg.id: that id's one terminal event belongs to the active request.
+            self._reply(identity, P.error("", "duplicate_id", f"request '{msg.id}' is still "
+                                          "active; use a new id for each request",
+                                          refused_id=msg.id))
             return
         if self.stopping:
             self._reply(identity, P.error(msg.id, "shutting_down", "the worker is stopping; "
@@ -276,6 +294,9 @@ class Worker:
             self._reply(identity, P.error(msg.id, e.code, e.message))
             return
         except Exception as e:  # noqa: BLE001 - T2IError / ModelNotFound carry their code
+            if isinstance(e, ModelNotFound) and not scanned and self.rescans.wanted:
+                self.rescans.park(identity, msg)  # a file added since the last scan?
+                return
             code, text = self.runner.error_of(e)
             self._reply(identity, P.error(msg.id, code, text))
             return
@@ -309,7 +330,7 @@ class Worker:
         if self.queue.remove(key) is not None:
             self._send_terminal(identity, P.Message("cancelled", target, {"reason": "cancel",
                                                                          "step": 0}))
-            body = {"target": target, "was": "queued"}
+            body = {"target": target, "was": "queued", "at_step": 0}
         else:
             job.cancel.set()  # the backend raises Cancelled before its next sampling step
             body = {"target": target, "was": "running", "at_step": job.step}
@@ -368,7 +389,8 @@ class Worker:
         return {"protocol": P.PROTOCOL_VERSION, "worker": __version__, "session": self.session,
                 "pid": os.getpid(), "backends": sorted(self.cache.backends),
                 "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
-                "device": self.cache.device(), "load_error": self.cache.load_error,
+                "refused": self.cache.refused(), "device": self.cache.device(),
+                "load_error": self.cache.load_error,
                 "heartbeat_interval": self.config.heartbeat_interval,
                 "history_dir": str(self.config.history_dir or ""),
                 "limits": {"max_side": P.MAX_SIDE, "max_frame_bytes": P.MAX_FRAME_BYTES,

@@ -180,7 +180,7 @@ class LiveController(QObject):
 
     def _show(self, ev: Message) -> None:
         im = ev.images[0]
-        pixels = Pixels(im.width, im.height, bytes(im.data), im.channels)
+        pixels = Pixels.from_wire(im)
         provenance = dict((ev.body.get("provenance") or [{}])[0])
         texts = ev.body.get("parameters") or []
         if texts:

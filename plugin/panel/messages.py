@@ -19,6 +19,7 @@ _ERRORS = {
     "worker_unavailable": "The image generator could not be reached or started. {message}",
     "backend_unavailable": "The model could not be loaded. {message}",
     "model_not_found": "That model is not installed. {message}",
+    "model_refused": "That model file is in the models folder but cannot be used. {message}",
     "lora_not_found": "That adapter is not installed. {message}",
     "queue_full": "Too many generations are waiting. Wait for some to finish, or cancel them.",
     "shutting_down": "The image generator is shutting down. Try again in a moment.",

@@ -233,7 +233,7 @@ class GeneratePanel(QWidget):
             prov = dict(provs[i]) if i < len(provs) else {}
             if i < len(texts):
                 prov["parameters"] = texts[i]
-            image = to_qimage(Pixels(im.width, im.height, bytes(im.data), im.channels))
+            image = to_qimage(Pixels.from_wire(im))
             at = (region.x, region.y, region.width, region.height) if region else None
             results.append(ResultImage(image, prov, job.mode, at))
         self.results.show_results(results)
@@ -250,7 +250,7 @@ class GeneratePanel(QWidget):
     def _show_preview(self, im: Image) -> None:
         if im.channels not in (1, 4):
             return
-        px = Pixels(im.width, im.height, bytes(im.data), im.channels)
+        px = Pixels.from_wire(im)
         self.preview.setPixmap(_fit(to_qimage(px)))
 
     def _finish(self) -> None:

@@ -305,7 +305,7 @@ class TrainPanel(QWidget):
         for i, label in enumerate(self.sample_labels):
             if i < len(frames) and i < len(prompts) and frames[i].channels in (1, 4):
                 im = frames[i]
-                qimage = to_qimage(Pixels(im.width, im.height, bytes(im.data), im.channels))
+                qimage = to_qimage(Pixels.from_wire(im))
                 label.setPixmap(QPixmap.fromImage(qimage.scaled(
                     THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
                     Qt.TransformationMode.SmoothTransformation)))

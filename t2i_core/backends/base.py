@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -164,6 +164,21 @@ class ModelInfo:
     # over the ``train`` request's defaults (which suit the built-in model): an SD model
     # wants a far smaller batch and learning rate. A request's own values always win.
     train_defaults: dict[str, Any] | None = None
+    # The generation settings that suit it (steps, guidance, scheduler, width, height), used
+    # for the fields a request leaves out. None: the built-in model's (20 steps, guidance 3)
+    # at ``default_size``. The worker lists them complete (``list_models``).
+    generate_defaults: dict[str, Any] | None = None
+
+
+@runtime_checkable
+class ModelFolder(Protocol):
+    """A backend whose models are files a user adds, replaces and removes while the worker
+    runs (diffusers): the worker rescans it on ``hello``/``list_models`` and lists what it
+    refused, with the reason."""
+
+    def rescan(self) -> None: ...
+
+    def refused_models(self) -> list[dict[str, str]]: ...  # [{"file", "reason"}]
 
 
 class ProgressCallback(Protocol):

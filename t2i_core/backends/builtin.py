@@ -12,7 +12,6 @@ premultiplied alpha), so edges stay clean over transparency.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import threading
 from pathlib import Path
@@ -30,6 +29,7 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
+from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
@@ -46,14 +46,6 @@ DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SIZES = (32, 64, 128, 256, 512)
 NATIVE = 32
 SAMPLING_DEFAULTS = {"top_k": 16, "temperature": 0.05, "anchor_strength": 1.0}
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class BuiltinModel:

@@ -29,7 +29,8 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
-from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba, file_sha256
+from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba
+from t2i_core.content_hash import file_sha256
 from t2i_core.errors import Cancelled, T2IError
 from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
@@ -151,7 +152,9 @@ class LiveBackend:
     def _info(self, hash_: str, step: int) -> ModelInfo:
         return ModelInfo(id="live", backend=self.name, hash=hash_, sizes=SIZES,
                          default_size=128, description=f"one-step live previews, 32 px "
-                         f"native, CPU (trained {step} steps)")
+                         f"native, CPU (trained {step} steps)",
+                         generate_defaults={"steps": 1, "guidance": 0.0,
+                                            "scheduler": "one-step"})
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:

@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from t2i_core.errors import Cancelled, T2IError
+from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
@@ -151,7 +151,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
         except (RuntimeError, MemoryError) as e:  # the allocator refused: say what to do
-            if not _is_out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             raise _memory_error(trainable, request, step) from e
         step += 1
@@ -253,12 +253,6 @@ def _own_metadata(path: Path) -> dict:
     with safe_open(str(path), framework="pt") as f:
         ours = json.loads((f.metadata() or {}).get("t2i", "{}"))
     return ours if isinstance(ours, dict) else {}
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    text = str(e).lower()
-    return isinstance(e, torch.OutOfMemoryError | MemoryError) or (
-        "out of memory" in text or "can't allocate memory" in text)
 
 
 def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2IError:

@@ -46,9 +46,40 @@ def test_generate_params_mirror_the_backend_request():
 
     core = {f.name for f in dataclasses.fields(GenerateRequest)} - {"init_image", "mask"}
     assert {f.name for f in dataclasses.fields(P.GenerateParams)} == core
+    # Left out on the wire (None): the worker fills the model's own; the built-in model's
+    # are the core request's defaults, at its default size (128).
+    builtin = {**P.GENERATE_DEFAULTS, "width": 128, "height": 128}
     for f in dataclasses.fields(P.GenerateParams):
-        if f.name != "loras" and f.default is not dataclasses.MISSING:
-            assert f.default == GenerateRequest.__dataclass_fields__[f.name].default, f.name
+        if f.name == "loras" or f.default is dataclasses.MISSING:
+            continue
+        core_default = GenerateRequest.__dataclass_fields__[f.name].default
+        if f.name in P.MODEL_DEPENDENT:
+            assert f.default is None and builtin[f.name] == core_default, f.name
+        else:
+            assert f.default == core_default, f.name
+    assert P.GenerateParams("a cat").to_body().keys().isdisjoint(P.MODEL_DEPENDENT)
+    params, _ = P.GenerateParams.from_body({"prompt": "a cat", "steps": None})
+    assert params.steps is None and params.filled({"steps": 25}).steps == 25
+    assert P.GenerateParams("a", steps=3).filled({"steps": 25}).steps == 3
+
+
+def test_train_params_mirror_the_core_train_request():
+    # TrainParams is the wire copy of t2i_core's TrainRequest (the client cannot import the
+    # core): same fields, same defaults; the model-dependent ones are None on the wire and
+    # P.TRAIN_DEFAULTS holds the core's values for them.
+    from t2i_core.finetune.request import TrainRequest
+
+    core = {f.name: f for f in dataclasses.fields(TrainRequest)}
+    wire = {f.name: f for f in dataclasses.fields(P.TrainParams)}
+    assert wire.keys() == core.keys()
+    for name, f in wire.items():
+        c = core[name]
+        if name in P.TRAIN_DEFAULTS:
+            assert f.default is None and P.TRAIN_DEFAULTS[name] == c.default, name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert f.default_factory() == c.default_factory(), name
+        else:
+            assert f.default == c.default, name
 
 
 @pytest.mark.parametrize("frames, code", [

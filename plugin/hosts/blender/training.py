@@ -40,6 +40,7 @@ _ERRORS = {
     "training_unavailable": "Training is not available in this installation. {message}",
     "not_trainable": "This model cannot be fine-tuned. {message}",
     "model_not_found": "That base model is not installed. {message}",
+    "model_refused": "That base model's file cannot be used. {message}",
     "worker_lost": "The worker stopped during training. When it is connected again, press "
                    "Train with the same settings: it continues from the last checkpoint.",
     "worker_unavailable": "The worker could not be reached or started. {message}",

@@ -20,8 +20,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,
@@ -34,14 +32,19 @@ from t2i_core.backends.diffusers_backend import loader
 from t2i_core.backends.diffusers_backend.detect import FAMILY_NAMES
 from t2i_core.backends.diffusers_backend.families import Family, family_for
 from t2i_core.backends.diffusers_backend.hashing import HashCache
-from t2i_core.backends.diffusers_backend.images import blend_inpaint, to_pil_mask, to_pil_rgb
+from t2i_core.backends.diffusers_backend.images import (
+    blend_inpaint,
+    to_pil_mask,
+    to_pil_rgb,
+    to_rgba,
+)
 from t2i_core.backends.diffusers_backend.lora import apply_loras, list_adapters
 from t2i_core.backends.diffusers_backend.previews import latent_preview
 from t2i_core.backends.diffusers_backend.prompt_tokens import truncation_warnings
-from t2i_core.backends.diffusers_backend.scanner import LORA_DIR, ModelEntry, scan
+from t2i_core.backends.diffusers_backend.scanner import LORA_DIR, ModelEntry, scan, scan_one
 from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
 from t2i_core.backends.diffusers_backend.trainer import release as release_training
-from t2i_core.errors import Cancelled, T2IError
+from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.library import AdapterLibrary
 
 log = logging.getLogger("t2i.diffusers")
@@ -101,16 +104,62 @@ class DiffusersBackend:
         # fine-tuned adapters land where the LoRA list reads them (finetune/job.py)
         self.adapter_library = AdapterLibrary(self.loras_dir)
         self.hashes = HashCache(self.cache_dir / "model_hashes.json")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one generation or training step at a time
+        self._scan_lock = threading.Lock()  # rescans run on another thread than generation
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         self.rescan()
 
     # -- discovery --------------------------------------------------------------------------
     def rescan(self) -> None:
-        result = scan(self.models_dir, self.hashes)
-        self.entries = {e.id: e for e in result.models}
-        self.refused = dict(result.refused)
-        self.rescan_adapters()
+        """Scan the models folder again: new files are offered, removed ones dropped, changed
+        ones re-detected and re-hashed (unchanged files cost a ``stat``: see hashing.py).
+        The worker calls it on ``hello`` and ``list_models``, off its socket thread."""
+        with self._scan_lock:
+            known = {e.path: e for e in getattr(self, "entries", {}).values()}
+            result = scan(self.models_dir, self.hashes, known)
+            self.entries = {e.id: e for e in result.models}
+            self.refused = dict(result.refused)
+            self.rescan_adapters()
+
+    def current_entry(self, model_id: str) -> ModelEntry:
+        """``model_id``'s entry as the file is now: re-detected and re-hashed when its size or
+        mtime changed since the scan (a file replaced in place), found by a rescan when it
+        was added since; ``T2IError`` (``model_refused`` / ``model_not_found``) otherwise."""
+        entry = self.entries.get(model_id)
+        if entry is None or entry.changed:
+            path = entry.path if entry is not None else None
+            with self._scan_lock:
+                if path is not None and path.exists():
+                    try:
+                        fresh = scan_one(self.models_dir, path, self.hashes)
+                    except T2IError as e:
+                        self.entries = {k: v for k, v in self.entries.items() if k != model_id}
+                        self.refused = {**self.refused, str(path.relative_to(
+                            self.models_dir)): e.message}
+                        raise self.missing_error(model_id) from e
+                    fresh.id = model_id
+                    self.entries = {**self.entries, model_id: fresh}
+                    self.hashes.save()
+                    log.info("model %s changed on disk: re-hashed (%s)", model_id,
+                             fresh.hash[:10])
+            if path is None or not path.exists():
+                self.rescan()
+        entry = self.entries.get(model_id)
+        if entry is None:
+            raise self.missing_error(model_id)
+        return entry
+
+    def missing_error(self, model_id: str) -> T2IError:
+        why = self.why_missing(model_id)
+        if why:
+            return T2IError("model_refused", f"model '{model_id}' was refused: {why}")
+        installed = ", ".join(sorted(self.entries)) or "none"
+        return T2IError("model_not_found", f"model '{model_id}' not found in "
+                        f"{self.models_dir}; installed: {installed}")
+
+    def refused_models(self) -> list[dict[str, str]]:
+        """Every file or folder the scan refused, with the reason and what to do."""
+        return [{"file": rel, "reason": why} for rel, why in sorted(self.refused.items())]
 
     def models(self) -> list[ModelInfo]:
         out = []
@@ -124,7 +173,11 @@ class DiffusersBackend:
                                  default_size=fam.default_size,
                                  description=f"{desc} ({e.layout}), {self.device}; {hint}",
                                  train_defaults=dict(SD_TRAIN_DEFAULTS) if trainable
-                                 else None))
+                                 else None,
+                                 generate_defaults={
+                                     "steps": fam.steps, "guidance": fam.guidance,
+                                     "scheduler": fam.scheduler, "width": fam.default_size,
+                                     "height": fam.default_size}))
         return out
 
     def loras(self) -> list[str]:
@@ -159,10 +212,11 @@ class DiffusersBackend:
 
     # -- loading ----------------------------------------------------------------------------
     def _get(self, model_id: str) -> _Loaded:
-        if model_id not in self.entries:
-            installed = ", ".join(sorted(self.entries)) or "none"
-            raise T2IError("model_not_found", self.why_missing(model_id) or f"model "
-                           f"'{model_id}' not found; installed: {installed}")
+        entry = self.current_entry(model_id)  # re-hashed if the file changed
+        loaded = self._loaded.get(model_id)
+        if loaded is not None and loaded.entry.hash != entry.hash:  # replaced in place
+            del self._loaded[model_id], loaded
+            self._free_memory()
         if model_id in self._loaded:
             self._loaded.move_to_end(model_id)
             return self._loaded[model_id]
@@ -170,14 +224,13 @@ class DiffusersBackend:
             _, old = self._loaded.popitem(last=False)
             del old
             self._free_memory()
-        entry = self.entries[model_id]
         fam = family_for(entry.family, entry.detected.variant)
         pipe, notes = loader.load_pipeline(entry, fam.pipelines["txt2img"], self.dtype,
                                            self.cache_dir / "configs", self.opts.t5_tokenizer)
         try:
             loader.place(pipe, self.torch_device, self.opts)
         except Exception as e:  # noqa: BLE001 - a model too big for the device
-            if not _is_out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             del pipe
             self._free_memory()
@@ -256,17 +309,17 @@ class DiffusersBackend:
         except Cancelled:
             raise
         except Exception as e:  # noqa: BLE001 - classify memory errors, re-raise the rest
-            if _is_out_of_memory(e):
+            if is_out_of_memory(e):
                 self._free_memory()
                 raise T2IError("out_of_memory", f"not enough {self.torch_device.type} memory "
                                f"for {req.count} image(s) of {req.width}x{req.height} with "
                                f"'{entry.id}'; try fewer images or a smaller size, or "
-                               f"{memory_savers(self.torch_device.type, self.opts)}") from e
+                               f"{loader.memory_savers(self.torch_device.type, self.opts)}") from e
             if isinstance(e, ValueError):  # diffusers' own input checks, e.g. 0 img2img steps
                 raise T2IError("bad_request", f"the pipeline refused the request: "
                                f"{str(e)[:300]}") from e
             raise
-        images = _to_rgba(out.images)
+        images = to_rgba(out.images)
         if req.mask is not None and req.init_image is not None:
             images = [blend_inpaint(im, req.init_image, req.mask) for im in images]
         prov = [Provenance(
@@ -300,37 +353,3 @@ class DiffusersBackend:
             if req.init_image is None:
                 kw["strength"] = 1.0
         return kw
-
-
-def memory_savers(device_type: str, opts: loader.RuntimeOptions) -> str:
-    """What to restart the worker with when memory runs out (the options not already on)."""
-    opt = "--backend-option diffusers."
-    ideas = [] if opts.attention_slicing else [f"{opt}attention_slicing=true"]
-    if device_type != "cpu" and opts.cpu_offload == "none":
-        ideas.append(f"{opt}cpu_offload=model")  # only a GPU has somewhere to offload to
-    if not opts.vae_tiling:
-        ideas.append(f"{opt}vae_tiling=true (large images)")
-    if not ideas:
-        return "close other programs, or use a smaller model"
-    return "restart the worker with " + " and ".join(ideas)
-
-
-def _is_out_of_memory(e: BaseException) -> bool:
-    import torch
-
-    if isinstance(e, torch.OutOfMemoryError | MemoryError):
-        return True
-    text = str(e).lower()
-    return isinstance(e, RuntimeError) and ("out of memory" in text
-                                            or "can't allocate memory" in text
-                                            or "not enough memory" in text)
-
-
-def _to_rgba(images: np.ndarray) -> list[np.ndarray]:
-    out = []
-    for im in images:
-        rgba = np.empty((*im.shape[:2], 4), np.uint8)
-        rgba[..., :3] = (np.clip(im, 0, 1) * 255 + 0.5).astype(np.uint8)
-        rgba[..., 3] = 255
-        out.append(rgba)
-    return out

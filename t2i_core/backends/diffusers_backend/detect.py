@@ -20,6 +20,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from t2i_core.backends.diffusers_backend.key_layouts import canonical_name, renamed_names
 from t2i_core.errors import T2IError
 
 UNET = "model.diffusion_model."
@@ -33,8 +34,9 @@ FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x",
 class Header:
     """A safetensors file's tensor names -> shapes, and its string metadata."""
 
-    shapes: dict[str, tuple[int, ...]]
+    shapes: dict[str, tuple[int, ...]]  # canonical names (key_layouts.py)
     metadata: dict[str, str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # canonical -> name in the file
 
     def has_prefix(self, prefix: str) -> bool:
         return any(k.startswith(prefix) for k in self.shapes)
@@ -59,7 +61,9 @@ def read_header(path: Path) -> Header:
     except Exception as e:  # safetensors raises several types for a damaged file
         raise T2IError("weights_corrupt", f"{path.name} is not a readable safetensors file "
                        f"({type(e).__name__}: {e}); download it again") from e
-    return Header(shapes, dict(meta))
+    renamed = renamed_names(shapes)
+    shapes = {canonical_name(k): s for k, s in shapes.items()}
+    return Header(shapes, dict(meta), renamed)
 
 
 def read_headers(paths: list[Path]) -> Header:
@@ -69,6 +73,7 @@ def read_headers(paths: list[Path]) -> Header:
         h = read_header(p)
         out.shapes.update(h.shapes)
         out.metadata.update(h.metadata)
+        out.renamed.update(h.renamed)
     return out
 
 

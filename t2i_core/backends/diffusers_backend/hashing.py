@@ -14,16 +14,9 @@ import os
 import threading
 from pathlib import Path
 
+from t2i_core.content_hash import file_sha256
+
 log = logging.getLogger("t2i.diffusers")
-CHUNK = 1 << 22
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class HashCache:
@@ -34,6 +27,7 @@ class HashCache:
         self._lock = threading.Lock()
         self._entries: dict[str, dict] = {}
         self.computed = 0  # how many files were hashed (not served from the cache): for tests
+        self._saved_at = 0  # ``computed`` when last saved: nothing new, nothing to write
         if path is not None and path.is_file():
             try:
                 self._entries = json.loads(path.read_text())
@@ -62,9 +56,10 @@ class HashCache:
         return hashlib.sha256("".join(lines).encode()).hexdigest()
 
     def save(self) -> None:
-        if self.path is None:
+        if self.path is None or (self._saved_at == self.computed and self.path.is_file()):
             return
         with self._lock:
+            self._saved_at = self.computed
             data = json.dumps(self._entries, indent=0, sort_keys=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

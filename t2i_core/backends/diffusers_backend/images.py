@@ -28,3 +28,14 @@ def blend_inpaint(out: np.ndarray, init: np.ndarray, mask: np.ndarray) -> np.nda
     a = (mask.astype(np.float32) / 255.0)[..., None]
     blended = a * out.astype(np.float32) + (1.0 - a) * init.astype(np.float32)
     return (blended + 0.5).astype(np.uint8)
+
+
+def to_rgba(images: np.ndarray) -> list[np.ndarray]:
+    """A pipeline's float RGB output (``output_type="np"``, 0..1) as opaque uint8 RGBA."""
+    out = []
+    for im in images:
+        rgba = np.empty((*im.shape[:2], 4), np.uint8)
+        rgba[..., :3] = (np.clip(im, 0, 1) * 255 + 0.5).astype(np.uint8)
+        rgba[..., 3] = 255
+        out.append(rgba)
+    return out

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from t2i_core.backends.diffusers_backend.infer import single_file_configs, write_config_folder
+from t2i_core.backends.diffusers_backend.infer import (
+    TEXT_ENCODERS,
+    single_file_configs,
+    write_config_folder,
+)
 from t2i_core.backends.diffusers_backend.scanner import ModelEntry
 from t2i_core.errors import T2IError
 
@@ -41,6 +45,19 @@ class RuntimeOptions:
         if self.cpu_offload not in OFFLOAD:
             raise T2IError("bad_option", f"cpu_offload '{self.cpu_offload}' is unknown; use "
                            "none, model or sequential")
+
+
+def memory_savers(device_type: str, opts: RuntimeOptions) -> str:
+    """What to restart the worker with when memory runs out (the options not already on)."""
+    opt = "--backend-option diffusers."
+    ideas = [] if opts.attention_slicing else [f"{opt}attention_slicing=true"]
+    if device_type != "cpu" and opts.cpu_offload == "none":
+        ideas.append(f"{opt}cpu_offload=model")  # only a GPU has somewhere to offload to
+    if not opts.vae_tiling:
+        ideas.append(f"{opt}vae_tiling=true (large images)")
+    if not ideas:
+        return "close other programs, or use a smaller model"
+    return "restart the worker with " + " and ".join(ideas)
 
 
 def resolve_device(name: str) -> Any:
@@ -118,6 +135,7 @@ def load_pipeline(entry: ModelEntry, txt2img_class: str, dtype: Any,
 
                 extra = {"tokenizer_3": AutoTokenizer.from_pretrained(
                     str(t5_tokenizer), local_files_only=True)}
+        extra |= _renamed_text_encoders(entry, configs, folder, dtype)
         pipe = cls.from_single_file(str(entry.path), config=str(folder), torch_dtype=dtype,
                                     local_files_only=True, **extra)
         _retie_t5(pipe)
@@ -131,6 +149,38 @@ def load_pipeline(entry: ModelEntry, txt2img_class: str, dtype: Any,
         log.exception("loading %s failed", entry.path)
         raise T2IError("model_load_failed", f"model '{entry.id}' ({entry.family}) could not be "
                        f"loaded: {type(e).__name__}: {str(e)[:300]}") from e
+
+
+def _renamed_text_encoders(entry: ModelEntry, configs: dict[str, dict], folder: Path,
+                           dtype: Any) -> dict[str, Any]:
+    """Text encoders whose weights the file stores under old names (key_layouts.py), built by
+    diffusers' own LDM-CLIP converter from the renamed tensors; diffusers would refuse them."""
+    from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+    from safetensors import safe_open
+
+    header = entry.header
+    assert header is not None
+    out: dict[str, Any] = {}
+    for name, (kind, prefix) in TEXT_ENCODERS[entry.family].items():
+        stored = {new: old for new, old in header.renamed.items() if new.startswith(prefix)}
+        if not stored or kind != "clip" or name not in configs:
+            continue
+        with safe_open(str(entry.path), framework="pt") as f:
+            checkpoint = {new: f.get_tensor(old) for new, old in stored.items()}
+            checkpoint |= {k: f.get_tensor(k) for k in f.keys()  # noqa: SIM118
+                           if k.startswith(prefix) and k not in header.renamed.values()}
+        cls = transformers_class(configs[name])
+        out[name] = create_diffusers_clip_model_from_ldm(
+            cls, checkpoint, subfolder=name, config=str(folder), torch_dtype=dtype,
+            local_files_only=True)
+    return out
+
+
+def transformers_class(config: dict) -> Any:
+    """The transformers model class a component config names (CLIPTextModel, ...)."""
+    import transformers
+
+    return getattr(transformers, config["architectures"][0])
 
 
 def _retie_t5(pipe: Any) -> None:

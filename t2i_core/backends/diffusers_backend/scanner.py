@@ -15,7 +15,7 @@ Pickle checkpoints are refused: unpickling runs whatever code the file carries.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from t2i_core.backends.diffusers_backend.detect import (
@@ -46,6 +46,13 @@ class ModelEntry:
     detected: Detected
     hash: str
     header: Header | None = None  # single files: names, shapes, metadata
+    stamp: tuple = ()  # stamp_of(path) when scanned: a change means rescan and re-hash
+
+    @property
+    def changed(self) -> bool:
+        """The file (or a file of the folder) was replaced, edited, added or removed since the
+        scan: its hash, family and weights may all differ now."""
+        return stamp_of(self.path) != self.stamp
 
     @property
     def family(self) -> str:
@@ -70,8 +77,11 @@ def pickle_message(path: Path) -> str:
             "publishes; then remove the pickle from the models folder")
 
 
-def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
-    """Every usable model under ``models_dir``; everything refused, with the reason."""
+def scan(models_dir: Path, hashes: HashCache,
+         known: dict[Path, ModelEntry] | None = None) -> ScanResult:
+    """Every usable model under ``models_dir``; everything refused, with the reason.
+    ``known``: the last scan's entries by path; one whose stamp is unchanged is reused without
+    reading its header again (a rescan then costs a ``stat`` per file)."""
     result = ScanResult()
     if not models_dir.is_dir():
         raise T2IError("models_dir_missing", f"models folder {models_dir} does not exist; "
@@ -79,13 +89,12 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
     seen: set[str] = set()
     for path in _candidates(models_dir):
         rel = path.relative_to(models_dir)
+        old = (known or {}).get(path)
         try:
-            if path.is_dir():
-                entry = _folder_entry(path, rel, hashes)
-            elif path.suffix.lower() in PICKLE_SUFFIXES:
-                raise T2IError("pickle_refused", pickle_message(path))
+            if old is not None and stamp_of(path) == old.stamp:
+                entry = replace(old, id=scan_id(models_dir, path))
             else:
-                entry = _file_entry(path, rel, hashes)
+                entry = scan_one(models_dir, path, hashes)
         except T2IError as e:
             result.refused[str(rel)] = e.message
             log.warning("models: skipping %s: %s", rel, e.message)
@@ -96,6 +105,41 @@ def scan(models_dir: Path, hashes: HashCache) -> ScanResult:
         result.models.append(entry)
     hashes.save()
     return result
+
+
+def scan_id(models_dir: Path, path: Path) -> str:
+    rel = path.relative_to(models_dir)
+    return rel.as_posix() if path.is_dir() else rel.with_suffix("").as_posix()
+
+
+def scan_one(models_dir: Path, path: Path, hashes: HashCache) -> ModelEntry:
+    """The entry of one model file or folder (hashed, detected); ``T2IError`` if refused."""
+    rel = path.relative_to(models_dir)
+    stamp = stamp_of(path)  # before reading: a change while we read shows up next time
+    if path.is_dir():
+        entry = _folder_entry(path, rel, hashes)
+    elif path.suffix.lower() in PICKLE_SUFFIXES:
+        raise T2IError("pickle_refused", pickle_message(path))
+    else:
+        entry = _file_entry(path, rel, hashes)
+    entry.stamp = stamp
+    return entry
+
+
+def stamp_of(path: Path) -> tuple:
+    """Size and mtime of a file, or of every file in a folder (() when it is gone)."""
+    try:
+        if path.is_dir():
+            return tuple((p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns)
+                         for p in sorted(path.rglob("*"))
+                         if not p.name.startswith(".") and p.is_file()
+                         and (st := p.stat()))
+        st = path.stat()
+        yaml = path.with_suffix(".yaml")  # an A1111 sidecar changes what the file is
+        side = (yaml.stat().st_mtime_ns,) if yaml.is_file() else ()
+    except OSError:
+        return ()
+    return (st.st_size, st.st_mtime_ns, *side)
 
 
 def _candidates(root: Path) -> list[Path]:

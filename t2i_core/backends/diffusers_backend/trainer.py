@@ -34,20 +34,43 @@ import json
 import random
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from t2i_core.backends.diffusers_backend.families import family_for
+from t2i_core.backends.diffusers_backend.images import to_rgba
+from t2i_core.backends.diffusers_backend.loader import RuntimeOptions, memory_savers
 from t2i_core.backends.diffusers_backend.lora import kohya_adapter, lora_target_modules
-from t2i_core.errors import T2IError
+from t2i_core.backends.diffusers_backend.scanner import ModelEntry
+from t2i_core.errors import T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, decode_square
 from t2i_core.finetune.request import TrainRequest
 
 if TYPE_CHECKING:
+    import threading
+
     import torch
 
-    from t2i_core.backends.diffusers_backend.backend import DiffusersBackend
+
+class DiffusersBackend(Protocol):
+    """What a fine-tuning run uses of the diffusers backend (backend.py). Named here, not
+    imported: backend.py imports this module, and a module pair must not import each other."""
+
+    entries: dict[str, ModelEntry]
+    dtype: Any  # torch.dtype
+    torch_device: Any  # torch.device
+    opts: RuntimeOptions
+    train_resolution: int
+    _lock: threading.Lock  # one generation or training step at a time
+
+    def current_entry(self, model_id: str) -> ModelEntry: ...
+
+    def missing_error(self, model_id: str) -> T2IError: ...
+
+    def _get(self, model_id: str) -> Any: ...  # the loaded pipeline (backend._Loaded)
+
+    def _free_memory(self) -> None: ...
 
 TRAIN_ADAPTER = "t2i_training"  # the peft adapter name while a run trains
 FORMAT = "pt"  # safetensors' usual "format" header: kohya files carry no other
@@ -61,9 +84,7 @@ def check_trainable(backend: DiffusersBackend, model_id: str) -> None:
     """Raise ``T2IError`` unless ``model_id`` is a model this backend can fine-tune."""
     entry = backend.entries.get(model_id)
     if entry is None:
-        installed = ", ".join(sorted(backend.entries)) or "none"
-        raise T2IError("model_not_found", backend.why_missing(model_id) or f"model "
-                       f"'{model_id}' not found; installed: {installed}")
+        raise backend.missing_error(model_id)
     if entry.detected.variant == "inpaint":
         raise T2IError("not_trainable", f"model '{model_id}' is an inpainting model; train "
                        "its base model instead (the adapter then works with both)")
@@ -78,7 +99,7 @@ class DiffusersTrainable:
         check_trainable(backend, request.model)
         self.backend = backend
         self.request = request
-        self.entry = backend.entries[request.model]
+        self.entry = backend.current_entry(request.model)  # re-hashed if the file changed
         self.family = family_for(self.entry.family, self.entry.detected.variant)
         self.base_model = self.entry.id
         self.base_hash = self.entry.hash
@@ -114,9 +135,7 @@ class DiffusersTrainable:
         try:
             self.mean, self.std = self._encode_folder(data)
         except (RuntimeError, MemoryError) as e:
-            from t2i_core.backends.diffusers_backend.backend import _is_out_of_memory
-
-            if not _is_out_of_memory(e):
+            if not is_out_of_memory(e):
                 raise
             self.backend._free_memory()
             raise T2IError("out_of_memory", f"not enough memory to encode the folder's "
@@ -187,8 +206,6 @@ class DiffusersTrainable:
     @property
     def memory_hint(self) -> str:
         """The job's out-of-memory message ends with this (job.py)."""
-        from t2i_core.backends.diffusers_backend.backend import memory_savers
-
         savers = memory_savers(self.device.type, self.backend.opts)
         if self.resolution <= 256:
             return savers
@@ -272,7 +289,6 @@ class DiffusersTrainable:
     def samples(self, prompts: list[str], seed: int) -> list[np.ndarray]:
         import torch
 
-        from t2i_core.backends.diffusers_backend.backend import _to_rgba
         from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
 
         pipe, fam = self.pipe, self.family
@@ -286,7 +302,7 @@ class DiffusersTrainable:
                                guidance_scale=fam.guidance, width=self.resolution,
                                height=self.resolution, output_type="np",
                                generator=torch.Generator("cpu").manual_seed(seed + i))
-                out.append(_to_rgba(res.images)[0])
+                out.append(to_rgba(res.images)[0])
             return out
         finally:
             self.denoiser.train()
