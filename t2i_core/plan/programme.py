@@ -10,6 +10,7 @@ Units: metres and square metres. Directions: "N", "E", "S", "W"; y grows to the 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -104,7 +105,7 @@ class Programme:
     total_area: float | None = None  # m²; None: the sum of the rooms
     footprint: tuple[float, float] | None = None  # (width E-W, depth N-S) in m
     entrance: str | None = None  # the side of the entrance door; None: the solver chooses
-    unit: str = "apartment"  # apartment, house, studio, flat, ...
+    unit: str = ""  # apartment | house | studio; "" when the text does not say
     excluded: list[str] = field(default_factory=list)  # kinds the text said "no" to
     unknown: list[str] = field(default_factory=list)  # words the parser did not understand
     notes: list[str] = field(default_factory=list)  # what was assumed, in words
@@ -131,7 +132,7 @@ class Programme:
             fp = d.get("footprint")
             prog = cls(rooms, rels, _opt_float(d.get("total_area")),
                        (float(fp[0]), float(fp[1])) if fp else None,
-                       d.get("entrance") or None, str(d.get("unit", "apartment")),
+                       d.get("entrance") or None, str(d.get("unit") or ""),
                        [str(k) for k in d.get("excluded", [])],
                        [str(w) for w in d.get("unknown", [])],
                        [str(n) for n in d.get("notes", [])], str(d.get("source", "")))
@@ -229,8 +230,8 @@ def complete(prog: Programme) -> Programme:
     """The programme with what a dwelling needs added (living, kitchen, bathroom, a hall for
     four or more rooms, access for en-suites) unless the text excluded it. Adds a note for
     each assumption so the table shows it. Returns a new programme."""
-    p = Programme.from_dict(prog.to_dict()) if prog.rooms else prog
-    if not p.rooms:
+    p = copy.deepcopy(prog)
+    if not p.rooms and not p.unit:
         raise T2IError("no_rooms", NO_ROOMS_MESSAGE)
     kinds = {r.kind for r in p.rooms}
     sleeping = kinds & {"bedroom", "master"}
@@ -252,6 +253,12 @@ def complete(prog: Programme) -> Programme:
         elif "bathroom" not in kinds and "ensuite" in kinds and len(sleeping) and sum(
                 r.kind in ("bedroom",) for r in p.rooms):
             add("bathroom", "the other bedrooms need one besides the en-suite")
+    if studio and p.of_kind("living") and p.of_kind("kitchen"):
+        living, kitchen = p.of_kind("living")[0], p.of_kind("kitchen")[0]
+        if not any(rel.kind == "open" and {rel.a, rel.b} == {living.id, kitchen.id}
+                   for rel in p.relations):
+            p.relations.append(Relation("open", kitchen.id, living.id))
+            p.notes.append("a studio's kitchen is open to its main room")
     if len(p.rooms) >= 5 and not studio:
         add("hall", "five rooms or more are reached from a hall")
     # An en-suite needs a bedroom to belong to.
