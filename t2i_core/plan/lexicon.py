@@ -76,10 +76,13 @@ AREA_WORDS = ("total", "in total", "overall", "total area", "gross", "floor area
               "approximately", "about", "around", "roughly", "footprint", "plot", "of about")
 ENTRANCE_WORDS = ("entrance", "entry", "front door", "main door", "main entrance")
 # Function words: understood as glue, never reported.
-STOPWORDS = frozenset("""a an the with and of in for on at to its their them it this that is are
-be must should has have having where which who all each both plus also as into from or
-i we want need needs like please would there here my our me us some any one one's m metres
-meters metre meter s t both while so but please""".split())
+STOPWORDS = frozenset({"a", "all", "also", "an", "and", "any", "are", "as", "at", "be", "both",
+                       "but", "each", "for", "from", "has", "have", "having", "here", "i", "in",
+                       "into", "is", "it", "its", "like", "m", "me", "meter", "meters", "metre",
+                       "metres", "must", "my", "need", "needs", "of", "on", "one", "one's", "or",
+                       "our", "please", "plus", "s", "should", "so", "some", "t", "that", "the",
+                       "their", "them", "there", "this", "to", "us", "want", "we", "where",
+                       "which", "while", "who", "with", "would"})
 
 NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,

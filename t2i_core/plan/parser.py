@@ -329,7 +329,7 @@ def _areas(items: list[Item], tokens: list[str], prog: Programme) -> None:
             target = prv
             if each_before:
                 target = _skip(items, prv, -1, ("mod", "sep"))
-            if 0 <= target and items[target].kind in ("room", "rooms"):
+            if target >= 0 and items[target].kind in ("room", "rooms"):
                 items[target].size = it.number
             else:
                 totals.append(it.number or 0.0)
