@@ -66,6 +66,11 @@ class Runner:
         """Resolve the model and validate the request; raises with a user-facing message."""
         from t2i_core.backends.base import GenerateRequest, LoraRef
 
+        if job.kind == "plan":  # needs no model: plans are solved, not generated
+            from worker.plan_job import prepare_plan
+
+            prepare_plan(job)
+            return
         if not self.cache.backends:
             raise BackendUnavailable(self.cache.load_error or "no backend is configured")
         if job.kind == "train":
@@ -160,13 +165,18 @@ class Runner:
         try:
             if getattr(job, "prepared", None) is None:
                 self.prepare(job)
-            if job.kind == "train":
-                from worker.train_job import run_train
-
+            if job.kind in ("train", "plan"):
                 def send(msg: P.Message) -> None:
                     self.sock.send_multipart([b"E", job.client, *P.encode(msg)], copy=False)
 
-                self._terminal(job, run_train(job, send, self.progress_interval))
+                if job.kind == "train":
+                    from worker.train_job import run_train
+
+                    self._terminal(job, run_train(job, send, self.progress_interval))
+                else:
+                    from worker.plan_job import run_plan
+
+                    self._terminal(job, run_plan(job, send, self.history, self.session))
                 return
             backend, info, request = job.prepared
             result = backend.generate(request, progress, job.cancel)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from t2i_core.errors import T2IError
 from t2i_core.plan import lexicon as L
-from t2i_core.plan.programme import Programme, Relation, Room
+from t2i_core.plan.programme import NO_ROOMS_MESSAGE, Programme, Relation, Room, complete
 
 _PHRASES: dict[tuple[str, ...], tuple[str, str]] = {}
 
@@ -187,6 +188,20 @@ def scan(tokens: list[str]) -> tuple[list[Item], set[int]]:
         else:
             i += 1
     return items, used
+
+
+def programme_from_text(text: str) -> Programme:
+    """Parse and complete; raises ``no_rooms`` (with examples) when there is nothing."""
+    if not text or not text.strip():
+        raise T2IError("no_rooms", NO_ROOMS_MESSAGE)
+    if len(text) > 2000:
+        raise T2IError("bad_request", f"the description is {len(text)} characters; describe "
+                       "the plan in at most 2000")
+    parsed = parse(text)
+    if not parsed.rooms and not parsed.unit:
+        words = f" (not understood: {', '.join(parsed.unknown[:12])})" if parsed.unknown else ""
+        raise T2IError("no_rooms", NO_ROOMS_MESSAGE + words)
+    return complete(parsed)
 
 
 def parse(text: str) -> Programme:
