@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from t2i_core.errors import T2IError
 from t2i_core.plan import lexicon as L
-from t2i_core.plan.programme import NO_ROOMS_MESSAGE, Programme, Relation, Room, complete
+from t2i_core.plan.programme import (MAX_ROOMS, NO_ROOMS_MESSAGE, Programme, Relation, Room,
+                                     complete)
 
 _PHRASES: dict[tuple[str, ...], tuple[str, str]] = {}
 
@@ -201,6 +202,8 @@ def programme_from_text(text: str) -> Programme:
     if not parsed.rooms and not parsed.unit:
         words = f" (not understood: {', '.join(parsed.unknown[:12])})" if parsed.unknown else ""
         raise T2IError("no_rooms", NO_ROOMS_MESSAGE + words)
+    if len(parsed.rooms) > MAX_ROOMS:
+        parsed.validate()  # refuses with the count the text asked for, before adding any
     return complete(parsed)
 
 

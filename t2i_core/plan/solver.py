@@ -379,6 +379,7 @@ def solve(prog: Programme, variants: int = 3, seed: int = 0, time_limit: float =
     check_programme(prog, *fps[0])
     layouts: list[Layout] = []
     failures: list[str] = []
+    infeasible: list[tuple[_Model, float, float]] = []
     for k, (width, depth) in enumerate(fps):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -421,7 +422,8 @@ def solve(prog: Programme, variants: int = 3, seed: int = 0, time_limit: float =
                 layouts.append(_transpose_layout(layout) if transposed else layout)
                 break
             if status == cp_model.INFEASIBLE:
-                failures.append(_explain(model, width, depth))
+                infeasible.append((model, width, depth))  # explained only if nothing fits
+                failures.append("infeasible")
             else:
                 failures.append(f"no layout found within the work limit ({time_limit:g}) for "
                                 f"{width:g} × {depth:g} m")
@@ -432,7 +434,7 @@ def solve(prog: Programme, variants: int = 3, seed: int = 0, time_limit: float =
             raise T2IError("plan_timeout", f"{failures[0]} ({len(prog.rooms)} rooms). Give "
                            "the solver more time (time_limit), ask for fewer rooms, or drop "
                            "some relations")
-        raise T2IError("plan_infeasible", failures[0])
+        raise T2IError("plan_infeasible", _explain(*infeasible[0]))
     return layouts
 
 
@@ -461,15 +463,33 @@ def _transpose_layout(layout: Layout) -> Layout:
 
 
 def _explain(model: _Model, width: float, depth: float) -> str:
-    """The conflicting constraints, from a core of the assumptions (one worker: exact)."""
+    """The conflicting constraints: a core of the assumptions, made minimal by dropping one
+    at a time (generic ones first, so that what remains names the user's own wishes)."""
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = 5.0
+    solver.parameters.max_deterministic_time = 2.0
     status = solver.Solve(model.m)
-    names = []
+    core: list[int] = []
     if status == cp_model.INFEASIBLE:
-        names = [model.names[i] for i in solver.SufficientAssumptionsForInfeasibility()
-                 if i in model.names]
+        core = [i for i in solver.SufficientAssumptionsForInfeasibility() if i in model.names]
+    generic = ("area of", "the rooms tile")
+
+    def rank(i: int) -> int:
+        name = model.names[i]
+        return 0 if name.startswith(generic) or " at least " in name or "no longer" in name \
+            else 1
+
+    by_index = {v.Index(): v for v in model.lits}
+    for i in sorted(core, key=rank)[:30]:
+        trial = [j for j in core if j != i]
+        model.m.ClearAssumptions()
+        model.m.AddAssumptions([by_index[j] for j in trial])
+        check = cp_model.CpSolver()
+        check.parameters.num_workers = 1
+        check.parameters.max_deterministic_time = 0.3
+        if check.Solve(model.m) == cp_model.INFEASIBLE:
+            core = trial
+    names = [model.names[i] for i in core]
     listed = "; ".join(names[:8]) if names else "(the solver gave no smaller set)"
     return (f"no layout fits {width:g} × {depth:g} m. Conflicting constraints: {listed}. "
             "Relax one of them: a larger area, fewer rooms or relations, or no orientation")
