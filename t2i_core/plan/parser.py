@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 
 from t2i_core.errors import T2IError
 from t2i_core.plan import lexicon as L
-from t2i_core.plan.programme import (MAX_ROOMS, NO_ROOMS_MESSAGE, Programme, Relation, Room,
-                                     complete)
+from t2i_core.plan.programme import MAX_ROOMS, NO_ROOMS_MESSAGE, Programme, Relation, Room, complete
 
 _PHRASES: dict[tuple[str, ...], tuple[str, str]] = {}
 

@@ -8,8 +8,13 @@ import pytest
 
 from t2i_core.errors import T2IError
 from t2i_core.plan.parser import parse, programme_from_text
-from t2i_core.plan.parser_eval import (keyword_baseline, load_gold, score, slots_of_gold,
-                                       slots_of_programme)
+from t2i_core.plan.parser_eval import (
+    keyword_baseline,
+    load_gold,
+    score,
+    slots_of_gold,
+    slots_of_programme,
+)
 
 GOLD = load_gold(Path(__file__).parent / "data" / "prompts.jsonl")
 
