@@ -111,7 +111,8 @@ def test_dxf_in_metres_one_layer_per_kind(plan):
 
 
 def _shoelace(pts):
-    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1], strict=False)) / 2
+    pairs = zip(pts, pts[1:] + pts[:1], strict=True)
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairs) / 2
 
 
 def test_geometry_json_is_plain_data(plan):
