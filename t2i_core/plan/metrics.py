@@ -5,9 +5,9 @@ functions score the solver, the room-growth baseline and random packing.
 
 Graph edit distance: as House-GAN++ / HouseDiffusion define "compatibility", between the
 requested graph (nodes = rooms labelled by kind, edges = the adjacencies asked for: the
-relations and each room's door) and the realised graph (edges = rooms sharing a wall of any
-positive length), unit costs for inserting or deleting nodes and edges, node substitution only
-between rooms of the same kind (networkx ``graph_edit_distance``).
+relations and each room's door, see ``requested_graph``) and the realised graph (edges = rooms
+sharing a wall of any positive length), unit costs for inserting or deleting nodes and edges,
+node substitution only between rooms of the same kind (networkx ``graph_edit_distance``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 from shapely import box
+from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import unary_union
 
 from t2i_core.plan.programme import ON_OUTSIDE, RULES, Programme
 from t2i_core.plan.solver import DOOR_WALL, Layout, access_candidates
+from t2i_core.plan.solver import _bounds as area_bounds
 
 
 @dataclass
@@ -29,8 +31,7 @@ class PlanMetrics:
     gap_m2: float
     area_errors: list[float]  # |area - target| / target per room
     violations: list[str]  # hard constraints not met, in words
-    ged: float | None  # requested vs realised shared-wall graph
-    ged_doors: float | None  # requested vs realised door graph
+    ged: float | None  # requested (bubble) graph vs realised shared-wall graph
 
     @property
     def median_area_error(self) -> float:
@@ -40,110 +41,133 @@ class PlanMetrics:
         return {"overlap_m2": round(self.overlap_m2, 4), "gap_m2": round(self.gap_m2, 4),
                 "median_area_error": round(self.median_area_error, 4),
                 "max_area_error": round(max(self.area_errors, default=0.0), 4),
-                "violations": self.violations, "ged": self.ged, "ged_doors": self.ged_doors}
+                "violations": self.violations, "ged": self.ged}
 
 
 def shared_wall(a, b) -> float:
-    """Length of wall two axis-aligned rooms share (0 when they only meet at a corner)."""
-    ax0, ay0, ax1, ay1 = a.x, a.y, a.x + a.w, a.y + a.h
-    bx0, by0, bx1, by1 = b.x, b.y, b.x + b.w, b.y + b.h
-    eps = 1e-6
-    if abs(ax1 - bx0) < eps or abs(bx1 - ax0) < eps:
-        return max(0.0, min(ay1, by1) - max(ay0, by0))
-    if abs(ay1 - by0) < eps or abs(by1 - ay0) < eps:
-        return max(0.0, min(ax1, bx1) - max(ax0, bx0))
-    return 0.0
+    """Length of wall two rooms share (0 when they only meet at a corner). Rooms are
+    ``PlacedRoom``s or shapely polygons."""
+    pa, pb = _poly(a), _poly(b)
+    # a's outline where it runs along b (within 1 µm: coordinates are sums of floats)
+    return pa.boundary.intersection(pb.buffer(EPS, join_style="mitre")).length
+
+
+EPS = 1e-6
+
+
+def _poly(r) -> Polygon:
+    if isinstance(r, Polygon | MultiPolygon):
+        return r
+    return box(round(r.x, 6), round(r.y, 6), round(r.x + r.w, 6), round(r.y + r.h, 6))
 
 
 def evaluate(prog: Programme, layout: Layout, ged_timeout: float = 2.0) -> PlanMetrics:
-    rects = [box(r.x, r.y, r.x + r.w, r.y + r.h) for r in layout.rooms]
-    total = sum(p.area for p in rects)
-    union = unary_union(rects)
-    overlap = total - union.area
-    footprint = box(0, 0, layout.width, layout.depth)
+    polys = {r.id: _poly(r) for r in layout.rooms}
+    targets = {r.id: r.target for r in layout.rooms}
+    return evaluate_polygons(prog, layout.width, layout.depth, polys, targets, ged_timeout)
+
+
+def evaluate_polygons(prog: Programme, width: float, depth: float,
+                      polys: dict[str, Polygon], targets: dict[str, float],
+                      ged_timeout: float = 2.0) -> PlanMetrics:
+    """The same figures for any plan given as one polygon per room (the baselines' rooms
+    may be L-shaped or overlap)."""
+    total = sum(p.area for p in polys.values())
+    union = unary_union(list(polys.values())) if polys else Polygon()
+    footprint = box(0, 0, width, depth)
+    overlap = max(0.0, total - union.area)
     gap = footprint.difference(union).area
     outside = union.difference(footprint).area
-    errors = [abs(r.area - r.target) / r.target for r in layout.rooms if r.target > 0]
-    violations = check_hard(prog, layout)
+    errors = [abs(polys[k].area - t) / t for k, t in targets.items() if t > 0 and k in polys]
+    violations = check_hard(prog, width, depth, polys)
     if outside > 1e-6:
         violations.append(f"{outside:.2f} m² outside the footprint")
-    ged, ged_doors = graph_distances(prog, layout, ged_timeout)
-    return PlanMetrics(overlap, gap, errors, violations, ged, ged_doors)
+    if overlap > 1e-6:
+        violations.append(f"{overlap:.2f} m² of rooms overlap")
+    if gap > 1e-6:
+        violations.append(f"{gap:.2f} m² of the footprint is in no room")
+    ged = graph_distance(prog, polys, ged_timeout)
+    return PlanMetrics(overlap, gap, errors, violations, ged)
 
 
-def check_hard(prog: Programme, layout: Layout) -> list[str]:
+def _side_length(p: Polygon, side: str, width: float, depth: float) -> float:
+    edge = {"N": ((0, depth), (width, depth)), "S": ((0, 0), (width, 0)),
+            "E": ((width, 0), (width, depth)), "W": ((0, 0), (0, depth))}[side]
+    return p.boundary.intersection(LineString(edge).buffer(EPS, cap_style="flat")).length
+
+
+def check_hard(prog: Programme, width: float, depth: float,
+               polys: dict[str, Polygon]) -> list[str]:
     """Every hard rule of the solver, checked on the geometry."""
     out = []
-    by_id = {r.id: r for r in layout.rooms}
-    missing = [r.id for r in prog.rooms if r.id not in by_id]
+    missing = [r.id for r in prog.rooms if r.id not in polys]
     if missing:
         return [f"rooms missing: {', '.join(missing)}"]
-    targets_sum = sum(r.target for r in layout.rooms)
     for spec in prog.rooms:
-        r = by_id[spec.id]
+        p = polys[spec.id]
         rule = spec.rule
-        if spec.area is not None:
-            lo, hi = 0.9 * spec.area, 1.1 * spec.area
-        else:
-            lo, hi = rule.min_area, max(rule.max_area, 1.3 * r.target)
-        if not (lo - 0.02 <= r.area <= hi + 0.02):
-            out.append(f"{r.id} area {r.area:.1f} outside {lo:.1f}-{hi:.1f} m²")
-        if min(r.w, r.h) < rule.min_side - 1e-6:
-            out.append(f"{r.id} narrower than {rule.min_side} m")
-        if max(r.w, r.h) > rule.max_aspect * min(r.w, r.h) + 1e-6:
-            out.append(f"{r.id} aspect over {rule.max_aspect}")
-        sides = r.sides(layout.width, layout.depth)
+        area = p.area
+        lo, hi = area_bounds(prog, spec.id)
+        if not (lo - 0.02 <= area <= hi + 0.02):
+            out.append(f"{spec.id} area {area:.1f} outside {lo:.1f}-{hi:.1f} m²")
+        x0, y0, x1, y1 = p.bounds
+        w, h = x1 - x0, y1 - y0
+        if abs(w * h - area) > 1e-6:
+            out.append(f"{spec.id} is not a rectangle")
+        if min(w, h) < rule.min_side - 1e-6:
+            out.append(f"{spec.id} narrower than {rule.min_side} m")
+        if min(w, h) > 0 and max(w, h) > rule.max_aspect * min(w, h) + 1e-6:
+            out.append(f"{spec.id} aspect over {rule.max_aspect}")
+        sides = [s for s in "NESW" if _side_length(p, s, width, depth) >= 0.9 - 1e-6]
         if (rule.habitable or spec.kind in ON_OUTSIDE) and not sides:
-            out.append(f"{r.id} has no outside wall")
+            out.append(f"{spec.id} has no outside wall")
         if spec.facing and spec.facing not in sides:
-            out.append(f"{r.id} does not face {spec.facing}")
+            out.append(f"{spec.id} does not face {spec.facing}")
     for rel in prog.relations:
-        a, b = by_id[rel.a], by_id[rel.b]
-        length = shared_wall(a, b)
+        length = shared_wall(polys[rel.a], polys[rel.b])
         if rel.kind == "away":
-            if length > 1e-6:
+            if length > 1e-3:
                 out.append(f"{rel.a} shares a wall with {rel.b} (asked: away)")
-        elif length < (min(2.0, RULES[a.kind].min_side, RULES[b.kind].min_side)
+        elif length < (min(2.0, RULES[prog.room(rel.a).kind].min_side,
+                           RULES[prog.room(rel.b).kind].min_side)
                        if rel.kind == "open" else DOOR_WALL) - 1e-6:
             out.append(f"{rel.a}-{rel.b} share {length:.2f} m of wall (asked: {rel.kind})")
     for rid, cands in access_candidates(prog).items():
-        if cands and not any(shared_wall(by_id[rid], by_id[c]) >= DOOR_WALL - 1e-6
+        if cands and not any(shared_wall(polys[rid], polys[c]) >= DOOR_WALL - 1e-6
                              for c in cands):
             out.append(f"{rid} has no door to {' or '.join(cands)}")
-    if abs(targets_sum - layout.width * layout.depth) > 0.05 * targets_sum:
-        out.append("room targets do not add up to the footprint")
     return out
 
 
-def graph_distances(prog: Programme, layout: Layout,
-                    timeout: float = 2.0) -> tuple[float | None, float | None]:
-    """(GED requested vs shared-wall graph, GED requested vs door graph)."""
-    kinds = {r.id: r.kind for r in prog.rooms}
-    requested = nx.Graph()
-    requested.add_nodes_from((k, {"kind": v}) for k, v in kinds.items())
+def requested_graph(prog: Programme, polys: dict[str, Polygon]) -> nx.Graph:
+    """The bubble diagram the programme asks for: its relations (not "away") and, for each
+    room, a door to the room it opens onto (the first candidate it meets, else the first)."""
+    g = nx.Graph()
+    g.add_nodes_from((r.id, {"kind": r.kind}) for r in prog.rooms)
     for rel in prog.relations:
         if rel.kind != "away":
-            requested.add_edge(rel.a, rel.b)
-    for a, b in layout.doors:
-        requested.add_edge(a, b)
+            g.add_edge(rel.a, rel.b)
+    for rid, cands in access_candidates(prog).items():
+        if cands:
+            met = [c for c in cands if shared_wall(polys[rid], polys[c]) >= DOOR_WALL - 1e-6]
+            g.add_edge(rid, (met or cands)[0])
+    return g
+
+
+def graph_distance(prog: Programme, polys: dict[str, Polygon],
+                   timeout: float = 2.0) -> float | None:
+    """GED between the requested graph and the realised shared-wall graph."""
+    requested = requested_graph(prog, polys)
     walls = nx.Graph()
     walls.add_nodes_from(requested.nodes(data=True))
-    rooms = layout.rooms
-    for i, a in enumerate(rooms):
-        for b in rooms[i + 1:]:
-            if shared_wall(a, b) > 1e-6:
-                walls.add_edge(a.id, b.id)
-    doors = nx.Graph()
-    doors.add_nodes_from(requested.nodes(data=True))
-    doors.add_edges_from(layout.doors)
-    doors.add_edges_from(layout.opens)
+    ids = list(polys)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if shared_wall(polys[a], polys[b]) > 1e-3:
+                walls.add_edge(a, b)
     match = lambda u, v: u["kind"] == v["kind"]  # noqa: E731
-    out = []
-    for realised in (walls, doors):
-        try:
-            ged = nx.graph_edit_distance(requested, realised, node_match=match,
-                                         timeout=timeout)
-        except Exception:  # noqa: BLE001 - a metric, never fatal
-            ged = None
-        out.append(float(ged) if ged is not None else None)
-    return out[0], out[1]
+    try:
+        ged = nx.graph_edit_distance(requested, walls, node_match=match, timeout=timeout)
+    except Exception:  # noqa: BLE001 - a metric, never fatal
+        return None
+    return float(ged) if ged is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from t2i_core.errors import T2IError
-from t2i_core.plan.metrics import check_hard, evaluate, shared_wall
+from t2i_core.plan.metrics import evaluate, shared_wall
 from t2i_core.plan.parser import programme_from_text
 from t2i_core.plan.programme import Programme, Relation, Room
 from t2i_core.plan.solver import solve
@@ -101,5 +101,5 @@ def test_check_hard_catches_a_broken_layout():
     layout = solve(prog, variants=1)[0]
     bath = layout.room("bathroom_1")
     bath.x += 100  # move it away: now it is nowhere near the bedroom
-    problems = check_hard(prog, layout)
+    problems = evaluate(prog, layout).violations
     assert any("bathroom_1" in p for p in problems)
