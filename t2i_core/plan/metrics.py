@@ -21,8 +21,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import unary_union
 
 from t2i_core.plan.programme import ON_OUTSIDE, RULES, Programme
-from t2i_core.plan.solver import DOOR_WALL, Layout, access_candidates
-from t2i_core.plan.solver import _bounds as area_bounds
+from t2i_core.plan.solver import DOOR_WALL, Layout, access_candidates, area_bounds
 
 
 @dataclass

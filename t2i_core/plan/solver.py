@@ -114,11 +114,11 @@ def footprints(prog: Programme, count: int) -> list[tuple[float, float]]:
 def check_programme(prog: Programme, width: float, depth: float) -> None:
     """Arithmetic checks that name the conflict before any search."""
     area = width * depth
-    mins = sum(_bounds(prog, r.id)[0] for r in prog.rooms)
+    mins = sum(area_bounds(prog, r.id)[0] for r in prog.rooms)
     if mins > area + 1e-6:
         parts = {}
         for r in prog.rooms:
-            parts.setdefault(r.kind, []).append(_bounds(prog, r.id)[0])
+            parts.setdefault(r.kind, []).append(area_bounds(prog, r.id)[0])
         listed = ", ".join(f"{len(v)} {k}{'s' if len(v) > 1 else ''} × {v[0]:g} m²"
                            for k, v in parts.items())
         raise T2IError("plan_infeasible", f"the rooms cannot fit: their minimum areas add up "
@@ -133,7 +133,7 @@ def check_programme(prog: Programme, width: float, depth: float) -> None:
                            f"the {width:g} × {depth:g} m footprint")
 
 
-def _bounds(prog: Programme, room_id: str) -> tuple[float, float]:
+def area_bounds(prog: Programme, room_id: str) -> tuple[float, float]:
     room = prog.room(room_id)
     targets = prog.target_areas()
     if room.area is not None:
@@ -226,7 +226,7 @@ class _Model:
             m.Add(sum(widths[b]) == W).OnlyEnforceIf(fill)
         m.Add(sum(self.a.values()) == W * H).OnlyEnforceIf(fill)
         for r in prog.rooms:
-            lo, hi = _bounds(prog, r.id)
+            lo, hi = area_bounds(prog, r.id)
             lit = self.lit(f"area of {r.id} between {lo:.1f} and {hi:.1f} m²")
             m.Add(self.a[r.id] >= math.ceil(lo * cells)).OnlyEnforceIf(lit)
             m.Add(self.a[r.id] <= math.floor(hi * cells)).OnlyEnforceIf(lit)
