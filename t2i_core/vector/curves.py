@@ -1,10 +1,11 @@
 """Closed polygons -> SVG path data with smooth cubic Bézier outlines and kept corners.
 
 The contours come from scikit-image (``find_contours``, marching squares) and are thinned by
-its ``approximate_polygon`` (Douglas-Peucker), so every vertex lies on the traced outline.
-What is left is to draw a smooth curve *through* those vertices: a Catmull-Rom spline,
-written as one cubic Bézier per edge (the standard conversion: the control points are the
-vertex plus/minus a sixth of the chord between its neighbours). A vertex where the outline
+Douglas-Peucker (shapely's ``simplify``), so every vertex lies on the traced outline.
+What is left is to draw a smooth curve *through* those vertices: a Catmull-Rom-style
+spline, one cubic Bézier per edge, whose tangent at a vertex follows the chord between its
+neighbours and whose handles are a third of the edge long (so unevenly spaced vertices do
+not overshoot). A vertex where the outline
 turns sharply stays a corner (its tangents follow its own edges), and an edge between two
 corners stays a straight line (``L``), so squares stay square and circles stay round.
 
@@ -34,17 +35,22 @@ def bezier_segments(poly: np.ndarray, corners: np.ndarray) -> list[tuple[np.ndar
     n = len(poly)
     prev = np.roll(poly, 1, axis=0)
     nxt = np.roll(poly, -1, axis=0)
-    # The tangent at each vertex (a third of it per side): smooth vertices take the chord of
-    # their neighbours; corners take nothing, so each side leaves along its own edge.
-    tangent = (nxt - prev) / 6.0
+    # The tangent direction at each vertex: smooth vertices take the chord of their
+    # neighbours (Catmull-Rom); corners take none, so each side leaves along its own edge.
+    # Each handle is a third of *its own* edge long (not a sixth of the neighbours' chord):
+    # a short edge next to a long one would otherwise overshoot into a visible flare.
+    chord = nxt - prev
+    direction = chord / np.maximum(np.linalg.norm(chord, axis=1, keepdims=True), 1e-9)
     segments: list[tuple[np.ndarray, ...]] = []
     for i in range(n):
         j = (i + 1) % n
         if corners[i] and corners[j]:
             segments.append((poly[j],))
             continue
-        c1 = poly[i] + ((poly[j] - poly[i]) / 3.0 if corners[i] else tangent[i])
-        c2 = poly[j] - ((poly[j] - poly[i]) / 3.0 if corners[j] else tangent[j])
+        edge = poly[j] - poly[i]
+        third = float(np.linalg.norm(edge)) / 3.0
+        c1 = poly[i] + (edge / 3.0 if corners[i] else direction[i] * third)
+        c2 = poly[j] - (edge / 3.0 if corners[j] else direction[j] * third)
         segments.append((c1, c2, poly[j]))
     return segments
 
