@@ -29,10 +29,11 @@ def corner_flags(poly: np.ndarray, corner_degrees: float) -> np.ndarray:
     return turn > corner_degrees
 
 
-def bezier_segments(poly: np.ndarray, corners: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-    """One segment per edge i -> i+1 of the closed polygon: ``(end,)`` for a straight line,
-    ``(c1, c2, end)`` for a cubic Bézier (Catmull-Rom through the vertices)."""
-    n = len(poly)
+def bezier_segments(poly: np.ndarray, corners: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each edge i -> i+1 of the closed polygon: its two Bézier control points (N, 2)
+    each, and whether it is a straight line (both ends corners). The curve is Catmull-Rom
+    through the vertices."""
     prev = np.roll(poly, 1, axis=0)
     nxt = np.roll(poly, -1, axis=0)
     # The tangent direction at each vertex: smooth vertices take the chord of their
@@ -41,48 +42,38 @@ def bezier_segments(poly: np.ndarray, corners: np.ndarray) -> list[tuple[np.ndar
     # a short edge next to a long one would otherwise overshoot into a visible flare.
     chord = nxt - prev
     direction = chord / np.maximum(np.linalg.norm(chord, axis=1, keepdims=True), 1e-9)
-    segments: list[tuple[np.ndarray, ...]] = []
-    for i in range(n):
-        j = (i + 1) % n
-        if corners[i] and corners[j]:
-            segments.append((poly[j],))
-            continue
-        edge = poly[j] - poly[i]
-        third = float(np.linalg.norm(edge)) / 3.0
-        c1 = poly[i] + (edge / 3.0 if corners[i] else direction[i] * third)
-        c2 = poly[j] - (edge / 3.0 if corners[j] else direction[j] * third)
-        segments.append((c1, c2, poly[j]))
-    return segments
+    edge = nxt - poly
+    third = np.linalg.norm(edge, axis=1, keepdims=True) / 3.0
+    corner_next = np.roll(corners, -1)
+    c1 = poly + np.where(corners[:, None], edge / 3.0, direction * third)
+    c2 = nxt - np.where(corner_next[:, None], edge / 3.0, np.roll(direction, -1, axis=0)
+                        * third)
+    return c1, c2, corners & corner_next
 
 
 def path_data(polygons: list[np.ndarray], corner_degrees: float | None,
               decimals: int = 2) -> str:
     """SVG path data for closed polygons (x, y): one subpath each. ``corner_degrees=None``
     draws the plain polygon (the baseline the curves are measured against)."""
-    fmt = f"{{:.{decimals}f}}"
-
-    def pt(p: np.ndarray) -> str:
-        return f"{_num(fmt.format(p[0]))} {_num(fmt.format(p[1]))}"
-
     parts: list[str] = []
     for poly in polygons:
         if len(poly) < 3:
             continue
-        parts.append(f"M{pt(poly[0])}")
+        pts = _text(poly, decimals)
+        parts.append(f"M{pts[0]}")
         if corner_degrees is None:
-            parts.append("L" + " ".join(pt(p) for p in poly[1:]))
+            parts.append("L" + " ".join(pts[1:]) + f" {pts[0]}")
         else:
-            for seg in bezier_segments(poly, corner_flags(poly, corner_degrees)):
-                if len(seg) == 1:
-                    parts.append(f"L{pt(seg[0])}")
-                else:
-                    parts.append(f"C{pt(seg[0])} {pt(seg[1])} {pt(seg[2])}")
+            c1, c2, line = bezier_segments(poly, corner_flags(poly, corner_degrees))
+            t1, t2 = _text(c1, decimals), _text(c2, decimals)
+            ends = pts[1:] + pts[:1]
+            parts.extend(f"L{e}" if is_line else f"C{a} {b} {e}"
+                         for a, b, e, is_line in zip(t1, t2, ends, line.tolist(), strict=True))
         parts.append("Z")
     return "".join(parts)
 
 
-def _num(text: str) -> str:
-    """'12.50' -> '12.5', '3.00' -> '3', '-0.00' -> '0': fewer bytes, same value."""
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+def _text(points: np.ndarray, decimals: int) -> list[str]:
+    """'x y' per point, rounded, without trailing zeros ('12.5 3', never '-0')."""
+    nums = np.char.mod("%g", np.round(points, decimals) + 0.0)
+    return [f"{x} {y}" for x, y in nums.tolist()]
