@@ -48,6 +48,7 @@ def test_vector_layer_round_trips_through_ora_and_exports_rendered(qtbot, window
     _, box = parse_svg(layer.svg)
     assert (box.width, box.height, box.shown_width, box.shown_height) == (32, 32, 256, 256)
     before = to_pixels(layer.image).data
+    assert window.layers.info.text().startswith("Vector layer (SVG).")  # the layer list says
 
     path = tmp_path / "vector.ora"
     assert window.save_file(path), window.last_notice
