@@ -19,6 +19,9 @@ from typing import Any
 
 PROTOCOL_VERSION = "1.0"  # MAJOR.MINOR; a different MAJOR is refused (version_mismatch)
 MAX_HEADER_BYTES = 64 * 1024
+# Events from the worker may carry more text: a vector result's SVG drawings (each traced
+# file is at most ~20 KB, up to MAX_IMAGES of them) travel in the result's body.
+MAX_EVENT_HEADER_BYTES = 2 * 1024 * 1024
 MAX_PAYLOADS = 4  # generate needs two (init image, mask); results carry up to MAX_IMAGES
 MAX_IMAGES = 16  # also the most file frames (plan: SVG / geometry / DXF per variant)
 MAX_SIDE = 4096
@@ -162,6 +165,7 @@ class GenerateParams:
     strength: float = 0.6
     loras: list[LoraParam] = field(default_factory=list)
     scheduler: str = ""
+    vector: bool = False  # also an SVG per image (models whose list entry has "vector")
 
     def to_body(self) -> dict:
         body = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -180,6 +184,11 @@ class GenerateParams:
                 values[name] = _typed(body[name], kind, name, request_id)
         if "prompt" not in values:
             raise ProtocolError("bad_message", "generate needs a 'prompt' string", request_id)
+        if "vector" in body:
+            if not isinstance(body["vector"], bool):
+                raise ProtocolError("bad_message", "'vector' must be true or false",
+                                    request_id)
+            values["vector"] = body["vector"]
         loras = body.get("loras", [])
         if not isinstance(loras, list) or len(loras) > 32:
             raise ProtocolError("bad_message", "'loras' must be a list of at most 32 "
@@ -192,7 +201,7 @@ class GenerateParams:
             parsed.append(LoraParam(lo["name"], _typed(lo.get("weight", 1.0), float,
                                                        "lora weight", request_id)))
         values["loras"] = parsed
-        unknown = sorted(k for k in body if k not in kinds and k != "loras")
+        unknown = sorted(k for k in body if k not in kinds and k not in ("loras", "vector"))
         return cls(**values), unknown
 
 
@@ -335,8 +344,9 @@ def encode(msg: Message) -> list[bytes | memoryview]:
     if msg.images:
         header["frames"] = [im.describe() for im in msg.images]
     raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-    if len(raw) > MAX_HEADER_BYTES:
-        raise ValueError(f"header is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}")
+    limit = MAX_EVENT_HEADER_BYTES if msg.type in EVENT_TYPES else MAX_HEADER_BYTES
+    if len(raw) > limit:
+        raise ValueError(f"header is {len(raw)} bytes; the limit is {limit}")
     return [raw, *(im.data for im in msg.images)]
 
 
@@ -369,9 +379,10 @@ def decode(frames: list[Any], *, requests: bool = True) -> Message:
     if not frames:
         raise ProtocolError("bad_message", "empty message")
     head = _buffer(frames[0])
-    if len(head) > MAX_HEADER_BYTES:
+    limit = MAX_HEADER_BYTES if requests else MAX_EVENT_HEADER_BYTES
+    if len(head) > limit:
         raise ProtocolError("bad_message", f"header is {len(head)} bytes; the limit is "
-                            f"{MAX_HEADER_BYTES}")
+                            f"{limit}")
     try:
         obj = json.loads(bytes(head).decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:

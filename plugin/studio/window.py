@@ -31,6 +31,8 @@ from plugin.studio.canvas import Canvas
 from plugin.studio.document import Document, Layer
 from plugin.studio.layers import LayersPanel
 from plugin.studio.ora import OraError, open_ora, save_ora
+from plugin.studio.vector import render_svg
+from plugin.svg import sized_svg
 
 TITLE = "t2i studio"
 
@@ -66,6 +68,11 @@ class StudioWindow(QMainWindow):
             qimage = qimage.scaled(at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
                                    Qt.TransformationMode.SmoothTransformation)
         self.doc.insert(Layer(name, qimage, at.x, at.y, provenance=provenance))
+
+    def insert_vector_layer(self, svg: str, name: str, provenance: dict, at: Rect) -> None:
+        drawing = sized_svg(svg, at.width, at.height)  # SvgError: nothing is added
+        image = render_svg(drawing, at.width, at.height)
+        self.doc.insert(Layer(name, image, at.x, at.y, provenance=provenance, svg=drawing))
 
     def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect) -> None:
         qimage = to_qimage(image)  # provenance stays with the panel until a pin

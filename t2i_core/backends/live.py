@@ -151,7 +151,7 @@ class LiveBackend:
     def _info(self, hash_: str, step: int) -> ModelInfo:
         return ModelInfo(id="live", backend=self.name, hash=hash_, sizes=SIZES,
                          default_size=128, description=f"one-step live previews, 32 px "
-                         f"native, CPU (trained {step} steps)")
+                         f"native, CPU (trained {step} steps)", vector=True)
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:

@@ -144,10 +144,13 @@ def _show_training(job) -> None:
 
 
 def store_results(job, ev) -> list[bpy.types.Image]:
-    """Each result image as a packed datablock with its provenance; shown in Image Editors."""
+    """Each result image as a packed datablock with its provenance; shown in Image Editors.
+    A vector result's drawings also become curve objects (``vectors.py``)."""
     provs = ev.body.get("provenance", [])
     history = ev.body.get("history", [])
+    svgs = ev.body.get("svg") or []
     images = []
+    curves: list[str] = []
     for i, frame in enumerate(ev.images):
         prov = provs[i] if i < len(provs) and isinstance(provs[i], dict) else {}
         extra = {"history": history[i] if i < len(history) else "", "request": job.id}
@@ -159,6 +162,16 @@ def store_results(job, ev) -> list[bpy.types.Image]:
                                width, height, floats, provenance_properties(prov, extra))
         job.outputs.append(img.name)
         images.append(img)
+        svg = svgs[i] if i < len(svgs) else None
+        if isinstance(svg, str):  # a vector result: curves next to the image datablock
+            from .vectors import VectorImportError, import_svg_curves
+
+            try:
+                curves.append(import_svg_curves(bpy.context, svg, img.name, prov,
+                                                img.name).name)
+            except VectorImportError as e:
+                report("WARNING", f"T2I: {img.name}: {e}; the image was kept")
+    job.curves = curves
     # The pixels now live in the datablocks: do not keep a second and third copy around.
     job.blender_pixels = []
     ev.images = []
@@ -170,6 +183,7 @@ def store_results(job, ev) -> list[bpy.types.Image]:
     warnings = "; ".join(str(w) for w in ev.body.get("warnings", []))
     report("WARNING" if warnings else "INFO",
            f"T2I: {len(images)} image(s): {', '.join(job.outputs)}"
+           + (f"; curves in {', '.join(curves)}" if curves else "")
            + (f" (worker warnings: {warnings})" if warnings else ""))
     return images
 

@@ -78,7 +78,8 @@ class T2I_OT_generate(bpy.types.Operator):
             prompt=prompt, negative_prompt=settings.negative_prompt.strip(),
             seed=addon.next_seed(settings), width=size, height=size, count=settings.count,
             steps=settings.steps, guidance=settings.guidance, model=settings.model or "builtin",
-            strength=settings.strength,
+            strength=settings.strength, vector=settings.vector and _offers_vector(
+                session, settings.model or "builtin"),
             loras=[LoraParam(settings.lora, round(settings.lora_weight, 4))]  # a float32 in RNA
             if settings.lora not in ("", NO_LORA) else [])
         session.submit(params, init)
@@ -261,3 +262,12 @@ class T2I_OT_report(bpy.types.Operator):
 
 CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_cancel, T2I_OT_train, T2I_OT_train_cancel,
            T2I_OT_use_as_init, T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report)
+
+
+def _offers_vector(session, model_id: str) -> bool:
+    """Ask for vector output only of a model that lists it (before the model list has
+    arrived, ask: the worker answers a clear ``unsupported`` error if it cannot)."""
+    models = session.models
+    if not models:
+        return True
+    return any(m.get("id") == model_id and m.get("vector") for m in models)

@@ -32,6 +32,7 @@ def draw_panel(layout, context) -> None:
         row.prop(settings, "lora_weight", text="")
     col.prop(settings, "size")
     col.prop(settings, "count")
+    col.prop(settings, "vector")
     col.prop(settings, "steps")
     col.prop(settings, "guidance")
     row = col.row(align=True)

@@ -50,6 +50,7 @@ class Job:
     error_code: str = ""
     result: Message | None = None
     outputs: list[str] = field(default_factory=list)  # image datablock names, set by the add-on
+    curves: list[str] = field(default_factory=list)  # collections of a vector result's curves
     blender_pixels: list[array] = field(default_factory=list)  # results as Blender floats
     preview: tuple[int, int, array] | None = None  # the latest progress preview, not shown yet
 

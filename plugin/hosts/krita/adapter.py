@@ -1,9 +1,9 @@
 """The panel's ``HostAdapter`` for Krita: the active document through Krita's scripting API.
 
 Every call looks the active document up again: the user switches views between calls.
-Results become paint layers directly above the active layer (the user picks the position
-by selecting a layer first); their provenance goes into the document's annotations
-(``provenance.py``), which the .kra keeps.
+Results become paint layers (vector layers for SVG results) directly above the active layer
+(the user picks the position by selecting a layer first); their provenance goes into the
+document's annotations (``provenance.py``), which the .kra keeps.
 
 Krita's API has two limits that shape this code: layer pixels cross it in the layer's
 colour space (BGRA for RGBA/U8), and a layer added from a script is not on the undo stack
@@ -20,6 +20,7 @@ from qtpy.QtCore import QByteArray, Qt, QTimer
 
 from plugin.host import Pixels, Rect
 from plugin.qimage import to_pixels, to_qimage
+from plugin.svg import placed_svg
 
 from .pixels import clip_rect, swap_red_blue
 from .provenance import PROVENANCE_TYPE, annotation_type, description, with_layer
@@ -62,6 +63,28 @@ class KritaHost:
             node.setColorSpace("RGBA", "U8", SRGB)  # a layer may differ from its image
         node.setPixelData(QByteArray(swap_red_blue(image.data)), at.x, at.y, image.width,
                           image.height)
+        uuid = node.uniqueId().toString()
+        doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
+            with_layer(_bytes(doc.annotation(PROVENANCE_TYPE)), uuid, name, provenance)))
+        doc.setActiveNode(node)
+        doc.setModified(True)
+        doc.refreshProjection()
+
+    def insert_vector_layer(self, svg: str, name: str, provenance: dict, at: Rect) -> None:
+        """A Krita vector layer holding the drawing as editable shapes
+        (``VectorLayer.addShapesFromSvg``), above the active layer. Krita reads SVG user
+        units as points and places points at the document's resolution, so the drawing is
+        scaled by 72 / dpi to land on ``at`` in pixels."""
+        doc = self.document()
+        if doc is None:
+            doc = self._new_document(at.x + at.width, at.y + at.height)
+        k = 72.0 / (doc.resolution() or 72.0)
+        placed = placed_svg(svg, at.x * k, at.y * k, at.width * k, at.height * k,
+                            doc.width() * k, doc.height() * k)  # SvgError: nothing added
+        node = doc.createVectorLayer(name)
+        parent, above = self._insert_point(doc)
+        parent.addChildNode(node, above)
+        node.addShapesFromSvg(placed)
         uuid = node.uniqueId().toString()
         doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
             with_layer(_bytes(doc.annotation(PROVENANCE_TYPE)), uuid, name, provenance)))

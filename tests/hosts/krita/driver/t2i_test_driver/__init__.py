@@ -30,7 +30,8 @@ class Runner:
         self.out = cfg["out_dir"]
         self.report = {"ok": False, "steps": []}
         self.deadline = time.monotonic() + float(cfg.get("timeout", 240))
-        self.steps = scenario(cfg, self.report)
+        kind = {"vector": vector_scenario}.get(cfg.get("kind", ""), scenario)
+        self.steps = kind(cfg, self.report)
         self.wait = None
         self.timer = QTimer()
         self.timer.timeout.connect(self.tick)
@@ -203,6 +204,96 @@ def scenario(cfg, report):
         "layers": [n.name() for n in doc3.topLevelNodes()],
         "annotation_types": list(doc3.annotationTypes())}
     step("inserted without a document")
+
+
+def vector_scenario(cfg, report):
+    """Vector layers: the host adapter inserts an SVG as a Krita vector layer (shapes from
+    ``addShapesFromSvg``); with ``panel_vector`` the docker's Vector option generates one;
+    the .kra is saved and reopened and its vector layers' shapes read back."""
+    from t2i_studio import extension
+    from t2i_studio._vendor.t2i_plugin.host import Rect
+
+    app = Krita.instance()
+    window = app.activeWindow()
+    started = time.monotonic()
+    report["seconds"] = {}
+
+    def step(name):
+        report["steps"].append(name)
+        report["seconds"][name] = round(time.monotonic() - started, 2)
+
+    doc = app.createDocument(cfg["width"], cfg["height"], "t2i vector test", "RGBA", "U8", "",
+                             72.0)
+    window.addView(doc)
+    window.qwindow().showMaximized()
+    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
+    dock = extension.DOCKERS[-1]
+    dock.show()
+    dock.raise_()
+    host = dock.content.host
+    if cfg.get("svg"):  # (the screenshot shows a generated drawing only)
+        x, y, w, h = cfg["at"]
+        host.insert_vector_layer(cfg["svg"], "drawing", {"prompt": "a frame", "seed": 1},
+                                 Rect(x, y, w, h))
+        step("vector inserted")
+        doc.waitForDone()
+        report["inserted"] = _vector_layers(doc)
+    if cfg.get("panel_vector"):
+        yield lambda: dock.panel is not None and dock.panel.bridge.state == "ready" \
+            and dock.panel.form.size.findData(cfg["size"]) >= 0
+        panel = dock.panel
+        form = panel.form
+        form.prompt.setPlainText(cfg["prompt"])
+        form.seed.setValue(cfg["seed"])
+        form.seed_lock.setChecked(True)
+        form.steps.setValue(cfg["steps"])
+        form.size.setCurrentIndex(form.size.findData(cfg["size"]))
+        report["vector_option_enabled"] = form.vector.isEnabled()
+        form.vector.setChecked(True)
+        panel.generate_button.click()
+        step("vector generate clicked")
+        yield lambda: panel.job is None
+        report["message"] = panel.message.text()
+        if not panel.results.results:
+            raise AssertionError(f"no result: {panel.message.text()}")
+        report["result_svg"] = panel.results.results[0].svg
+        report["result_provenance"] = panel.results.results[0].provenance
+        doc.waitForDone()
+        step("vector generated")
+    report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
+    report["vector_layers"] = _vector_layers(doc)
+    shown_at = time.monotonic()
+    yield lambda: time.monotonic() - shown_at > 1.5
+    if cfg.get("screenshot"):
+        window.qwindow().grab().save(cfg["screenshot"])
+    report["saved"] = bool(doc.saveAs(cfg["kra"]))
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    reopened = app.openDocument(cfg["kra"])
+    window.addView(reopened)
+    yield lambda: app.activeDocument() is not None \
+        and app.activeDocument().fileName() == cfg["kra"]
+    report["reopened"] = _vector_layers(app.activeDocument())
+    step("reopened")
+
+
+def _vector_layers(doc):
+    """Each vector layer's name and its shapes: type, fill colour, bounding box (pt)."""
+    out = []
+    for node in doc.topLevelNodes():
+        if node.type() != "vectorlayer":
+            continue
+        shapes = []
+        for shape in node.shapes():
+            box = shape.boundingBox()
+            shapes.append({"type": shape.type(), "name": shape.name(),
+                           "box": [box.x(), box.y(), box.width(), box.height()],
+                           "svg": shape.toSvg()[:2000]})
+        out.append({"name": node.name(), "shapes": shapes,
+                    "bounds": [node.bounds().x(), node.bounds().y(), node.bounds().width(),
+                               node.bounds().height()]})
+    return out
 
 
 def live_mode(cfg, report, panel, doc, step):
