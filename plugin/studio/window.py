@@ -25,7 +25,7 @@ from qtpy.QtWidgets import (
 )
 
 from plugin.host import Pixels, Rect
-from plugin.panel import GeneratePanel, TrainPanel, WorkerBridge
+from plugin.panel import GeneratePanel, PlanPanel, TrainPanel, WorkerBridge
 from plugin.qimage import png_bytes, to_pixels, to_qimage
 from plugin.studio.canvas import Canvas
 from plugin.studio.document import Document, Layer
@@ -47,9 +47,11 @@ class StudioWindow(QMainWindow):
         self.layers = LayersPanel(self.doc)
         self.panel = GeneratePanel(bridge, self)
         self.train_panel = TrainPanel(bridge, self)
-        self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder)
+        self.plan_panel = PlanPanel(bridge, self)  # floor plans as vector layers
+        self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder) | Plan
         self.tabs.addTab(self.panel, "Generate")
         self.tabs.addTab(self.train_panel, "Train")
+        self.tabs.addTab(self.plan_panel, "Plan")
         self._dock(self.tabs, "Text to image", Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.layers, "Layers", Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
