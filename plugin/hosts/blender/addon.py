@@ -85,6 +85,9 @@ def tick() -> float | None:
         if job is s.train_job:
             training_finished(job)
             continue
+        if job is s.plan_job:
+            plan_finished(job, ev)
+            continue
         if ev.type == "result":
             try:
                 store_results(job, ev)
@@ -115,6 +118,32 @@ def tick() -> float | None:
         _show_training(s.train_job)
         _redraw()
     return TICK_BUSY if s.busy or not s.capabilities and not s.connect_error else TICK_IDLE
+
+
+def plan_finished(job, ev) -> None:
+    """A plan's terminal event: build (or rebuild) its collection, or say what went wrong."""
+    from . import plan
+
+    if ev.type != "result":
+        state.plan_message = job.error or "the plan was cancelled"
+        report("ERROR" if ev.type == "error" else "INFO", f"T2I: {state.plan_message}")
+        _redraw()
+        return
+    try:
+        collection = plan.build_from_result(bpy.context, ev, job.collection)
+    except (ValueError, KeyError, RuntimeError) as e:
+        state.plan_message = f"cannot build the plan: {e}"
+        report("ERROR", f"T2I: {state.plan_message}")
+        return
+    body = ev.body
+    lay = body["variants"][0]["layout"]
+    parts = [f"{collection.name}: {lay['width']:g} × {lay['depth']:g} m, "
+             f"{len(lay['rooms'])} rooms."]
+    if body.get("unknown"):
+        parts.append(f"Not understood: {', '.join(body['unknown'])}.")
+    state.plan_message = " ".join(parts)
+    _undo_push("T2I plan")
+    _redraw()
 
 
 def training_finished(job) -> None:

@@ -102,3 +102,11 @@ class T2ISettings(bpy.types.PropertyGroup):
     train_progress: bpy.props.FloatProperty(
         name="Progress", subtype="PERCENTAGE", min=0.0, max=100.0, precision=0,
         description="How far the training is (set by the add-on)")
+
+    # --- floor plans (the Plan sub-panel) -----------------------------------------------------
+    plan_prompt: bpy.props.StringProperty(
+        name="Plan", description="The dwelling in words, e.g. a two-bedroom apartment with an "
+        "open kitchen, 70 m², living room facing south")
+    plan_wall_height: bpy.props.FloatProperty(
+        name="Wall height", default=2.7, min=2.0, max=6.0, unit="LENGTH",
+        description="Height the walls are extruded to (m)")
