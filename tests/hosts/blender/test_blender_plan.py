@@ -94,7 +94,7 @@ def test_the_blend_keeps_the_plan_and_a_render_shows_it(run):
 
     im = Image.open(render).convert("RGB")
     assert im.size == (960, 640)
-    colours = len(set(im.resize((96, 64)).getdata()))
+    colours = len({im.getpixel((x, y)) for x in range(0, 960, 10) for y in range(0, 640, 10)})
     assert colours > 50  # a lit scene, not an empty frame
     RENDER.parent.mkdir(exist_ok=True)
     shutil.copyfile(render, RENDER)

@@ -157,6 +157,7 @@ world.node_tree.nodes["Background"].inputs[1].default_value = 0.6
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"
 scene.cycles.samples = cfg.get("samples", 24)
+scene.cycles.use_denoising = False  # Debian's Blender has no OpenImageDenoise
 scene.render.resolution_x, scene.render.resolution_y = 960, 640
 scene.render.filepath = str(out / "plan_render.png")
 t0 = time.monotonic()
