@@ -38,6 +38,11 @@ class KritaHost:
         # live mode's preview layer: (its document, its uuid, the rect it covers); the
         # uuid is looked up again on every update because the user may delete the layer
         self._preview: tuple[Any, str, Rect] | None = None
+        # The last layer inserted: (document, node, uuid of the layer active before it).
+        # Krita applies setActiveNode later (in its event loop), so layers inserted one after
+        # another in one go (a plan's six layers) would all land above the same old layer,
+        # in reverse order; the next insert goes above this node instead.
+        self._inserted: tuple[Any, Any, str] | None = None
 
     def document(self) -> Any:
         return self.krita.activeDocument()
@@ -57,8 +62,10 @@ class KritaHost:
                 at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
         node = doc.createNode(name, "paintlayer")
+        before = doc.activeNode()
         parent, above = self._insert_point(doc)
         parent.addChildNode(node, above)
+        self._remember(doc, node, before)
         if (node.colorModel(), node.colorDepth()) != RGBA8:
             node.setColorSpace("RGBA", "U8", SRGB)  # a layer may differ from its image
         node.setPixelData(QByteArray(swap_red_blue(image.data)), at.x, at.y, image.width,
@@ -82,8 +89,10 @@ class KritaHost:
         placed = placed_svg(svg, at.x * k, at.y * k, at.width * k, at.height * k,
                             doc.width() * k, doc.height() * k)  # SvgError: nothing added
         node = doc.createVectorLayer(name)
+        before = doc.activeNode()
         parent, above = self._insert_point(doc)
         parent.addChildNode(node, above)
+        self._remember(doc, node, before)
         node.addShapesFromSvg(placed)
         uuid = node.uniqueId().toString()
         doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
@@ -205,11 +214,23 @@ class KritaHost:
             window.addView(doc)
         return doc
 
-    @staticmethod
-    def _insert_point(doc: Any) -> tuple[Any, Any]:
+    def _insert_point(self, doc: Any) -> tuple[Any, Any]:
         """(parent, the node the new layer goes above): above the active layer; above the
         layer that owns an active mask; on top when nothing is active."""
         node = doc.activeNode()
+        last, self._inserted = self._inserted, None
+        if last is not None and last[0] == doc and node is not None:  # libkis compares docs
+            with contextlib.suppress(RuntimeError):  # the inserted layer may be gone
+                if node.uniqueId().toString() == last[2] and last[1].parentNode() is not None:
+                    return last[1].parentNode(), last[1]
+        return self._above(doc, node)
+
+    def _remember(self, doc: Any, node: Any, before: Any) -> None:
+        self._inserted = (doc, node, before.uniqueId().toString() if before is not None
+                          else "")
+
+    @staticmethod
+    def _above(doc: Any, node: Any) -> tuple[Any, Any]:
         root = doc.rootNode()
         while node is not None and "mask" in node.type():
             node = node.parentNode()

@@ -30,7 +30,8 @@ class Runner:
         self.out = cfg["out_dir"]
         self.report = {"ok": False, "steps": []}
         self.deadline = time.monotonic() + float(cfg.get("timeout", 240))
-        kind = {"vector": vector_scenario}.get(cfg.get("kind", ""), scenario)
+        kind = {"vector": vector_scenario, "plan": plan_scenario}.get(cfg.get("kind", ""),
+                                                                     scenario)
         self.steps = kind(cfg, self.report)
         self.wait = None
         self.timer = QTimer()
@@ -275,6 +276,69 @@ def vector_scenario(cfg, report):
     yield lambda: app.activeDocument() is not None \
         and app.activeDocument().fileName() == cfg["kra"]
     report["reopened"] = _vector_layers(app.activeDocument())
+    step("reopened")
+
+
+def plan_scenario(cfg, report):
+    """Floor plans: the docker's Plan tab plans from text through the worker; the first
+    variant is inserted as one vector layer per element kind; the .kra keeps the layers and
+    their provenance (the programme)."""
+    from t2i_studio import extension
+
+    app = Krita.instance()
+    window = app.activeWindow()
+    started = time.monotonic()
+    report["seconds"] = {}
+
+    def step(name):
+        report["steps"].append(name)
+        report["seconds"][name] = round(time.monotonic() - started, 2)
+
+    doc = app.createDocument(cfg["width"], cfg["height"], "t2i plan test", "RGBA", "U8", "",
+                             72.0)
+    window.addView(doc)
+    window.qwindow().showMaximized()
+    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
+    dock = extension.DOCKERS[-1]
+    dock.show()
+    dock.raise_()
+    yield lambda: dock.content.plan_panel is not None \
+        and dock.content.plan_panel.bridge.state == "ready"
+    pp = dock.content.plan_panel
+    dock.content.tabs.setCurrentWidget(pp)
+    pp.prompt.setText(cfg["prompt"])
+    pp.variants.setValue(1)
+    pp.plan_button.click()
+    step("plan clicked")
+    yield lambda: pp.job_id is None
+    report["message"] = pp.message.text()
+    report["table"] = [[pp.table.item(r, c).text() for c in range(pp.table.columnCount())]
+                       for r in range(pp.table.rowCount())]
+    if not pp.svgs:
+        raise AssertionError(f"no plan: {pp.message.text()}")
+    pp.insert(0)
+    doc.waitForDone()
+    step("plan inserted")
+    report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
+    report["vector_layers"] = _vector_layers(doc)
+    report["provenance"] = bytes(doc.annotation("t2i-provenance") or b"").decode(
+        "utf-8", "replace")[:200000]
+    shown_at = time.monotonic()
+    yield lambda: time.monotonic() - shown_at > 1.5
+    if cfg.get("screenshot"):
+        window.qwindow().grab().save(cfg["screenshot"])
+    report["saved"] = bool(doc.saveAs(cfg["kra"]))
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    reopened = app.openDocument(cfg["kra"])
+    window.addView(reopened)
+    yield lambda: app.activeDocument() is not None \
+        and app.activeDocument().fileName() == cfg["kra"]
+    report["reopened"] = _vector_layers(app.activeDocument())
+    report["reopened_provenance"] = bytes(
+        app.activeDocument().annotation("t2i-provenance") or b"").decode("utf-8", "replace")[
+        :200000]
     step("reopened")
 
 
