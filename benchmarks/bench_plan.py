@@ -65,7 +65,8 @@ def parser_table(rows: list[dict]) -> dict:
 def layouts(rows: list[dict], time_limit: float) -> dict:
     methods = ("cp-sat (ours)", "room growth", "random packing")
     stats = {m: {"plans": 0, "valid": 0, "overlap": [], "gap": [], "err": [], "ged": {},
-                 "cpu": [], "wall": [], "cpu_le10": []} for m in methods}
+                 "cpu": [], "wall": [], "cpu_le10": [], "broken": [], "failed": []}
+             for m in methods}
     n = 0
     for g in rows:
         if g["expect"] != "plan":
@@ -92,9 +93,12 @@ def layouts(rows: list[dict], time_limit: float) -> dict:
                     scale = width * depth / sum(t.values())
                     met = evaluate_polygons(prog, width, depth, polys,
                                             {k: v * scale for k, v in t.items()})
-            except T2IError:
+            except T2IError as e:
+                stats[m]["failed"].append((g["id"], e.code))
                 continue
             s = stats[m]
+            if met.violations and m.startswith("cp-sat"):
+                s["broken"].append((g["id"], met.violations[:2]))
             s["plans"] += 1
             s["valid"] += not met.violations
             s["overlap"].append(met.overlap_m2)
@@ -117,7 +121,7 @@ def layouts(rows: list[dict], time_limit: float) -> dict:
                   "p95_wall_s": _p95(s["wall"]),
                   "ged_by_rooms": {k: statistics.fmean(v) for k, v in sorted(s["ged"].items())},
                   "ged_all": statistics.fmean([x for v in s["ged"].values() for x in v])
-                  if s["ged"] else None}
+                  if s["ged"] else None, "broken": s["broken"], "failed": s["failed"]}
     return out
 
 
@@ -199,6 +203,8 @@ def main() -> None:
         if other["median_area_error"] and ours["median_area_error"]:
             print(f"  ratio area error {m} / ours: "
                   f"{other['median_area_error'] / ours['median_area_error']:.1f}x")
+    print(f"\n  ours, no plan: {ours['failed']}")
+    print(f"  ours, a hard constraint not met: {ours['broken']}")
     b = res["bad_input"]
     print(f"\nBAD INPUT: {b['right_code']} / {b['cases']} refused with the right code "
           f"{b['wrong'] or ''}")

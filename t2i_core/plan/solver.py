@@ -30,6 +30,7 @@ from t2i_core.plan.programme import CIRCULATION, ON_OUTSIDE, WANT_WINDOW, Progra
 GRID = 0.3  # m: the planning module (a 300 mm grid); finer only where a given footprint needs
 GRIDS = (0.3, 0.25, 0.2, 0.1)
 WORK_LIMIT = 0.3  # CP-SAT deterministic seconds per variant (~0.7 CPU s here for 10 rooms)
+BACKSTOP_S = 120.0  # wall seconds: only for a machine so busy the work limit never comes
 WORKERS = 1  # deterministic: one request, one answer (and a 2-core machine has no spare core)
 DOOR_WALL = 1.0  # m of shared wall a door needs (0.9 m leaf + frame)
 OPEN_WALL = 2.0  # m of shared wall for an open-plan join
@@ -324,13 +325,18 @@ class _Model:
         for first, second in ((a, b), (b, a)):
             v = m.NewBoolVar(f"{first}_west_of_{second}")
             m.Add(X[first] + Wd[first] == X[second]).OnlyEnforceIf(v)
+            # overlap = min(ends) - max(starts) >= length: all four end-start pairs
             m.Add(Y[first] + Ht[first] >= Y[second] + length).OnlyEnforceIf(v)
             m.Add(Y[second] + Ht[second] >= Y[first] + length).OnlyEnforceIf(v)
+            m.Add(Ht[first] >= length).OnlyEnforceIf(v)
+            m.Add(Ht[second] >= length).OnlyEnforceIf(v)
             out.append(v)
             v = m.NewBoolVar(f"{first}_south_of_{second}")
             m.Add(Y[first] + Ht[first] == Y[second]).OnlyEnforceIf(v)
             m.Add(X[first] + Wd[first] >= X[second] + length).OnlyEnforceIf(v)
             m.Add(X[second] + Wd[second] >= X[first] + length).OnlyEnforceIf(v)
+            m.Add(Wd[first] >= length).OnlyEnforceIf(v)
+            m.Add(Wd[second] >= length).OnlyEnforceIf(v)
             out.append(v)
         self.adj[key] = out
         return out
@@ -410,7 +416,7 @@ def solve(prog: Programme, variants: int = 3, seed: int = 0, time_limit: float =
             # A deterministic work limit: the same request gives the same plan on a busy or
             # an idle machine; the wall-clock limit is only a backstop.
             solver.parameters.max_deterministic_time = left
-            solver.parameters.max_time_in_seconds = max(10 * left, 5.0)
+            solver.parameters.max_time_in_seconds = BACKSTOP_S
             solver.parameters.num_workers = WORKERS
             solver.parameters.random_seed = seed + k
             model.m.AddAssumptions(model.lits)
