@@ -14,6 +14,7 @@ preview layer is one node kept on top whose pixels are overwritten in place.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from qtpy.QtCore import QByteArray, Qt, QTimer
@@ -27,6 +28,7 @@ from .provenance import PROVENANCE_TYPE, annotation_type, description, with_laye
 
 RGBA8 = ("RGBA", "U8")
 SRGB = "sRGB-elle-V2-srgbtrc.icc"  # Krita's default sRGB profile
+BATCH_S = 1.0  # inserts this close together are one batch (a plan's layers), stacked in order
 
 
 class KritaHost:
@@ -38,11 +40,11 @@ class KritaHost:
         # live mode's preview layer: (its document, its uuid, the rect it covers); the
         # uuid is looked up again on every update because the user may delete the layer
         self._preview: tuple[Any, str, Rect] | None = None
-        # The last layer inserted: (document, node, uuid of the layer active before it).
+        # The last layer inserted: (document, node, uuid of the layer active before it, when).
         # Krita applies setActiveNode later (in its event loop), so layers inserted one after
         # another in one go (a plan's six layers) would all land above the same old layer,
-        # in reverse order; the next insert goes above this node instead.
-        self._inserted: tuple[Any, Any, str] | None = None
+        # in reverse order; an insert within a moment of the last one goes above it instead.
+        self._inserted: tuple[Any, Any, str, float] | None = None
 
     def document(self) -> Any:
         return self.krita.activeDocument()
@@ -219,7 +221,8 @@ class KritaHost:
         layer that owns an active mask; on top when nothing is active."""
         node = doc.activeNode()
         last, self._inserted = self._inserted, None
-        if last is not None and last[0] == doc and node is not None:  # libkis compares docs
+        if (last is not None and time.monotonic() - last[3] < BATCH_S and last[0] == doc
+                and node is not None):  # (libkis compares documents with ==)
             with contextlib.suppress(RuntimeError):  # the inserted layer may be gone
                 if node.uniqueId().toString() == last[2] and last[1].parentNode() is not None:
                     return last[1].parentNode(), last[1]
@@ -227,7 +230,7 @@ class KritaHost:
 
     def _remember(self, doc: Any, node: Any, before: Any) -> None:
         self._inserted = (doc, node, before.uniqueId().toString() if before is not None
-                          else "")
+                          else "", time.monotonic())
 
     @staticmethod
     def _above(doc: Any, node: Any) -> tuple[Any, Any]:
