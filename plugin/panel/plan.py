@@ -13,6 +13,7 @@ provenance, so a plan layer can be traced back, edited and solved again.
 from __future__ import annotations
 
 import copy
+import json
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -36,6 +37,7 @@ from plugin.panel.bridge import WorkerBridge
 from plugin.plan_layers import LAYER_NAMES, split_layers
 from worker.protocol import Message
 
+STORE_KEY = "t2i-plan"  # document data: the programme of the last plan inserted (JSON)
 COLUMNS = ("Room", "Kind", "Area m²", "Facing")
 KINDS = ("living", "kitchen", "dining", "master", "bedroom", "ensuite", "bathroom", "wc",
          "study", "utility", "storage", "hall", "balcony", "garage")
@@ -95,9 +97,15 @@ class PlanPanel(QWidget):
         lay.addWidget(self.relations)
         self.variant_list = QListWidget()
         lay.addWidget(self.variant_list, 1)
+        bottom = QHBoxLayout()
         self.insert_button = QPushButton("Insert as layers")
         self.insert_button.setEnabled(False)
-        lay.addWidget(self.insert_button)
+        self.load_button = QPushButton("Load from document")
+        self.load_button.setToolTip("The programme of the plan last inserted in this document "
+                                    "(saved with it), to edit and re-solve")
+        bottom.addWidget(self.insert_button, 2)
+        bottom.addWidget(self.load_button, 1)
+        lay.addLayout(bottom)
 
         self.plan_button.clicked.connect(self.plan)
         self.prompt.returnPressed.connect(self.plan)
@@ -106,6 +114,7 @@ class PlanPanel(QWidget):
         self.add_button.clicked.connect(self.add_room)
         self.remove_button.clicked.connect(self.remove_room)
         self.insert_button.clicked.connect(lambda: self.insert(self.variant_list.currentRow()))
+        self.load_button.clicked.connect(self.load_from_document)
         bridge.event.connect(self._on_event)
 
     # --- actions ---------------------------------------------------------------------------
@@ -193,8 +202,32 @@ class PlanPanel(QWidget):
         for kind, part in split_layers(svg):
             self.host.insert_vector_layer(part, f"{name} – {LAYER_NAMES.get(kind, kind)}",
                                           {**provenance, "layer": kind}, at)
+        # Kept with the document too, so that re-opening it, editing the table and
+        # Re-solve works without finding the layers' provenance.
+        self.host.set_document_data(STORE_KEY, json.dumps(
+            {"programme": self.result["programme"], "prompt": self.prompt.text().strip()}))
         self.show_message(f"Inserted variant {index + 1} ({lay['width']:g} × "
                           f"{lay['depth']:g} m) as {len(LAYER_NAMES)} layers.")
+
+    def load_from_document(self) -> bool:
+        """Fill the table with the programme saved in the open document, if any."""
+        raw = self.host.document_data(STORE_KEY) if self.host is not None else None
+        try:
+            data = json.loads(raw) if raw else None
+            prog = data["programme"] if isinstance(data, dict) else None
+            rooms = prog["rooms"] if isinstance(prog, dict) else None
+        except (ValueError, KeyError, TypeError):
+            rooms = None
+        if not isinstance(rooms, list):
+            self.show_message("This document has no plan inserted by T2I.", error=True)
+            return False
+        self.programme = prog
+        self.prompt.setText(str(data.get("prompt", "")))
+        self._fill_table(prog)
+        self.resolve_button.setEnabled(self.job_id is None)
+        self.show_message(f"Loaded the programme of this document's plan "
+                          f"({len(rooms)} rooms): edit it and press Re-solve.")
+        return True
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)

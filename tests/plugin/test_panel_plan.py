@@ -27,7 +27,7 @@ def table_rows(pp) -> list[list[str]]:
     return [[t.item(r, c).text() for c in range(t.columnCount())] for r in range(t.rowCount())]
 
 
-def test_plan_edit_resolve_insert(qtbot, window):
+def test_plan_edit_resolve_insert(qtbot, window, tmp_path):
     pp = window.plan_panel
     window.tabs.setCurrentWidget(pp)
     pp.variants.setValue(2)
@@ -71,6 +71,24 @@ def test_plan_edit_resolve_insert(qtbot, window):
                                                             "windows", "labels", "dimensions"}
     # the layers share one placement: they line up
     assert len({(la.x, la.y, la.image.width(), la.image.height()) for la in new}) == 1
+
+    # Save, open again: the programme comes back from the document and re-solves.
+    path = tmp_path / "plan.ora"
+    assert window.save_file(path)
+    window.new_document()
+    pp.table.setRowCount(0)
+    assert not pp.load_from_document()  # a new document has no plan
+    assert window.open_file(path)
+    assert len([la for la in window.doc.layers if la.svg is not None]) == 6
+    assert pp.load_from_document()
+    assert [r[0] for r in table_rows(pp)] == [r["id"] for r in prog["rooms"]]
+    for r, row in enumerate(table_rows(pp)):
+        if row[1] == "living":
+            pp.table.setItem(r, 2, QTableWidgetItem("15"))
+    solve(qtbot, pp, pp.resolve_button)
+    living = next(r for r in pp.result["variants"][0]["layout"]["rooms"]
+                  if r["kind"] == "living")
+    assert abs(living["area"] - 15) <= 1.5 + 1e-6
 
 
 def test_bad_text_is_explained(qtbot, window):
