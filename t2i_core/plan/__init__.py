@@ -4,10 +4,11 @@
     result = plan_from_text("a two-bedroom apartment with an open kitchen, 70 m²")
     result.variants[0].svg, result.variants[0].dxf(), result.variants[0].geometry
 
-The pieces, one module each: ``programme`` (dataclasses + rule table), ``lexicon`` and
-``parser`` (text -> programme), ``solver`` (CP-SAT), ``drawing`` (shapely geometry), ``svg`` /
-``dxf`` (exporters), ``metrics`` (evaluation), ``baselines`` (room growth, random packing),
-``api`` (the whole pipeline). docs/floorplans.md explains the decisions.
+The pieces, one module each: ``programme`` (dataclasses + rule table), ``lexicon``,
+``parser`` and ``reading`` (text -> programme), ``layout`` (the answer's types and rules),
+``cpsat_model`` and ``solver`` (CP-SAT), ``drawing`` (shapely geometry), ``svg`` / ``dxf``
+(exporters), ``metrics`` and ``parser_eval`` (evaluation), ``baselines`` (room growth,
+random packing), ``api`` (the whole pipeline). docs/floorplans.md explains the decisions.
 
 The package itself imports nothing heavy: the parser and the programme load without OR-Tools
 or shapely (the worker reads a request on its socket thread), the rest on first use.

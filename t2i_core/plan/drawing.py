@@ -21,8 +21,8 @@ from shapely import box
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.ops import unary_union
 
+from t2i_core.plan.layout import Layout, PlacedRoom
 from t2i_core.plan.programme import RULES, WANT_WINDOW
-from t2i_core.plan.solver import Layout, PlacedRoom
 
 EXTERIOR_WALL = 0.25
 INTERIOR_WALL = 0.10

@@ -19,8 +19,8 @@ from shapely import box
 from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.ops import unary_union
 
+from t2i_core.plan.layout import DOOR_WALL, Layout, access_candidates, area_bounds
 from t2i_core.plan.programme import ON_OUTSIDE, RULES, Programme
-from t2i_core.plan.solver import DOOR_WALL, Layout, access_candidates, area_bounds
 
 
 @dataclass
