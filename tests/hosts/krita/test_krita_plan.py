@@ -62,6 +62,10 @@ def test_the_kra_keeps_the_plan_and_a_screenshot_shows_it(krita_plan):
     assert [v["name"].rsplit("– ", 1)[-1] for v in reopened] == KINDS
     assert all(v["shapes"] for v in reopened)
     assert "living_1" in krita_plan["report"]["reopened_provenance"]
+    # the programme comes back from the .kra into the table and re-solves
+    report = krita_plan["report"]
+    assert report["loaded"] and report["loaded_rows"] == len(report["table"])
+    assert "1 plan(s)" in report["resolved_message"], report["resolved_message"]
     shot = krita_plan["out"] / "krita_plan.png"
     assert shot.exists() and shot.stat().st_size > 20_000
     shutil.copyfile(shot, REPO / "docs" / "krita_plan.png")

@@ -340,6 +340,14 @@ def plan_scenario(cfg, report):
         app.activeDocument().annotation("t2i-provenance") or b"").decode("utf-8", "replace")[
         :200000]
     step("reopened")
+    # The reopened document's plan back into the Plan tab's table, to edit and re-solve.
+    pp.table.setRowCount(0)
+    report["loaded"] = pp.load_from_document()
+    report["loaded_rows"] = pp.table.rowCount()
+    pp.resolve_button.click()
+    yield lambda: pp.job_id is None
+    report["resolved_message"] = pp.message.text()
+    step("re-solved")
 
 
 def _vector_layers(doc):
