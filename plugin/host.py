@@ -2,7 +2,8 @@
 
 One panel (plugin/panel/) serves every Qt host. Each host implements this small interface:
 the standalone editor (plugin/studio/window.py) and the Krita docker
-(plugin/hosts/krita/adapter.py). Everything crosses
+(plugin/hosts/krita/adapter.py). (Blender's add-on has no Qt panel; it turns vector results
+into curves itself: plugin/hosts/blender/vectors.py.) Everything crosses
 it as plain Python values (raw 8-bit RGBA bytes, straight alpha, row-major, no padding), so
 an adapter needs no Qt image type of its own and the panel never touches the host's objects.
 
@@ -57,6 +58,14 @@ class HostAdapter(Protocol):
         """Add ``image`` as a new layer directly above the active one, scaled to fill ``at``
         (no scaling when the sizes match), with its provenance stored where the host's
         format keeps it. The host makes the insertion undoable."""
+        ...
+
+    def insert_vector_layer(self, svg: str, name: str, provenance: dict, at: Rect) -> None:
+        """Add the SVG drawing ``svg`` (its viewBox is the drawing's own size) as a vector
+        layer directly above the active one, scaled to fill ``at`` (document pixels), with
+        its provenance stored as for ``insert_layer``. The layer stays vector where the host
+        has vector layers (Krita: shapes from ``addShapesFromSvg``; the studio: SVG kept in
+        the .ora). ``plugin.svg.SvgError`` for text that is not SVG; nothing is added."""
         ...
 
     def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect

@@ -1,6 +1,7 @@
 """The ``t2i`` command line for the core library (the worker adds ``t2i worker``).
 
     t2i generate "a red apple" -o apple.png     make images with the built-in model
+    t2i generate "a red apple" -o apple.svg     ... as a vector drawing (SVG)
     t2i data build                              build the icon/emoji training set
     t2i builtin train                           retrain the built-in model from scratch
     t2i eval                                    R-precision vs ceiling, samples grid
@@ -26,7 +27,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 def add_generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("prompt", help="what to draw, e.g. 'a red apple'; (word:1.3) weights a word")
     p.add_argument("-o", "--output", type=Path, default=Path("t2i.png"),
-                   help="PNG path; with --count N, files are numbered (t2i-1.png, ...)")
+                   help="PNG path, or an .svg path for a vector drawing (icon models); "
+                        "with --count N, files are numbered (t2i-1.png, ...)")
     p.add_argument("-n", "--negative", default="", help="what to steer away from")
     p.add_argument("--seed", type=int, default=None, help="same seed, same image (default: "
                    "random, printed)")
@@ -150,7 +152,8 @@ def load_request(args: argparse.Namespace):
              if v is not None}
     return GenerateRequest(prompt=args.prompt, negative_prompt=args.negative, seed=seed,
                            count=args.count, model=args.model, init_image=init,
-                           strength=args.strength, mask=mask, loras=loras, **given)
+                           strength=args.strength, mask=mask, loras=loras,
+                           vector=args.output.suffix.lower() == ".svg", **given)
 
 
 def output_paths(output: Path, count: int) -> list[Path]:
@@ -178,13 +181,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar.n = step
         bar.refresh()
 
-    result = backend.generate(request, progress=progress)
+    if request.vector:
+        from t2i_core.vector.result import generate_vector, with_metadata
+
+        result = generate_vector(backend, request, progress=progress)
+    else:
+        result = backend.generate(request, progress=progress)
     bar.close()
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    for path, img, prov in zip(output_paths(args.output, request.count), result.images,
-                               result.provenance, strict=True):
-        save_png(path, img, prov)
+    for i, (path, img, prov) in enumerate(zip(output_paths(args.output, request.count),
+                                              result.images, result.provenance, strict=True)):
+        if request.vector:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(with_metadata(result.svgs[i], prov.to_dict()), encoding="utf-8")
+            tmp.replace(path)
+        else:
+            save_png(path, img, prov)
         print(f"{path}  (seed {prov.seed})")
     print(f"done in {time.time() - t0:.1f} s", file=sys.stderr)
     return 0

@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="fine-tune a LoRA adapter on a folder of your images")
     add_train_arguments(tr)
     tr.set_defaults(func=cmd_train)
+    from worker.plan_cli import add_plan_arguments, cmd_plan  # light: OR-Tools loads on use
+
+    pl = sub.add_parser("plan", help="a floor plan from text: layered SVG, DXF or JSON")
+    add_plan_arguments(pl)
+    pl.set_defaults(func=cmd_plan)
     # Plugin zips; the build code lives in packaging/ of a source checkout (loaded on use).
     pk = sub.add_parser("package", add_help=False,
                         help="build an editor plugin zip: t2i package blender|krita [--help]")

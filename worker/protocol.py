@@ -19,8 +19,11 @@ from typing import Any
 
 PROTOCOL_VERSION = "1.0"  # MAJOR.MINOR; a different MAJOR is refused (version_mismatch)
 MAX_HEADER_BYTES = 64 * 1024
+# Events from the worker may carry more text: a vector result's SVG drawings (each traced
+# file is at most ~20 KB, up to MAX_IMAGES of them) travel in the result's body.
+MAX_EVENT_HEADER_BYTES = 2 * 1024 * 1024
 MAX_PAYLOADS = 4  # generate needs two (init image, mask); results carry up to MAX_IMAGES
-MAX_IMAGES = 16
+MAX_IMAGES = 16  # also the most file frames (plan: SVG / geometry / DXF per variant)
 MAX_SIDE = 4096
 MAX_FRAME_BYTES = MAX_SIDE * MAX_SIDE * 4  # also the socket's MAXMSGSIZE: bigger frames drop
 MAX_ID_CHARS = 64
@@ -28,7 +31,7 @@ _ID_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_ID_CHARS}}}")
 
 # Requests a client may send, and the events a worker sends back.
 REQUEST_TYPES = frozenset({"hello", "generate", "cancel", "list_models", "status", "shutdown",
-                           "heartbeat", "train"})
+                           "heartbeat", "train", "plan"})
 EVENT_TYPES = frozenset({"queued", "progress", "result", "error", "cancelled", "heartbeat"})
 TERMINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
@@ -66,7 +69,9 @@ class ProtocolError(Exception):
 
 @dataclass
 class Image:
-    """A raw 8-bit image: ``shape`` is (H, W, C) or (H, W); ``data`` holds H*W*C bytes."""
+    """A raw 8-bit image: ``shape`` is (H, W, C) or (H, W); ``data`` holds H*W*C bytes.
+    A one-dimensional ``shape`` (N,) is a file's bytes instead (a plan's SVG, DXF or JSON),
+    described on the wire with ``"dtype": "bytes"``."""
 
     shape: tuple[int, ...]
     data: bytes | memoryview
@@ -100,8 +105,20 @@ class Image:
                              f"{arr.dtype} {arr.shape}")
         return cls(tuple(int(s) for s in arr.shape), memoryview(arr).cast("B"), name)
 
+    @classmethod
+    def from_bytes(cls, data: bytes | str, name: str) -> Image:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        return cls((len(raw),), raw, name)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self.data)
+
+    def text(self) -> str:
+        return bytes(self.data).decode("utf-8")
+
     def describe(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "dtype": "uint8"}
+        dtype = "bytes" if len(self.shape) == 1 else "uint8"
+        return {"name": self.name, "shape": list(self.shape), "dtype": dtype}
 
 
 @dataclass
@@ -160,6 +177,7 @@ class GenerateParams:
     strength: float = 0.6
     loras: list[LoraParam] = field(default_factory=list)
     scheduler: str = ""
+    vector: bool = False  # also an SVG per image (models whose list entry has "vector")
 
     def to_body(self) -> dict:
         body = {f.name: getattr(self, f.name) for f in fields(self)
@@ -189,6 +207,11 @@ class GenerateParams:
                 values[name] = _typed(body[name], kind, name, request_id)
         if "prompt" not in values:
             raise ProtocolError("bad_message", "generate needs a 'prompt' string", request_id)
+        if "vector" in body:
+            if not isinstance(body["vector"], bool):
+                raise ProtocolError("bad_message", "'vector' must be true or false",
+                                    request_id)
+            values["vector"] = body["vector"]
         loras = body.get("loras", [])
         if not isinstance(loras, list) or len(loras) > 32:
             raise ProtocolError("bad_message", "'loras' must be a list of at most 32 "
@@ -201,7 +224,7 @@ class GenerateParams:
             parsed.append(LoraParam(lo["name"], _typed(lo.get("weight", 1.0), float,
                                                        "lora weight", request_id)))
         values["loras"] = parsed
-        unknown = sorted(k for k in body if k not in kinds and k != "loras")
+        unknown = sorted(k for k in body if k not in kinds and k not in ("loras", "vector"))
         return cls(**values), unknown
 
 
@@ -269,6 +292,56 @@ class TrainParams:
         return cls(**values), sorted(k for k in body if k not in known)
 
 
+PLAN_FORMATS = ("svg", "geometry", "dxf")
+
+
+@dataclass
+class PlanParams:
+    """The body of a ``plan`` request: a floor plan from text, or from an edited programme
+    (``programme``, the plain-data table a previous result returned; it wins over
+    ``prompt``). ``time_limit`` is the solver's work limit per variant (deterministic
+    seconds); ``formats`` the files each variant comes back as (frames, in this order).
+    Types are checked here; the programme and the ranges by ``t2i_core.plan``."""
+
+    prompt: str = ""
+    programme: dict | None = None
+    variants: int = 3
+    seed: int = 0
+    time_limit: float = 0.3
+    formats: list[str] = field(default_factory=lambda: ["svg", "geometry"])
+
+    def to_body(self) -> dict:
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.programme is None:
+            del body["programme"]
+        return body
+
+    @classmethod
+    def from_body(cls, body: dict, request_id: str = "") -> tuple[PlanParams, list[str]]:
+        kinds = {"prompt": str, "variants": int, "seed": int, "time_limit": float}
+        values: dict[str, Any] = {}
+        for name, kind in kinds.items():
+            if name in body:
+                values[name] = _typed(body[name], kind, name, request_id)
+        prog = body.get("programme")
+        if prog is not None and not isinstance(prog, dict):
+            raise ProtocolError("bad_message", "'programme' must be an object (rooms, "
+                                "relations, ...) as a plan result returns it", request_id)
+        values["programme"] = prog
+        formats = body.get("formats", ["svg", "geometry"])
+        if (not isinstance(formats, list) or not formats
+                or not all(f in PLAN_FORMATS for f in formats)
+                or len(set(formats)) != len(formats)):
+            raise ProtocolError("bad_message", "'formats' must be a list of distinct names "
+                                f"from {', '.join(PLAN_FORMATS)}", request_id)
+        values["formats"] = list(formats)
+        if not values.get("prompt") and prog is None:
+            raise ProtocolError("bad_message", "plan needs a 'prompt' string or a 'programme' "
+                                "object", request_id)
+        known = set(kinds) | {"programme", "formats"}
+        return cls(**values), sorted(k for k in body if k not in known)
+
+
 def _typed(value: Any, kind: type, name: str, request_id: str) -> Any:
     # bool is an int in Python but never a valid number here; ints are fine where floats are.
     ok = (isinstance(value, str) if kind is str else
@@ -294,8 +367,9 @@ def encode(msg: Message) -> list[bytes | memoryview]:
     if msg.images:
         header["frames"] = [im.describe() for im in msg.images]
     raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-    if len(raw) > MAX_HEADER_BYTES:
-        raise ValueError(f"header is {len(raw)} bytes; the limit is {MAX_HEADER_BYTES}")
+    limit = MAX_EVENT_HEADER_BYTES if msg.type in EVENT_TYPES else MAX_HEADER_BYTES
+    if len(raw) > limit:
+        raise ValueError(f"header is {len(raw)} bytes; the limit is {limit}")
     return [raw, *(im.data for im in msg.images)]
 
 
@@ -328,9 +402,10 @@ def decode(frames: list[Any], *, requests: bool = True) -> Message:
     if not frames:
         raise ProtocolError("bad_message", "empty message")
     head = _buffer(frames[0])
-    if len(head) > MAX_HEADER_BYTES:
+    limit = MAX_HEADER_BYTES if requests else MAX_EVENT_HEADER_BYTES
+    if len(head) > limit:
         raise ProtocolError("bad_message", f"header is {len(head)} bytes; the limit is "
-                            f"{MAX_HEADER_BYTES}")
+                            f"{limit}")
     try:
         obj = json.loads(bytes(head).decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:
@@ -383,9 +458,18 @@ def _image(desc: Any, data: memoryview, rid: str) -> Image:
     name, shape, dtype = desc.get("name", "image"), desc.get("shape"), desc.get("dtype")
     if not isinstance(name, str) or not re.fullmatch(r"[a-z_]{1,32}", name):
         raise ProtocolError("bad_frames", "frame 'name' must be 1-32 characters a-z or _", rid)
+    if dtype == "bytes":  # a file's bytes (plan results): shape [N]
+        if (not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int)
+                or isinstance(shape[0], bool) or not 1 <= shape[0] <= MAX_FRAME_BYTES):
+            raise ProtocolError("bad_frames", f"frame '{name}': a bytes frame needs shape [N] "
+                                f"with 1 <= N <= {MAX_FRAME_BYTES}", rid)
+        if data.nbytes != shape[0]:
+            raise ProtocolError("bad_frames", f"frame '{name}': shape {shape} needs {shape[0]} "
+                                f"bytes, the frame has {data.nbytes}", rid)
+        return Image((shape[0],), data, name)
     if dtype != "uint8":
-        raise ProtocolError("bad_frames", f"frame '{name}': only dtype \"uint8\" is "
-                            "supported", rid)
+        raise ProtocolError("bad_frames", f"frame '{name}': dtype must be \"uint8\" (an "
+                            "image) or \"bytes\" (a file)", rid)
     if (not isinstance(shape, list) or len(shape) not in (2, 3)
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
             or not all(1 <= s <= MAX_SIDE for s in shape[:2])

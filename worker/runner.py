@@ -66,6 +66,11 @@ class Runner:
         """Resolve the model and validate the request; raises with a user-facing message."""
         from t2i_core.backends.base import GenerateRequest, LoraRef
 
+        if job.kind == "plan":  # needs no model: plans are solved, not generated
+            from worker.plan_job import prepare_plan
+
+            prepare_plan(job)
+            return
         if not self.cache.backends:
             raise BackendUnavailable(self.cache.load_error or "no backend is configured")
         if job.kind == "train":
@@ -84,8 +89,15 @@ class Runner:
             prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, width=p.width,
             height=p.height, count=p.count, steps=p.steps, guidance=p.guidance, model=p.model,
             init_image=job.images.get("init_image"), strength=p.strength, mask=mask,
-            loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler)
+            loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler,
+            vector=p.vector)
         request.validate(sizes=tuple(info.sizes) or None)
+        if request.vector and not getattr(info, "vector", False):
+            from t2i_core.errors import T2IError
+
+            offering = ", ".join(m["id"] for m in self.cache.model_dicts() if m.get("vector"))
+            raise T2IError("unsupported", f"model '{info.id}' has no vector output; turn "
+                           f"Vector off, or use {offering or 'an icon model'}")
         job.prepared = (backend, info, request)
 
     @staticmethod
@@ -164,16 +176,26 @@ class Runner:
         try:
             if getattr(job, "prepared", None) is None:
                 self.prepare(job)
-            if job.kind == "train":
-                from worker.train_job import run_train
-
+            if job.kind in ("train", "plan"):
                 def send(msg: P.Message) -> None:
                     self.sock.send_multipart([b"E", job.client, *P.encode(msg)], copy=False)
 
-                self._terminal(job, run_train(job, send, self.progress_interval))
+                if job.kind == "train":
+                    from worker.train_job import run_train
+
+                    self._terminal(job, run_train(job, send, self.progress_interval))
+                else:
+                    from worker.plan_job import run_plan
+
+                    self._terminal(job, run_plan(job, send, self.history, self.session))
                 return
             backend, info, request = job.prepared
-            result = backend.generate(request, progress, job.cancel)
+            if request.vector:
+                from t2i_core.vector.result import generate_vector
+
+                result = generate_vector(backend, request, progress, job.cancel)
+            else:
+                result = backend.generate(request, progress, job.cancel)
         except Cancelled:
             self._terminal(job, P.Message("cancelled", job.id, {"reason": "cancel",
                                                                 "step": job.step}))
@@ -203,6 +225,8 @@ class Runner:
                 "history": paths, "model": info.id, "backend": getattr(backend, "name", ""),
                 "timing": {"queued_s": round(job.started - job.submitted, 4),
                            "run_s": round(ran, 4), "history_s": round(saved, 4)}}
+        if result.svgs:  # vector results: one SVG drawing per image, in order
+            body["svg"] = list(result.svgs)
         images = [P.Image.from_numpy(im) for im in result.images]
         self._terminal(job, P.Message("result", job.id, body, images))
         if paths and self.history is not None:

@@ -256,7 +256,7 @@ class Worker:
                 "refused": self.cache.refused()}))
         elif msg.type == "status":
             self._reply(identity, P.Message("result", msg.id, self._status()))
-        elif msg.type in ("generate", "train"):  # a train job queues like a generate job
+        elif msg.type in ("generate", "train", "plan"):  # all three queue as jobs
             self._on_generate(identity, msg, scanned)
         elif msg.type == "cancel":
             self._on_cancel(identity, msg)
@@ -277,14 +277,15 @@ class Worker:
                                           "start a new one"))
             return
         try:
-            kind = P.TrainParams if msg.type == "train" else P.GenerateParams
+            kind = {"train": P.TrainParams, "plan": P.PlanParams}.get(msg.type,
+                                                                     P.GenerateParams)
             params, unknown = kind.from_body(msg.body, msg.id)
             arrays = {im.name: im.to_numpy().copy() for im in msg.images}  # own the bytes
             extra = set(arrays) - ({"init_image", "mask"} if msg.type == "generate" else set())
             if extra:
                 raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a "
                                       "generate request takes 'init_image' and 'mask', a "
-                                      "train request none", msg.id)
+                                      "train or plan request none", msg.id)
             job = Job(identity, msg.id, params, arrays, kind=msg.type)
             if unknown:
                 job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")

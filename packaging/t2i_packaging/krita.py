@@ -5,7 +5,7 @@ Layout (Krita's importer finds ``<X-KDE-Library>.desktop`` and the folder of tha
     t2i_studio.desktop
     t2i_studio/                        plugin/hosts/krita/*.py (imports rewritten, below)
     t2i_studio/Manual.html             shown by Krita's Python Plugin Manager
-    t2i_studio/_vendor/t2i_plugin/     plugin/{host,qimage}.py + plugin/panel/ (the panel)
+    t2i_studio/_vendor/t2i_plugin/     plugin/{host,qimage,svg,plan_layers}.py + plugin/panel/
     t2i_studio/_vendor/t2i_worker/     the worker client (protocol, client, request, launch)
     t2i_studio/_vendor/site/           qtpy + packaging (pure Python) and pyzmq
 
@@ -33,7 +33,7 @@ from .vendor import this_python, vendor_distributions, vendor_pyzmq, vendor_work
 
 PLUGIN_NAME = "t2i_studio"  # the .desktop's X-KDE-Library: Krita's module and folder name
 SOURCE = REPO / "plugin" / "hosts" / "krita"
-PANEL_FILES = ("host.py", "qimage.py", "panel")  # from plugin/: what the panel needs
+PANEL_FILES = ("host.py", "qimage.py", "svg.py", "plan_layers.py", "panel")  # what the panel needs
 PURE_DEPENDENCIES = ["QtPy", "packaging"]  # qtpy needs packaging; Krita's Python has neither
 _FROM_IMPORT = re.compile(r"^(\s*)from (plugin|worker)((?:\.\w+)*) import", re.MULTILINE)
 _PLAIN_IMPORT = re.compile(r"^\s*import (plugin|worker)\b", re.MULTILINE)

@@ -2,6 +2,7 @@
 
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.panel import GeneratePanel
+from plugin.panel.plan import PlanPanel
 from plugin.panel.train import TrainPanel
 
-__all__ = ["GeneratePanel", "TrainPanel", "WorkerBridge"]
+__all__ = ["GeneratePanel", "PlanPanel", "TrainPanel", "WorkerBridge"]

@@ -71,6 +71,11 @@ class WorkerBridge(QObject):
         return self._submit_job(lambda: self.client.request("train", params.to_body(),
                                                             on_event=on_train_event))
 
+    def plan(self, body: dict) -> str:
+        """Submit a floor-plan job (``protocol.PlanParams`` body); returns the request id."""
+        return self._submit_job(lambda: self.client.request("plan", body,
+                                                            on_event=self.event.emit))
+
     def _submit_job(self, submit: Callable[[], Any]) -> str:
         """Run ``submit``; a closed client's refusal arrives as the job's ``error`` event."""
         try:

@@ -1,5 +1,6 @@
 """The generation settings: prompt, negative prompt, seed, steps, guidance, size, count,
-model, adapters (LoRA) with weights, the image-to-image mode and its strength.
+model, adapters (LoRA) with weights, the image-to-image mode and its strength, and Vector
+(an SVG drawing as well, for models that offer it).
 
 ``params()`` reads the widgets into a ``GenerateParams``; ``set_params(body)`` fills them
 from one (a history entry), so the form and the wire format never drift apart.
@@ -92,6 +93,10 @@ class ParamsForm(QWidget):
         self.strength.setValue(0.6)
         self.strength.setToolTip("0 keeps the source image, 1 ignores it")
         form.addRow("Source", _row(self.mode, QLabel("Strength"), self.strength))
+        self.vector = QCheckBox("Vector")
+        self.vector.setToolTip("Also return an SVG drawing: added as a vector layer, sharp at "
+                               "any size (icon models only)")
+        form.addRow("Output", _row(self.vector))
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self._mode_changed()
 
@@ -156,7 +161,8 @@ class ParamsForm(QWidget):
             negative_prompt=self.negative.toPlainText().strip(), seed=self.seed.value(),
             width=size, height=size, count=self.count.value(), steps=self.steps.value(),
             guidance=round(self.guidance.value(), 3), model=self.model.currentText(),
-            strength=round(self.strength.value(), 3), loras=loras)
+            strength=round(self.strength.value(), 3), loras=loras,
+            vector=self.vector.isChecked() and self.vector.isEnabled())
 
     def set_params(self, body: dict) -> None:
         """Fill the form from a generate body or a provenance dict (a history entry)."""
@@ -175,6 +181,7 @@ class ParamsForm(QWidget):
             self.size.setCurrentIndex(idx)
         if body.get("strength") is not None:
             self.strength.setValue(float(body["strength"]))
+        self.vector.setChecked(bool(body.get("vector", False)))
         weights = {lo["name"]: float(lo.get("weight", 1.0)) for lo in body.get("loras", [])}
         known = [self.adapters.item(r, 0).text() for r in range(self.adapters.rowCount())]
         self.set_loras(sorted(set(known) | set(weights)), weights)
@@ -192,6 +199,8 @@ class ParamsForm(QWidget):
         info = self.model.currentData()
         if isinstance(info, dict) and info.get("sizes"):
             self.set_sizes(list(info["sizes"]), int(info.get("default_size", 128)))
+        # Vector output only where the model offers it (the hello's model entry says so)
+        self.vector.setEnabled(isinstance(info, dict) and bool(info.get("vector")))
 
     def _mode_changed(self) -> None:
         self.strength.setEnabled(self.mode_key != "txt2img")

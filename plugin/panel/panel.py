@@ -3,7 +3,8 @@
 It talks to the worker through a ``WorkerBridge`` (signals on the UI thread) and to the
 editor through a ``HostAdapter``; it never blocks on either. One generation runs at a time:
 Generate submits, events drive the progress bar and the live preview, the terminal event
-fills the result strip and the history, and (by default) adds the first image as a layer.
+fills the result strip and the history, and (by default) adds the first image as a layer
+(a vector layer when the result carries an SVG drawing: the form's Vector option).
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ class GeneratePanel(QWidget):
             at = Rect(max(0, (cw - w) // 2), max(0, (ch - h) // 2), w, h)
         p = result.provenance
         name = f"{p.get('prompt', '')[:40]} (seed {p.get('seed', '?')})"
+        if result.svg:
+            try:  # a vector layer where the host has them; the raster if the SVG is refused
+                self.host.insert_vector_layer(result.svg, name, dict(p), at)
+                return
+            except ValueError as e:  # SvgError
+                self.show_message(f"The drawing could not be added as a vector layer ({e}); "
+                                  "added as pixels instead.", error=True)
         self.host.insert_layer(to_pixels(result.image), name, dict(p), at)
 
     def show_message(self, text: str, error: bool = False) -> None:
@@ -227,6 +235,7 @@ class GeneratePanel(QWidget):
     def _on_result(self, job: Job, ev: Message) -> None:
         provs = list(ev.body.get("provenance") or [])
         texts = list(ev.body.get("parameters") or [])
+        svgs = [s if isinstance(s, str) else None for s in ev.body.get("svg") or []]
         region = job.region
         results = []
         for i, im in enumerate(ev.images):
@@ -235,7 +244,8 @@ class GeneratePanel(QWidget):
                 prov["parameters"] = texts[i]
             image = to_qimage(Pixels.from_wire(im))
             at = (region.x, region.y, region.width, region.height) if region else None
-            results.append(ResultImage(image, prov, job.mode, at))
+            results.append(ResultImage(image, prov, job.mode, at,
+                                       svgs[i] if i < len(svgs) else None))
         self.results.show_results(results)
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat("done")

@@ -17,6 +17,7 @@ class ResultImage:
     provenance: dict  # the worker's provenance + "parameters" (the A1111 text)
     mode: str  # txt2img / img2img / inpaint
     region: tuple[int, int, int, int] | None  # where img2img/inpaint results belong
+    svg: str | None = None  # a vector result's drawing (the image is rendered from it)
 
 
 class ResultStrip(QListWidget):

@@ -1,12 +1,13 @@
-"""The standalone editor's document: a stack of raster layers with undo.
+"""The standalone editor's document: a stack of raster and vector layers with undo.
 
 Layers are kept bottom to top (index 0 is the bottom); each has its own size and offset, as
 in OpenRaster. Pixels are QImage RGBA8888 (straight alpha, the worker's format), so a
-generated layer keeps the exact bytes of the result. Insert, delete, move and rename are
-undoable; visibility and opacity are view settings and take effect at once. Live mode's
-preview layer is transient: created, replaced in place and removed without undo entries,
-left out of saved files and exports, and never marks the document modified.
-"""
+generated layer keeps the exact bytes of the result. A vector layer keeps its SVG
+(``Layer.svg``) and shows pixels rendered from it at its size (plugin/studio/vector.py).
+Insert, delete, move and rename are undoable; visibility and opacity are view settings and
+take effect at once. Live mode's preview layer is transient: created, replaced in place and
+removed without undo entries, left out of saved files and exports, and never marks the
+document modified."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Layer:
     provenance: dict | None = None  # set for generated layers
     uid: int = field(default_factory=lambda: next(_uids))
     preview: bool = False  # live mode's transient preview: never saved or exported
+    svg: str | None = None  # a vector layer: its drawing (``image`` is rendered from it)
 
     @property
     def rect(self) -> QRect:

@@ -89,15 +89,18 @@ class LayersPanel(QWidget):
             if layer.provenance:
                 p = layer.provenance
                 item.setToolTip(f"{p.get('prompt', '')}\nseed {p.get('seed')}, "
-                                f"{p.get('steps')} steps, model {p.get('model')}")
+                                f"{p.get('steps')} steps, model {p.get('model')}"
+                                + ("\nvector layer (SVG)" if layer.svg is not None else ""))
             self.list.addItem(item)
         if self._has_active():
             self.list.setCurrentRow(len(self.doc.layers) - 1 - self.doc.active)
             active = self.doc.layers[self.doc.active]
             self.opacity.setValue(round(active.opacity * 100))
             p = active.provenance
-            self.info.setText(f"Generated: “{p.get('prompt', '')}”, seed {p.get('seed')}"
-                              if p else "")
+            text = f"Generated: “{p.get('prompt', '')}”, seed {p.get('seed')}" if p else ""
+            if active.svg is not None:  # the layer is its SVG drawing (saved as SVG)
+                text = f"Vector layer (SVG). {text}".strip()
+            self.info.setText(text)
         self.list.blockSignals(False)
         self.opacity.blockSignals(False)
         for w in (self.opacity, self.up, self.down, self.delete):

@@ -2,9 +2,10 @@
 
 Layout (OpenRaster 0.0.x, read by Krita, GIMP and MyPaint): ``mimetype`` first and stored
 uncompressed, ``stack.xml``, ``data/layerN.png`` per layer, ``mergedimage.png``,
-``Thumbnails/thumbnail.png``. Provenance goes into namespaced attributes of each ``<layer>``
-(``t2i:prompt``, ``t2i:seed``, …, namespace ``NS``), which other programs keep or ignore;
-the panel's history goes into ``t2i/document.json``.
+``Thumbnails/thumbnail.png``. A vector layer's source is its SVG (``data/layerN.svg``, which
+OpenRaster allows); its pixels are in ``mergedimage.png``. Provenance goes into namespaced
+attributes of each ``<layer>`` (``t2i:prompt``, ``t2i:seed``, …, namespace ``NS``), which
+other programs keep or ignore; the panel's history goes into ``t2i/document.json``.
 
 Saving writes a temp file next to the target and renames it into place, so a crash or a
 full disk never leaves a half-written file where the user's was. Opening only reads; a
@@ -26,6 +27,7 @@ from qtpy.QtCore import Qt
 
 from plugin.qimage import RGBA, png_bytes, read_png
 from plugin.studio.document import Document, Layer
+from plugin.studio.vector import render_svg, svg_size
 
 MIMETYPE = b"image/openraster"
 NS = "urn:t2i-studio:provenance:1"
@@ -33,7 +35,8 @@ DATA_FILE = "t2i/document.json"
 MAX_MEMBER_BYTES = 512 * 1024 * 1024  # a bigger member is a zip bomb or not ours to open
 MAX_SIDE = 16384
 # Provenance fields that are not strings travel as JSON text in their attribute.
-_JSON_FIELDS = {"seed", "steps", "guidance", "width", "height", "strength", "loras"}
+_JSON_FIELDS = {"seed", "steps", "guidance", "width", "height", "strength", "loras",
+                "vector"}
 ET.register_namespace("t2i", NS)
 
 
@@ -60,7 +63,7 @@ def save_ora(doc: Document, path: str | os.PathLike) -> None:
     members: list[tuple[str, bytes]] = []
     saved = [la for la in doc.layers if not la.preview]  # live mode's preview is transient
     for i, layer in enumerate(reversed(saved)):  # stack.xml lists the top layer first
-        src = f"data/layer{i}.png"
+        src = f"data/layer{i}.svg" if layer.svg is not None else f"data/layer{i}.png"
         attrs = {"name": layer.name, "src": src, "x": str(layer.x), "y": str(layer.y),
                  "opacity": f"{layer.opacity:.4f}",
                  "visibility": "visible" if layer.visible else "hidden",
@@ -71,7 +74,8 @@ def save_ora(doc: Document, path: str | os.PathLike) -> None:
             if layer.provenance.get("parameters"):
                 texts["parameters"] = str(layer.provenance["parameters"])
         ET.SubElement(stack, "layer", attrs)
-        members.append((src, png_bytes(layer.image, texts)))
+        members.append((src, layer.svg.encode("utf-8") if layer.svg is not None
+                         else png_bytes(layer.image, texts)))
     merged = doc.composite(include_preview=False)
     thumb = merged.scaled(256, 256, Qt.AspectRatioMode.KeepAspectRatio,
                           Qt.TransformationMode.SmoothTransformation)
@@ -87,8 +91,9 @@ def save_ora(doc: Document, path: str | os.PathLike) -> None:
             with zipfile.ZipFile(f, "w") as z:
                 z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, zipfile.ZIP_STORED)
                 z.writestr("stack.xml", xml, zipfile.ZIP_DEFLATED)
-                for name, data in members:  # PNGs are compressed already
-                    z.writestr(name, data, zipfile.ZIP_STORED)
+                for name, data in members:  # PNGs are compressed already; SVG is text
+                    z.writestr(name, data, zipfile.ZIP_DEFLATED if name.endswith(".svg")
+                               else zipfile.ZIP_STORED)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -181,16 +186,21 @@ def _layer(z: zipfile.ZipFile, el: ET.Element, dx: int, dy: int,
         if not src:
             warnings.append(f"layer '{name}' names no image file and was skipped")
         return None
+    svg = None
     try:
-        image, _ = read_png(data)
-    except ValueError as e:
+        if src.lower().endswith(".svg"):
+            svg = data.decode("utf-8")
+            image = render_svg(svg, *svg_size(svg))
+        else:
+            image, _ = read_png(data)
+    except (ValueError, UnicodeDecodeError) as e:  # SvgError is a ValueError
         warnings.append(f"layer '{name}' ({src}) could not be read: {e}")
         return None
     prov = {k[len(NS) + 2:]: _attr_value(k[len(NS) + 2:], v) for k, v in el.attrib.items()
             if k.startswith(f"{{{NS}}}")}
     return Layer(name, image.convertToFormat(RGBA), _int(el.get("x"), 0) + dx,
                  _int(el.get("y"), 0) + dy, el.get("visibility", "visible") != "hidden",
-                 _float(el.get("opacity"), 1.0), prov or None)
+                 _float(el.get("opacity"), 1.0), prov or None, svg=svg)
 
 
 def _merged_only(z: zipfile.ZipFile, path: Path, warnings: list[str]) -> OraContent:

@@ -25,12 +25,14 @@ from qtpy.QtWidgets import (
 )
 
 from plugin.host import Pixels, Rect
-from plugin.panel import GeneratePanel, TrainPanel, WorkerBridge
+from plugin.panel import GeneratePanel, PlanPanel, TrainPanel, WorkerBridge
 from plugin.qimage import png_bytes, to_pixels, to_qimage
 from plugin.studio.canvas import Canvas
 from plugin.studio.document import Document, Layer
 from plugin.studio.layers import LayersPanel
 from plugin.studio.ora import OraError, open_ora, save_ora
+from plugin.studio.vector import render_svg
+from plugin.svg import sized_svg
 
 TITLE = "t2i studio"
 
@@ -45,9 +47,11 @@ class StudioWindow(QMainWindow):
         self.layers = LayersPanel(self.doc)
         self.panel = GeneratePanel(bridge, self)
         self.train_panel = TrainPanel(bridge, self)
-        self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder)
+        self.plan_panel = PlanPanel(bridge, self)  # floor plans as vector layers
+        self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder) | Plan
         self.tabs.addTab(self.panel, "Generate")
         self.tabs.addTab(self.train_panel, "Train")
+        self.tabs.addTab(self.plan_panel, "Plan")
         self._dock(self.tabs, "Text to image", Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.layers, "Layers", Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
@@ -66,6 +70,11 @@ class StudioWindow(QMainWindow):
             qimage = qimage.scaled(at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
                                    Qt.TransformationMode.SmoothTransformation)
         self.doc.insert(Layer(name, qimage, at.x, at.y, provenance=provenance))
+
+    def insert_vector_layer(self, svg: str, name: str, provenance: dict, at: Rect) -> None:
+        drawing = sized_svg(svg, at.width, at.height)  # SvgError: nothing is added
+        image = render_svg(drawing, at.width, at.height)
+        self.doc.insert(Layer(name, image, at.x, at.y, provenance=provenance, svg=drawing))
 
     def set_preview_layer(self, image: Pixels, name: str, provenance: dict, at: Rect) -> None:
         qimage = to_qimage(image)  # provenance stays with the panel until a pin

@@ -49,6 +49,7 @@ class GenerateRequest:
     mask: np.ndarray | None = None  # (H, W) uint8, 255 = repaint
     loras: list[LoraRef] = field(default_factory=list)
     scheduler: str = ""  # backend-specific; "" = the backend's default
+    vector: bool = False  # also an SVG per image; the raster is rendered from it (vector/)
 
     @property
     def mode(self) -> str:
@@ -117,6 +118,7 @@ class Provenance:
     strength: float | None = None
     loras: list[LoraRef] = field(default_factory=list)
     scheduler: str = ""
+    vector: bool = False  # traced into an SVG; the raster was rendered from it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +140,8 @@ class Provenance:
                  ("Model", self.model), ("Backend", self.backend)]
         if self.strength is not None and self.mode != "txt2img":
             pairs.append(("Denoising strength", self.strength))
+        if self.vector:
+            pairs.append(("Vector", "svg"))
         if self.loras:
             pairs.append(("Lora hashes", ", ".join(f"{lo.name}: {lo.weight}"
                                                     for lo in self.loras)))
@@ -150,6 +154,7 @@ class GenerateResult:
     images: list[np.ndarray]  # each (H, W, 4) uint8 RGBA
     provenance: list[Provenance]  # one per image (seeds differ)
     warnings: list[str] = field(default_factory=list)  # e.g. "prompt truncated to 128 tokens"
+    svgs: list[str] = field(default_factory=list)  # one per image when vector was asked for
 
 
 @dataclass
@@ -168,6 +173,8 @@ class ModelInfo:
     # for the fields a request leaves out. None: the built-in model's (20 steps, guidance 3)
     # at ``default_size``. The worker lists them complete (``list_models``).
     generate_defaults: dict[str, Any] | None = None
+    # Results can also come back as SVG (``GenerateRequest.vector``): icon-style models.
+    vector: bool = False
 
 
 @runtime_checkable

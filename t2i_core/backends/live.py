@@ -154,7 +154,8 @@ class LiveBackend:
                          default_size=128, description=f"one-step live previews, 32 px "
                          f"native, CPU (trained {step} steps)",
                          generate_defaults={"steps": 1, "guidance": 0.0,
-                                            "scheduler": "one-step"})
+                                            "scheduler": "one-step"},
+                         vector=True)
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:

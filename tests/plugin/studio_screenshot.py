@@ -3,6 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py docs/studio.png
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py \
         docs/live_panel.png --live
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py \
+        docs/studio_vector.png --vector
 
 (tests/plugin/test_studio_screenshot.py runs the same function into a temporary folder.)
 """
@@ -33,8 +35,10 @@ def wait_until(cond: Callable[[], bool], timeout: float = 300.0) -> None:
         time.sleep(0.02)
 
 
-def render(out: Path, prompt: str = "a house", state_dir: Path | None = None) -> dict:
-    """Generate ``prompt`` (4 images, 512 px) with the real weights and save a screenshot."""
+def render(out: Path, prompt: str = "a house", state_dir: Path | None = None,
+           vector: bool = False) -> dict:
+    """Generate ``prompt`` (4 images, 512 px) with the real weights and save a screenshot;
+    ``vector``: with the Vector option, so the layer is a vector layer (SVG)."""
     from qtpy.QtWidgets import QApplication
 
     from plugin.panel import WorkerBridge
@@ -61,6 +65,7 @@ def render(out: Path, prompt: str = "a house", state_dir: Path | None = None) ->
         form.seed_lock.setChecked(True)
         form.count.setValue(4)
         form.size.setCurrentIndex(form.size.findData(512))
+        form.vector.setChecked(vector)
         panel.generate()
         wait_until(lambda: panel.job is None)
         if panel.message.isVisible() and len(window.doc.layers) < 2:
@@ -70,6 +75,7 @@ def render(out: Path, prompt: str = "a house", state_dir: Path | None = None) ->
         if not window.grab().save(str(out), "PNG"):
             raise OSError(f"could not write {out}")
         return {"layers": len(window.doc.layers), "results": panel.results.count(),
+                "vector_layers": sum(la.svg is not None for la in window.doc.layers),
                 "status": panel.bridge.state, "size": (window.width(), window.height())}
     finally:
         client.close()
@@ -118,4 +124,5 @@ def render_live(out: Path, prompts: tuple[str, ...] = ("a red apple", "a bicycle
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/studio.png")
-    print(render_live(target) if "--live" in sys.argv else render(target))
+    print(render_live(target) if "--live" in sys.argv
+          else render(target, vector="--vector" in sys.argv))

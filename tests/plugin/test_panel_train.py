@@ -50,7 +50,7 @@ def test_the_studio_shows_generate_and_train_tabs(window):
     from plugin.panel import GeneratePanel, TrainPanel
 
     tabs = window.tabs
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Generate", "Train"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Generate", "Train", "Plan"]
     assert tabs.widget(0) is window.panel and isinstance(window.panel, GeneratePanel)
     assert tabs.widget(1) is window.train_panel and isinstance(window.train_panel, TrainPanel)
     assert tabs.currentWidget() is window.panel  # Generate first

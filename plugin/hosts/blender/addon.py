@@ -85,6 +85,9 @@ def tick() -> float | None:
         if job is s.train_job:
             training_finished(job)
             continue
+        if job is s.plan_job:
+            plan_finished(job, ev)
+            continue
         if ev.type == "result":
             try:
                 store_results(job, ev)
@@ -117,6 +120,32 @@ def tick() -> float | None:
     return TICK_BUSY if s.busy or not s.capabilities and not s.connect_error else TICK_IDLE
 
 
+def plan_finished(job, ev) -> None:
+    """A plan's terminal event: build (or rebuild) its collection, or say what went wrong."""
+    from . import plan
+
+    if ev.type != "result":
+        state.plan_message = job.error or "the plan was cancelled"
+        report("ERROR" if ev.type == "error" else "INFO", f"T2I: {state.plan_message}")
+        _redraw()
+        return
+    try:
+        collection = plan.build_from_result(bpy.context, ev, job.collection)
+    except (ValueError, KeyError, RuntimeError) as e:
+        state.plan_message = f"cannot build the plan: {e}"
+        report("ERROR", f"T2I: {state.plan_message}")
+        return
+    body = ev.body
+    lay = body["variants"][0]["layout"]
+    parts = [f"{collection.name}: {lay['width']:g} × {lay['depth']:g} m, "
+             f"{len(lay['rooms'])} rooms."]
+    if body.get("unknown"):
+        parts.append(f"Not understood: {', '.join(body['unknown'])}.")
+    state.plan_message = " ".join(parts)
+    _undo_push("T2I plan")
+    _redraw()
+
+
 def training_finished(job) -> None:
     """Report a training's end; the result text stays in the Train panel."""
     from .training import outcome_text
@@ -144,10 +173,13 @@ def _show_training(job) -> None:
 
 
 def store_results(job, ev) -> list[bpy.types.Image]:
-    """Each result image as a packed datablock with its provenance; shown in Image Editors."""
+    """Each result image as a packed datablock with its provenance; shown in Image Editors.
+    A vector result's drawings also become curve objects (``vectors.py``)."""
     provs = ev.body.get("provenance", [])
     history = ev.body.get("history", [])
+    svgs = ev.body.get("svg") or []
     images = []
+    curves: list[str] = []
     for i, frame in enumerate(ev.images):
         prov = provs[i] if i < len(provs) and isinstance(provs[i], dict) else {}
         extra = {"history": history[i] if i < len(history) else "", "request": job.id}
@@ -159,6 +191,16 @@ def store_results(job, ev) -> list[bpy.types.Image]:
                                width, height, floats, provenance_properties(prov, extra))
         job.outputs.append(img.name)
         images.append(img)
+        svg = svgs[i] if i < len(svgs) else None
+        if isinstance(svg, str):  # a vector result: curves next to the image datablock
+            from .vectors import VectorImportError, import_svg_curves
+
+            try:
+                curves.append(import_svg_curves(bpy.context, svg, img.name, prov,
+                                                img.name).name)
+            except VectorImportError as e:
+                report("WARNING", f"T2I: {img.name}: {e}; the image was kept")
+    job.curves = curves
     # The pixels now live in the datablocks: do not keep a second and third copy around.
     job.blender_pixels = []
     ev.images = []
@@ -170,6 +212,7 @@ def store_results(job, ev) -> list[bpy.types.Image]:
     warnings = "; ".join(str(w) for w in ev.body.get("warnings", []))
     report("WARNING" if warnings else "INFO",
            f"T2I: {len(images)} image(s): {', '.join(job.outputs)}"
+           + (f"; curves in {', '.join(curves)}" if curves else "")
            + (f" (worker warnings: {warnings})" if warnings else ""))
     return images
 

@@ -78,7 +78,8 @@ class T2I_OT_generate(bpy.types.Operator):
             prompt=prompt, negative_prompt=settings.negative_prompt.strip(),
             seed=addon.next_seed(settings), width=size, height=size, count=settings.count,
             steps=settings.steps, guidance=settings.guidance, model=settings.model or "builtin",
-            strength=settings.strength,
+            strength=settings.strength, vector=settings.vector and _offers_vector(
+                session, settings.model or "builtin"),
             loras=[LoraParam(settings.lora, round(settings.lora_weight, 4))]  # a float32 in RNA
             if settings.lora not in ("", NO_LORA) else [])
         session.submit(params, init)
@@ -163,6 +164,74 @@ class T2I_OT_train(bpy.types.Operator):
         state.train_error = message
         self.report({"WARNING"}, f"T2I: {message}")
         return {"CANCELLED"}
+
+
+class T2I_OT_plan(bpy.types.Operator):
+    bl_idname = "t2i.plan"
+    bl_label = "Plan"
+    bl_description = ("A floor plan from the text: walls extruded, a floor per room, doors "
+                      "and windows cut, in a collection named after the plan")
+
+    def execute(self, context):
+        text = context.scene.t2i.plan_prompt.strip()
+        if not text:
+            return _plan_refuse(self, "Describe the plan first, e.g. a two-bedroom apartment "
+                                "with an open kitchen, 70 m²")
+        return _submit_plan(self, context, {"prompt": text}, "")
+
+
+class T2I_OT_plan_resolve(bpy.types.Operator):
+    bl_idname = "t2i.plan_resolve"
+    bl_label = "Re-solve"
+    bl_description = ("Solve the active plan again from its programme (edit the Text "
+                      "'<plan> programme' first: rooms, areas, facing sides, relations)")
+
+    def execute(self, context):
+        from . import plan
+
+        collection = _active_plan(context)
+        if collection is None:
+            return _plan_refuse(self, "No plan here: select an object of a plan collection")
+        try:
+            prog = plan.edited_programme(collection)
+        except ValueError as e:
+            return _plan_refuse(self, str(e))
+        return _submit_plan(self, context, {"programme": prog,
+                                            "prompt": prog.get("source", "")}, collection.name)
+
+
+def _active_plan(context):
+    from . import plan
+
+    obj = context.active_object
+    if obj is not None:
+        for c in obj.users_collection:
+            if c.get("t2i_plan"):
+                return c
+    found = plan.plan_collections()
+    return found[-1] if found else None
+
+
+def _submit_plan(op, context, body: dict, collection: str):
+    from .link import SettingsError
+
+    try:
+        session = addon.ensure_session(context)
+    except (SettingsError, ImportError) as e:
+        return _plan_refuse(op, str(e))
+    job = session.submit_plan({**body, "variants": 1, "formats": ["geometry"]}, collection)
+    addon.start_timer()
+    if not job.active:
+        return _plan_refuse(op, job.error)
+    state.plan_message = "solving…"
+    op.report({"INFO"}, "T2I: planning…")
+    return {"FINISHED"}
+
+
+def _plan_refuse(op, message: str):
+    state.plan_message = message
+    op.report({"WARNING"}, f"T2I: {message}")
+    return {"CANCELLED"}
 
 
 class T2I_OT_train_cancel(bpy.types.Operator):
@@ -260,4 +329,14 @@ class T2I_OT_report(bpy.types.Operator):
 
 
 CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_cancel, T2I_OT_train, T2I_OT_train_cancel,
-           T2I_OT_use_as_init, T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report)
+           T2I_OT_use_as_init, T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report,
+           T2I_OT_plan, T2I_OT_plan_resolve)
+
+
+def _offers_vector(session, model_id: str) -> bool:
+    """Ask for vector output only of a model that lists it (before the model list has
+    arrived, ask: the worker answers a clear ``unsupported`` error if it cannot)."""
+    models = session.models
+    if not models:
+        return True
+    return any(m.get("id") == model_id and m.get("vector") for m in models)

@@ -32,6 +32,7 @@ def draw_panel(layout, context) -> None:
         row.prop(settings, "lora_weight", text="")
     col.prop(settings, "size")
     col.prop(settings, "count")
+    col.prop(settings, "vector")
     col.prop(settings, "steps")
     col.prop(settings, "guidance")
     row = col.row(align=True)
@@ -119,6 +120,34 @@ def draw_train_panel(layout, context) -> None:
             box.label(text=line, icon="ERROR" if job.state == "error" else "NONE")
 
 
+def draw_plan_panel(layout, context) -> None:
+    """Floor plans: the description, the wall height, Plan / Re-solve, the last word."""
+    settings = context.scene.t2i
+    col = layout.column()
+    col.prop(settings, "plan_prompt", text="")
+    col.prop(settings, "plan_wall_height")
+    row = layout.row(align=True)
+    row.scale_y = 1.4
+    row.operator("t2i.plan", icon="MESH_GRID")
+    row.operator("t2i.plan_resolve", icon="FILE_REFRESH")
+    if state.plan_message:
+        for line in _wrap(state.plan_message, 48)[:6]:
+            layout.label(text=line)
+
+
+class T2I_PT_plan_view3d(bpy.types.Panel):
+    bl_idname = "T2I_PT_plan_view3d"
+    bl_label = "Plan"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "T2I"
+    bl_parent_id = "T2I_PT_view3d"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_plan_panel(self.layout, context)
+
+
 class T2I_PT_image_editor(bpy.types.Panel):
     bl_idname = "T2I_PT_image_editor"
     bl_label = "Text to Image"
@@ -167,4 +196,5 @@ class T2I_PT_train_view3d(bpy.types.Panel):
         draw_train_panel(self.layout, context)
 
 
-CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d)
+CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d,
+           T2I_PT_plan_view3d)

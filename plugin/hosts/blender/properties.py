@@ -61,6 +61,10 @@ class T2ISettings(bpy.types.PropertyGroup):
     lora_weight: bpy.props.FloatProperty(name="Weight", default=1.0, min=-4.0, max=4.0)
     size: bpy.props.EnumProperty(name="Size", items=size_items, default=2)
     count: bpy.props.IntProperty(name="Count", default=1, min=1, max=16)
+    vector: bpy.props.BoolProperty(
+        name="Vector", default=False,
+        description="Also return an SVG drawing, imported as curves next to the image "
+                    "(icon models only)")
     steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=200)
     guidance: bpy.props.FloatProperty(name="Guidance", default=3.0, min=0.0, max=30.0)
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
@@ -98,3 +102,11 @@ class T2ISettings(bpy.types.PropertyGroup):
     train_progress: bpy.props.FloatProperty(
         name="Progress", subtype="PERCENTAGE", min=0.0, max=100.0, precision=0,
         description="How far the training is (set by the add-on)")
+
+    # --- floor plans (the Plan sub-panel) -----------------------------------------------------
+    plan_prompt: bpy.props.StringProperty(
+        name="Plan", description="The dwelling in words, e.g. a two-bedroom apartment with an "
+        "open kitchen, 70 m², living room facing south")
+    plan_wall_height: bpy.props.FloatProperty(
+        name="Wall height", default=2.7, min=2.0, max=6.0, unit="LENGTH",
+        description="Height the walls are extruded to (m)")

@@ -50,6 +50,7 @@ class Job:
     error_code: str = ""
     result: Message | None = None
     outputs: list[str] = field(default_factory=list)  # image datablock names, set by the add-on
+    curves: list[str] = field(default_factory=list)  # collections of a vector result's curves
     blender_pixels: list[array] = field(default_factory=list)  # results as Blender floats
     preview: tuple[int, int, array] | None = None  # the latest progress preview, not shown yet
 
@@ -66,6 +67,47 @@ class Job:
         return self.step / self.total if self.total else 0.0
 
 
+@dataclass
+class PlanJob:
+    """One floor-plan request (``plan``): its events end in a result with the programme and
+    each variant's files as bytes frames (main thread only, like ``Job``)."""
+
+    body: dict
+    collection: str = ""  # rebuild this plan collection (re-solve), else make a new one
+    request: Any = None
+    state: str = "sending"
+    step: int = 0
+    total: int = 0
+    error: str = ""
+    error_code: str = ""
+    result: Message | None = None
+
+    @property
+    def id(self) -> str:
+        return self.request.id if self.request is not None else ""
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("sending", "queued", "running")
+
+    def apply(self, ev: Message) -> None:
+        if ev.type == "queued":
+            self.state = "queued"
+        elif ev.type == "progress":
+            self.state = "running"
+            self.step, self.total = int(ev.body.get("step", 0)), int(ev.body.get("total", 0))
+        elif ev.type == "result":
+            self.state, self.result = "done", ev
+        elif ev.type == "cancelled":
+            self.state = "cancelled"
+        elif ev.type == "error":
+            self.state, self.error_code = "error", ev.error_code
+            self.error = str(ev.body.get("message", "")) or ev.error_code
+
+    def fail(self, code: str, message: str) -> None:
+        self.state, self.error_code, self.error = "error", code, message
+
+
 class Session:
     """A ``WorkerClient`` plus the jobs submitted through it and what the worker offers."""
 
@@ -77,6 +119,7 @@ class Session:
             queue.SimpleQueue()
         self.jobs: list[Job] = []
         self.train_job: TrainJob | None = None  # the latest training, running or finished
+        self.plan_job: PlanJob | None = None  # the latest floor plan, running or finished
         self.capabilities: dict[str, Any] = {}
         self.hellos = 0  # answers to ``hello`` applied so far (1 after connecting)
         self.connect_error = ""
@@ -159,7 +202,21 @@ class Session:
     @property
     def busy(self) -> bool:
         """Anything under way: the add-on polls often and keeps this session."""
-        return bool(self.active_jobs) or self.training
+        return bool(self.active_jobs) or self.training or (
+            self.plan_job is not None and self.plan_job.active)
+
+    # --- floor plans ---------------------------------------------------------------------------
+
+    def submit_plan(self, body: dict, collection: str = "") -> PlanJob:
+        """Queue a ``plan`` request (text or an edited programme); returns at once."""
+        job = PlanJob(body, collection)
+        self.plan_job = job
+        try:
+            job.request = self.client.request("plan", body,
+                                              on_event=lambda ev: self._events.put((job, ev)))
+        except WorkerError as e:
+            job.fail(e.code, e.message)
+        return job
 
     # --- training ------------------------------------------------------------------------------
 
@@ -218,9 +275,9 @@ class Session:
                     self.connect_error = str(ev.body.get("message", ev.type))
                 finished.append((None, ev))
                 continue
-            if isinstance(job, TrainJob):
+            if isinstance(job, PlanJob | TrainJob):
                 job.apply(ev)
-                if ev.type == "result":
+                if ev.type == "result" and isinstance(job, TrainJob):
                     self._adapter_added(ev)
             else:
                 self._apply(job, ev)

@@ -1,9 +1,9 @@
 """The panel's ``HostAdapter`` for Krita: the active document through Krita's scripting API.
 
 Every call looks the active document up again: the user switches views between calls.
-Results become paint layers directly above the active layer (the user picks the position
-by selecting a layer first); their provenance goes into the document's annotations
-(``provenance.py``), which the .kra keeps.
+Results become paint layers (vector layers for SVG results) directly above the active layer
+(the user picks the position by selecting a layer first); their provenance goes into the
+document's annotations (``provenance.py``), which the .kra keeps.
 
 Krita's API has two limits that shape this code: layer pixels cross it in the layer's
 colour space (BGRA for RGBA/U8), and a layer added from a script is not on the undo stack
@@ -14,18 +14,21 @@ preview layer is one node kept on top whose pixels are overwritten in place.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from qtpy.QtCore import QByteArray, Qt, QTimer
 
 from plugin.host import Pixels, Rect
 from plugin.qimage import to_pixels, to_qimage
+from plugin.svg import placed_svg
 
 from .pixels import clip_rect, swap_red_blue
 from .provenance import PROVENANCE_TYPE, annotation_type, description, with_layer
 
 RGBA8 = ("RGBA", "U8")
 SRGB = "sRGB-elle-V2-srgbtrc.icc"  # Krita's default sRGB profile
+BATCH_S = 1.0  # inserts this close together are one batch (a plan's layers), stacked in order
 
 
 class KritaHost:
@@ -37,6 +40,11 @@ class KritaHost:
         # live mode's preview layer: (its document, its uuid, the rect it covers); the
         # uuid is looked up again on every update because the user may delete the layer
         self._preview: tuple[Any, str, Rect] | None = None
+        # The last layer inserted: (document, node, uuid of the layer active before it, when).
+        # Krita applies setActiveNode later (in its event loop), so layers inserted one after
+        # another in one go (a plan's six layers) would all land above the same old layer,
+        # in reverse order; an insert within a moment of the last one goes above it instead.
+        self._inserted: tuple[Any, Any, str, float] | None = None
 
     def document(self) -> Any:
         return self.krita.activeDocument()
@@ -56,12 +64,38 @@ class KritaHost:
                 at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
         node = doc.createNode(name, "paintlayer")
+        before = doc.activeNode()
         parent, above = self._insert_point(doc)
         parent.addChildNode(node, above)
+        self._remember(doc, node, before)
         if (node.colorModel(), node.colorDepth()) != RGBA8:
             node.setColorSpace("RGBA", "U8", SRGB)  # a layer may differ from its image
         node.setPixelData(QByteArray(swap_red_blue(image.data)), at.x, at.y, image.width,
                           image.height)
+        uuid = node.uniqueId().toString()
+        doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
+            with_layer(_bytes(doc.annotation(PROVENANCE_TYPE)), uuid, name, provenance)))
+        doc.setActiveNode(node)
+        doc.setModified(True)
+        doc.refreshProjection()
+
+    def insert_vector_layer(self, svg: str, name: str, provenance: dict, at: Rect) -> None:
+        """A Krita vector layer holding the drawing as editable shapes
+        (``VectorLayer.addShapesFromSvg``), above the active layer. Krita reads SVG user
+        units as points and places points at the document's resolution, so the drawing is
+        scaled by 72 / dpi to land on ``at`` in pixels."""
+        doc = self.document()
+        if doc is None:
+            doc = self._new_document(at.x + at.width, at.y + at.height)
+        k = 72.0 / (doc.resolution() or 72.0)
+        placed = placed_svg(svg, at.x * k, at.y * k, at.width * k, at.height * k,
+                            doc.width() * k, doc.height() * k)  # SvgError: nothing added
+        node = doc.createVectorLayer(name)
+        before = doc.activeNode()
+        parent, above = self._insert_point(doc)
+        parent.addChildNode(node, above)
+        self._remember(doc, node, before)
+        node.addShapesFromSvg(placed)
         uuid = node.uniqueId().toString()
         doc.setAnnotation(PROVENANCE_TYPE, description(PROVENANCE_TYPE), QByteArray(
             with_layer(_bytes(doc.annotation(PROVENANCE_TYPE)), uuid, name, provenance)))
@@ -182,11 +216,24 @@ class KritaHost:
             window.addView(doc)
         return doc
 
-    @staticmethod
-    def _insert_point(doc: Any) -> tuple[Any, Any]:
+    def _insert_point(self, doc: Any) -> tuple[Any, Any]:
         """(parent, the node the new layer goes above): above the active layer; above the
         layer that owns an active mask; on top when nothing is active."""
         node = doc.activeNode()
+        last, self._inserted = self._inserted, None
+        if (last is not None and time.monotonic() - last[3] < BATCH_S and last[0] == doc
+                and node is not None):  # (libkis compares documents with ==)
+            with contextlib.suppress(RuntimeError):  # the inserted layer may be gone
+                if node.uniqueId().toString() == last[2] and last[1].parentNode() is not None:
+                    return last[1].parentNode(), last[1]
+        return self._above(doc, node)
+
+    def _remember(self, doc: Any, node: Any, before: Any) -> None:
+        self._inserted = (doc, node, before.uniqueId().toString() if before is not None
+                          else "", time.monotonic())
+
+    @staticmethod
+    def _above(doc: Any, node: Any) -> tuple[Any, Any]:
         root = doc.rootNode()
         while node is not None and "mask" in node.type():
             node = node.parentNode()

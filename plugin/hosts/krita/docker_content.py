@@ -11,7 +11,7 @@ from __future__ import annotations
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from plugin.host import HostAdapter
-from plugin.panel import GeneratePanel, TrainPanel
+from plugin.panel import GeneratePanel, PlanPanel, TrainPanel
 
 from .link import WorkerLink
 from .settings_dialog import SettingsDialog
@@ -25,7 +25,8 @@ class DockerContent(QWidget):
         self.link, self.host = link, host
         self.panel: GeneratePanel | None = None
         self.train_panel: TrainPanel | None = None
-        self.tabs: QTabWidget | None = None  # Generate | Train
+        self.plan_panel: PlanPanel | None = None
+        self.tabs: QTabWidget | None = None  # Generate | Train | Plan
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         self.problem = QLabel()
@@ -51,7 +52,7 @@ class DockerContent(QWidget):
         if self.tabs is not None:
             self.body.removeWidget(self.tabs)
             self.tabs.deleteLater()
-            self.tabs = self.panel = self.train_panel = None
+            self.tabs = self.panel = self.train_panel = self.plan_panel = None
         self.problem.setText(self.link.error)
         self.problem.setVisible(bool(self.link.error))
         if self.link.bridge is not None:
@@ -63,6 +64,9 @@ class DockerContent(QWidget):
             self.tabs.setObjectName("t2iTabs")
             self.tabs.addTab(self.panel, "Generate")
             self.tabs.addTab(self.train_panel, "Train")
+            self.plan_panel = PlanPanel(self.link.bridge, self.host)
+            self.plan_panel.setObjectName("t2iPlanPanel")
+            self.tabs.addTab(self.plan_panel, "Plan")
             self.body.addWidget(self.tabs)
 
     def document_changed(self) -> None:

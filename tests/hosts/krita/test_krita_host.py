@@ -57,7 +57,7 @@ def test_the_docker_reached_a_worker_started_with_the_configured_python(krita_ru
     report = krita_run["report"]
     assert report["settings_problem"] == ""
     assert report["status_text"].endswith("Ready")
-    assert report["docker_tabs"] == ["Generate", "Train"]  # fine-tuning is one tab away
+    assert report["docker_tabs"] == ["Generate", "Train", "Plan"]  # fine-tuning is one tab away
     assert report["train_tab_is_train_panel"]
     pid = report["worker_pid"]
     assert isinstance(pid, int)

@@ -30,7 +30,9 @@ class Runner:
         self.out = cfg["out_dir"]
         self.report = {"ok": False, "steps": []}
         self.deadline = time.monotonic() + float(cfg.get("timeout", 240))
-        self.steps = scenario(cfg, self.report)
+        kind = {"vector": vector_scenario, "plan": plan_scenario}.get(cfg.get("kind", ""),
+                                                                     scenario)
+        self.steps = kind(cfg, self.report)
         self.wait = None
         self.timer = QTimer()
         self.timer.timeout.connect(self.tick)
@@ -203,6 +205,167 @@ def scenario(cfg, report):
         "layers": [n.name() for n in doc3.topLevelNodes()],
         "annotation_types": list(doc3.annotationTypes())}
     step("inserted without a document")
+
+
+def vector_scenario(cfg, report):
+    """Vector layers: the host adapter inserts an SVG as a Krita vector layer (shapes from
+    ``addShapesFromSvg``); with ``panel_vector`` the docker's Vector option generates one;
+    the .kra is saved and reopened and its vector layers' shapes read back."""
+    from t2i_studio import extension
+    from t2i_studio._vendor.t2i_plugin.host import Rect
+
+    app = Krita.instance()
+    window = app.activeWindow()
+    started = time.monotonic()
+    report["seconds"] = {}
+
+    def step(name):
+        report["steps"].append(name)
+        report["seconds"][name] = round(time.monotonic() - started, 2)
+
+    doc = app.createDocument(cfg["width"], cfg["height"], "t2i vector test", "RGBA", "U8", "",
+                             72.0)
+    window.addView(doc)
+    window.qwindow().showMaximized()
+    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
+    dock = extension.DOCKERS[-1]
+    dock.show()
+    dock.raise_()
+    host = dock.content.host
+    if cfg.get("svg"):  # (the screenshot shows a generated drawing only)
+        x, y, w, h = cfg["at"]
+        host.insert_vector_layer(cfg["svg"], "drawing", {"prompt": "a frame", "seed": 1},
+                                 Rect(x, y, w, h))
+        step("vector inserted")
+        doc.waitForDone()
+        report["inserted"] = _vector_layers(doc)
+    if cfg.get("panel_vector"):
+        yield lambda: dock.panel is not None and dock.panel.bridge.state == "ready" \
+            and dock.panel.form.size.findData(cfg["size"]) >= 0
+        panel = dock.panel
+        form = panel.form
+        form.prompt.setPlainText(cfg["prompt"])
+        form.seed.setValue(cfg["seed"])
+        form.seed_lock.setChecked(True)
+        form.steps.setValue(cfg["steps"])
+        form.size.setCurrentIndex(form.size.findData(cfg["size"]))
+        report["vector_option_enabled"] = form.vector.isEnabled()
+        form.vector.setChecked(True)
+        panel.generate_button.click()
+        step("vector generate clicked")
+        yield lambda: panel.job is None
+        report["message"] = panel.message.text()
+        if not panel.results.results:
+            raise AssertionError(f"no result: {panel.message.text()}")
+        report["result_svg"] = panel.results.results[0].svg
+        report["result_provenance"] = panel.results.results[0].provenance
+        doc.waitForDone()
+        step("vector generated")
+    report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
+    report["vector_layers"] = _vector_layers(doc)
+    shown_at = time.monotonic()
+    yield lambda: time.monotonic() - shown_at > 1.5
+    if cfg.get("screenshot"):
+        window.qwindow().grab().save(cfg["screenshot"])
+    report["saved"] = bool(doc.saveAs(cfg["kra"]))
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    reopened = app.openDocument(cfg["kra"])
+    window.addView(reopened)
+    yield lambda: app.activeDocument() is not None \
+        and app.activeDocument().fileName() == cfg["kra"]
+    report["reopened"] = _vector_layers(app.activeDocument())
+    step("reopened")
+
+
+def plan_scenario(cfg, report):
+    """Floor plans: the docker's Plan tab plans from text through the worker; the first
+    variant is inserted as one vector layer per element kind; the .kra keeps the layers and
+    their provenance (the programme)."""
+    from t2i_studio import extension
+
+    app = Krita.instance()
+    window = app.activeWindow()
+    started = time.monotonic()
+    report["seconds"] = {}
+
+    def step(name):
+        report["steps"].append(name)
+        report["seconds"][name] = round(time.monotonic() - started, 2)
+
+    doc = app.createDocument(cfg["width"], cfg["height"], "t2i plan test", "RGBA", "U8", "",
+                             72.0)
+    window.addView(doc)
+    window.qwindow().showMaximized()
+    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
+    dock = extension.DOCKERS[-1]
+    dock.show()
+    dock.raise_()
+    yield lambda: dock.content.plan_panel is not None \
+        and dock.content.plan_panel.bridge.state == "ready"
+    pp = dock.content.plan_panel
+    dock.content.tabs.setCurrentWidget(pp)
+    pp.prompt.setText(cfg["prompt"])
+    pp.variants.setValue(1)
+    pp.plan_button.click()
+    step("plan clicked")
+    yield lambda: pp.job_id is None
+    report["message"] = pp.message.text()
+    report["table"] = [[pp.table.item(r, c).text() for c in range(pp.table.columnCount())]
+                       for r in range(pp.table.rowCount())]
+    if not pp.svgs:
+        raise AssertionError(f"no plan: {pp.message.text()}")
+    pp.insert(0)
+    doc.waitForDone()
+    step("plan inserted")
+    report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
+    report["vector_layers"] = _vector_layers(doc)
+    report["provenance"] = bytes(doc.annotation("t2i-provenance") or b"").decode(
+        "utf-8", "replace")[:200000]
+    shown_at = time.monotonic()
+    yield lambda: time.monotonic() - shown_at > 1.5
+    if cfg.get("screenshot"):
+        window.qwindow().grab().save(cfg["screenshot"])
+    report["saved"] = bool(doc.saveAs(cfg["kra"]))
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    reopened = app.openDocument(cfg["kra"])
+    window.addView(reopened)
+    yield lambda: app.activeDocument() is not None \
+        and app.activeDocument().fileName() == cfg["kra"]
+    report["reopened"] = _vector_layers(app.activeDocument())
+    report["reopened_provenance"] = bytes(
+        app.activeDocument().annotation("t2i-provenance") or b"").decode("utf-8", "replace")[
+        :200000]
+    step("reopened")
+    # The reopened document's plan back into the Plan tab's table, to edit and re-solve.
+    pp.table.setRowCount(0)
+    report["loaded"] = pp.load_from_document()
+    report["loaded_rows"] = pp.table.rowCount()
+    pp.resolve_button.click()
+    yield lambda: pp.job_id is None
+    report["resolved_message"] = pp.message.text()
+    step("re-solved")
+
+
+def _vector_layers(doc):
+    """Each vector layer's name and its shapes: type, fill colour, bounding box (pt)."""
+    out = []
+    for node in doc.topLevelNodes():
+        if node.type() != "vectorlayer":
+            continue
+        shapes = []
+        for shape in node.shapes():
+            box = shape.boundingBox()
+            shapes.append({"type": shape.type(), "name": shape.name(),
+                           "box": [box.x(), box.y(), box.width(), box.height()],
+                           "svg": shape.toSvg()[:2000]})
+        out.append({"name": node.name(), "shapes": shapes,
+                    "bounds": [node.bounds().x(), node.bounds().y(), node.bounds().width(),
+                               node.bounds().height()]})
+    return out
 
 
 def live_mode(cfg, report, panel, doc, step):

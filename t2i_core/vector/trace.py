@@ -1,0 +1,202 @@
+"""The tracer: a small RGBA raster (a 32 px icon) -> an SVG of flat colour regions.
+
+How (the choices are measured in docs/vector.md and benchmarks/bench_vector.py):
+
+1. Upsample the raster ``scale``x (``upsample_rgba``: the learned enhancer from
+   ``t2i_core.enhance`` when this build has it, else bicubic on premultiplied alpha), so
+   the outlines are found with sub-pixel precision instead of following the pixel grid.
+2. The drawing's colours: a median-cut palette of the opaque pixels (PIL), small clusters
+   (anti-aliasing blends between two colours) merged into their nearest big colour. One
+   colour is a mono icon.
+3. One layer per colour, largest first; each layer covers its own region *and* every
+   region drawn above it ("stacked" layers), so neighbouring colours never leave a hairline
+   gap between them. Layer 0 is the whole alpha shape.
+4. Each layer's outline: iso-contours at half coverage (``skimage.measure.find_contours``),
+   tiny specks dropped, thinned by Douglas-Peucker (shapely's ``simplify``), then drawn as
+   smooth Béziers with kept corners (``curves.py``). All of a layer's contours are one
+   ``<path>`` with the even-odd rule, so holes are holes.
+
+The SVG's ``viewBox`` is the raster's own pixel grid and ``width``/``height`` the size it
+is meant to be shown at; the background is transparent (nothing is drawn there). A file over
+``max_bytes`` is traced again with a coarser tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from shapely import LinearRing, get_coordinates, simplify
+from skimage.measure import find_contours
+
+from t2i_core.errors import T2IError
+from t2i_core.vector.curves import path_data
+
+SVG_NS = "http://www.w3.org/2000/svg"
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    scale: int = 4  # upsampling before contouring (the enhancer's factor)
+    max_colours: int = 8
+    min_colour_share: float = 0.03  # a colour cluster below this share of the drawing merges
+    merge_distance: float = 40.0  # RGB distance under which two palette colours are one
+    tolerance: float = 0.1  # Douglas-Peucker tolerance, in input pixels (docs/vector.md)
+    min_area: float = 0.6  # contours enclosing less (input px²) are specks: dropped
+    corner_degrees: float | None = 65.0  # None: straight polygons (the baseline)
+    label_blur: float = 0.35  # smoothing of the colour layers' edges, in input pixels
+    max_bytes: int = 20_000
+
+
+@dataclass
+class Trace:
+    svg: str
+    paths: int
+    colours: list[str]
+
+
+def upsample_rgba(image: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 RGBA -> ``scale``x larger uint8 RGBA. The one place the tracer upsamples: the
+    learned enhancer (``t2i_core.enhance.upscale_rgba``) when it is installed, else bicubic
+    on premultiplied alpha (no dark fringes at transparent edges)."""
+    try:
+        from t2i_core.enhance import upscale_rgba  # the learned stage, where present
+    except ImportError:
+        upscale_rgba = None
+    if upscale_rgba is not None:
+        return upscale_rgba(image, scale)
+    return bicubic_rgba(image, scale)
+
+
+def bicubic_rgba(image: np.ndarray, scale: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    f = image.astype(np.float32) / 255.0
+    pre = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], axis=-1)
+    chans = [np.asarray(Image.fromarray(pre[..., c]).resize((w * scale, h * scale),
+                                                            Image.BICUBIC)) for c in range(4)]
+    pre = np.clip(np.stack(chans, axis=-1), 0.0, 1.0)
+    alpha = pre[..., 3:]
+    rgb = np.where(alpha > 1e-3, pre[..., :3] / np.maximum(alpha, 1e-3), 0.0)
+    return (np.concatenate([np.clip(rgb, 0, 1), alpha], axis=-1) * 255 + 0.5).astype(np.uint8)
+
+
+def trace_rgba(image: np.ndarray, size: int | None = None,
+               options: TraceOptions | None = None) -> Trace:
+    """Trace a uint8 RGBA (H, W, 4) straight-alpha raster; ``size``: the SVG's displayed
+    width (default: the raster's). Never returns a broken file: a raster with nothing
+    opaque gives a valid, empty drawing."""
+    opts = options or TraceOptions()
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 4 and min(image.shape[:2]) >= 2):
+        got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else \
+            type(image).__name__
+        raise T2IError("bad_image", f"tracing needs an (H, W, 4) uint8 RGBA raster; got {got}")
+    h, w = image.shape[:2]
+    size = size or w
+    hi = upsample_rgba(image, opts.scale)
+    palette, labels = _palette(image, hi, opts)
+    alpha = hi[..., 3].astype(np.float32) / 255.0
+    level = _level(alpha)
+    covers = [alpha if i == 0 else alpha * _blur(labels >= i, opts.label_blur * opts.scale)
+              for i in range(len(palette))]
+    layers: list[tuple[str, str]] = []
+    tolerance, min_area = opts.tolerance, opts.min_area
+    for _ in range(8):  # coarser, and fewer specks, until the file fits
+        layers = []
+        for colour, cover in zip(palette, covers, strict=True):
+            d = path_data(_outlines(cover, level, opts.scale, tolerance, min_area),
+                          opts.corner_degrees)
+            if d:
+                layers.append((colour, d))
+        svg = _svg(layers, w, h, size, round(size * h / w))
+        if len(svg.encode()) <= opts.max_bytes:
+            break
+        tolerance, min_area = tolerance * 1.5, min_area * 3
+    while len(svg.encode()) > opts.max_bytes and layers:  # noise: the top colours go first
+        layers.pop()
+        svg = _svg(layers, w, h, size, round(size * h / w))
+    return Trace(svg=svg, paths=len(layers), colours=[c for c, _ in layers])
+
+
+def _level(alpha: np.ndarray) -> float:
+    """Half coverage; a faint drawing (peak alpha under 0.6) is traced at half its peak."""
+    peak = float(alpha.max()) if alpha.size else 0.0
+    return 0.5 if peak >= 0.6 else max(peak * 0.5, 1e-3)
+
+
+def _palette(image: np.ndarray, hi: np.ndarray, opts: TraceOptions
+             ) -> tuple[list[str], np.ndarray]:
+    """(hex colours, largest first; per-pixel layer index of ``hi``)."""
+    solid = image[image[..., 3] >= 128][:, :3]
+    if len(solid) == 0:
+        solid = image[image[..., 3] > 0][:, :3]
+    if len(solid) == 0:
+        return [], np.zeros(hi.shape[:2], np.int32)
+    k = min(opts.max_colours, len(np.unique(solid, axis=0)))
+    strip = Image.fromarray(solid[None].astype(np.uint8), "RGB")
+    q = strip.quantize(colors=max(k, 1), method=Image.Quantize.MEDIANCUT)
+    idx = np.asarray(q)[0]
+    pal = np.asarray(q.getpalette()[: 3 * max(k, 1)], np.float32).reshape(-1, 3)
+    # the cluster means (median cut's boxes are averaged already; recompute for exactness)
+    counts = np.bincount(idx, minlength=len(pal)).astype(np.float32)
+    keep = [c for c in np.argsort(-counts) if counts[c] > 0]
+    centres = [solid[idx == c].mean(axis=0) for c in keep]
+    shares = [counts[c] / len(solid) for c in keep]
+    # merge small clusters and near-identical colours into bigger ones, largest first
+    merged: list[np.ndarray] = []
+    weights: list[float] = []
+    for centre, share in zip(centres, shares, strict=True):
+        if merged:
+            d = np.linalg.norm(np.asarray(merged) - centre, axis=1)
+            j = int(d.argmin())
+            if share < opts.min_colour_share or d[j] < opts.merge_distance:
+                weights[j] += share
+                continue
+        merged.append(centre)
+        weights.append(share)
+    colours = np.asarray(merged, np.float32)
+    rgb = hi[..., :3].astype(np.float32)
+    dist = ((rgb[..., None, :] - colours) ** 2).sum(axis=-1)
+    labels = dist.argmin(axis=-1).astype(np.int32)
+    hexes = ["#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in np.clip(c, 0, 255)))
+             for c in colours]
+    return hexes, labels
+
+
+def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
+    m = mask.astype(np.float32)
+    return ndimage.gaussian_filter(m, sigma) if sigma > 0 else m
+
+
+def _outlines(cover: np.ndarray, level: float, s: int, tolerance: float, min_area: float
+              ) -> list[np.ndarray]:
+    """Closed (x, y) polygons in input pixels around where ``cover`` exceeds ``level``."""
+    padded = np.pad(cover, 1)  # so that every contour closes inside the image
+    polys = []
+    for c in find_contours(padded, level):
+        c = c - 1.0
+        if _area(c) < min_area * s * s:
+            continue
+        # Douglas-Peucker in GEOS (shapely): skimage's approximate_polygon is a Python loop
+        # and took 70 % of a colour icon's trace time at this tolerance
+        c = get_coordinates(simplify(LinearRing(c), tolerance * s, preserve_topology=False))
+        if len(c) > 1 and np.allclose(c[0], c[-1]):
+            c = c[:-1]
+        if len(c) < 3:
+            continue
+        # (row, col) in the upsampled grid -> (x, y) in input pixels (pixel centres at +0.5)
+        polys.append(np.stack([(c[:, 1] + 0.5) / s, (c[:, 0] + 0.5) / s], axis=1))
+    return polys
+
+
+def _area(c: np.ndarray) -> float:
+    x, y = c[:, 1], c[:, 0]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def _svg(layers: list[tuple[str, str]], vw: int, vh: int, width: int, height: int) -> str:
+    paths = "".join(f'<path fill="{c}" fill-rule="evenodd" d="{d}"/>' for c, d in layers)
+    return (f'<svg xmlns="{SVG_NS}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {vw} {vh}">{paths}</svg>')
