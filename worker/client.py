@@ -406,6 +406,11 @@ class WorkerClient:
                 return False
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        # Our own routing id instead of one the server picks per connection: a cluster
+        # gateway restarted within the heartbeat timeout then reaches this socket again
+        # with the events of the jobs it restored (docs/cluster.md). A new socket (after a
+        # lost worker) gets a new id, so a request given up as lost never comes back.
+        sock.setsockopt(zmq.ROUTING_ID, b"t2i-" + secrets.token_bytes(12))
         sock.setsockopt(zmq.RCVHWM, 100_000)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         for key, value in (self.curve or {}).items():
