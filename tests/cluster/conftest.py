@@ -1,0 +1,76 @@
+"""Fixtures for the cluster tests: one Ray cluster (head + 2 CPU worker nodes on loopback) and
+one gateway process for the session; helpers in cluster_helpers.py.
+
+Starting Ray and loading the tiny model in each worker actor costs ~30-40 s on the 2-core CI
+machine, so the tests share them and leave the cluster as they found it (a test that kills a
+node adds a new one). Skips when Ray (the ``cluster`` extra) is not installed, except on CI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+for helper_dir in (HERE, HERE.parent / "worker", HERE.parent / "finetune"):
+    if str(helper_dir) not in sys.path:
+        sys.path.insert(0, str(helper_dir))
+
+try:
+    import ray  # noqa: F401
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("the cluster extra (ray) is not installed", allow_module_level=True)
+
+from cluster_helpers import GatewayProc, start_gateway, start_ray  # noqa: E402
+from worker_helpers import Raw  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    cluster = start_ray(workers=2)
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def adapters(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The adapter library every node shares (a studio's network folder)."""
+    return tmp_path_factory.mktemp("shared-adapters")
+
+
+@pytest.fixture(scope="session")
+def gateway(ray_cluster, tiny_weights: Path, adapters: Path,
+            tmp_path_factory: pytest.TempPathFactory):
+    gp = start_gateway(tmp_path_factory.mktemp("gateway"), ray_cluster.address, tiny_weights,
+                       "--adapter-dir", str(adapters), "--progress-interval", "0")
+    wait_nodes_up(gp, 2, timeout=240)
+    yield gp
+    gp.stop()
+
+
+def wait_nodes_up(gp: GatewayProc, n: int, timeout: float) -> dict:
+    raw = Raw(gp.endpoint, gp.token)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = raw.call("status", timeout=30)
+            assert status.type == "result", (status.body, gp.log_tail())
+            if sum(node["up"] for node in status.body["nodes"]) >= n:
+                return status.body
+            time.sleep(0.5)
+        raise AssertionError(f"{n} nodes not up within {timeout} s:\n{gp.log_tail()}")
+    finally:
+        raw.close()
+
+
+@pytest.fixture
+def raw(gateway: GatewayProc):
+    r = Raw(gateway.endpoint, gateway.token)
+    yield r
+    r.close()
