@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class GatewayProc:
     endpoint: str
     token: str
     log: Path
-    args: list[str] = field(default_factory=list)
+    start_args: tuple = ()  # what start_gateway was given (restart uses them again)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
@@ -61,6 +61,14 @@ class GatewayProc:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def restart_after_kill(self) -> None:
+        """kill -9, then the same gateway again on the same address (state folder, token)."""
+        self.stop(signal.SIGKILL)
+        tmp, ray_address, weights, extra = self.start_args
+        again = start_gateway(tmp, ray_address, weights, *extra, token=self.token,
+                              bind=self.endpoint)
+        self.proc = again.proc
+
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
@@ -69,7 +77,7 @@ def start_gateway(tmp: Path, ray_address: str, weights: Path, *extra: str,
                   token: str | None = None, bind: str = "tcp://127.0.0.1:0") -> GatewayProc:
     """``python -m worker.cluster gateway``; returns once it listens (not once nodes are up)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    token = token or secrets.token_urlsafe(16)
+    token = secrets.token_urlsafe(16) if token is None else token
     conn = tmp / "gateway.json"
     conn.unlink(missing_ok=True)
     log = tmp / "gateway.log"
@@ -81,7 +89,7 @@ def start_gateway(tmp: Path, ray_address: str, weights: Path, *extra: str,
     with open(log, "ab") as f:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=f,
                                 stderr=subprocess.STDOUT)
-    gp = GatewayProc(proc, "", token, log, args)
+    gp = GatewayProc(proc, "", token, log, (tmp, ray_address, weights, extra))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if conn.exists():

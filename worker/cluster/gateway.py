@@ -119,8 +119,9 @@ class Gateway:
         self.pool.start()
         if self.config.connection_file:
             self._write_connection_file()
-        log.info("gateway %s on %s (session %s, %d job(s) restored)", __version__,
-                 self.endpoint, self.session, len(self.jobs))
+        log.info("gateway %s on %s (session %s, %d job(s) restored%s)", __version__,
+                 self.endpoint, self.session, len(self.jobs),
+                 ": " + ", ".join(j.id for j in self.jobs.values()) if self.jobs else "")
         return self.endpoint
 
     def post(self, frames: list) -> None:

@@ -141,6 +141,8 @@ class Slot(threading.Thread):
             if info is None:
                 return
             first = False
+            while not self.jobs.empty():  # handed out before it went down: re-queued since
+                self.jobs.get_nowait()
             self.pool.post([b"N", self.slot.encode(), json.dumps(info).encode()])
             reason = self._serve()
             if reason:
@@ -199,7 +201,9 @@ class Slot(threading.Thread):
             except queue.Empty:
                 if time.monotonic() >= idle_probe:  # notice a dead idle node, too
                     try:
-                        ray.get(self.actor.info.remote(), timeout=10)
+                        ray.get(self.actor.info.remote(), timeout=30)
+                    except ray.exceptions.GetTimeoutError:
+                        pass  # slow (a busy machine), not dead: Ray reports a death itself
                     except ray.exceptions.RayError as e:
                         return f"node lost: {str(e)[:200]}"
                     idle_probe = time.monotonic() + PROBE_S
