@@ -114,15 +114,44 @@ class NodePool:
             self.post([b"R", f"cannot connect to the Ray cluster at "
                              f"{self.config.ray_address}: {e}".encode()[:500]])
             return
+        # Slots a previous gateway made are adopted (detached actors keep their units).
+        prefix = f"{self.config.slot_prefix}-"
+        known = [int(n[len(prefix):]) for n in ray.util.list_named_actors()
+                 if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        self._grow(max(known, default=-1) + 1)
+        seen_more = 0
         while not self.stopping.is_set():
-            wanted = self.config.workers or int(ray.cluster_resources().get(RESOURCE, 0))
-            for i in range(len(self.slots), wanted):
-                name = f"{self.config.slot_prefix}-{i}"
-                self.slots[name] = Slot(name, self)
-                self.slots[name].start()
-            if self.config.workers:
+            try:
+                wanted = self.config.workers or self._units()
+            except Exception as e:  # noqa: BLE001 - Ray busy or going away: try again
+                log.warning("cannot count the cluster's worker units: %s", e)
+                self.stopping.wait(5.0)
+                continue
+            # Grow only when every slot is up and the count held for two checks: a dead
+            # node still counts until Ray notices, and its actor, restarting, takes the
+            # new node's unit; a slot made meanwhile would wait for a unit forever.
+            settled = all(slot.up for slot in self.slots.values())
+            seen_more = seen_more + 1 if wanted > len(self.slots) and settled else 0
+            if seen_more >= 2 or not self.slots:
+                self._grow(wanted)
+                seen_more = 0
+            if self.config.workers and len(self.slots) >= self.config.workers:
                 return  # a fixed number of slots: nothing more to watch
             self.stopping.wait(5.0)
+
+    def _grow(self, count: int) -> None:
+        for i in range(len(self.slots), count):
+            name = f"{self.config.slot_prefix}-{i}"
+            self.slots[name] = Slot(name, self)
+            self.slots[name].start()
+
+    @staticmethod
+    def _units() -> int:
+        """Units of the worker resource on the nodes Ray knows alive."""
+        import ray
+
+        return int(sum(n.get("Resources", {}).get(RESOURCE, 0) for n in ray.nodes()
+                       if n.get("Alive")))
 
 
 class Slot(threading.Thread):
@@ -133,6 +162,7 @@ class Slot(threading.Thread):
         self.slot, self.pool = name, pool
         self.jobs: queue.Queue[tuple[dict, int]] = queue.Queue()
         self.actor: Any = None
+        self.up = False
 
     def run(self) -> None:
         first = True
@@ -144,7 +174,9 @@ class Slot(threading.Thread):
             while not self.jobs.empty():  # handed out before it went down: re-queued since
                 self.jobs.get_nowait()
             self.pool.post([b"N", self.slot.encode(), json.dumps(info).encode()])
+            self.up = True
             reason = self._serve()
+            self.up = False
             if reason:
                 self.pool.post([b"D", self.slot.encode(), reason.encode()[:500]])
 
@@ -163,6 +195,7 @@ class Slot(threading.Thread):
         import ray
 
         pending = None
+        since = time.monotonic()
         while not self.pool.stopping.is_set():
             try:
                 if self.actor is None:
@@ -170,6 +203,10 @@ class Slot(threading.Thread):
                 pending = pending or self.actor.info.remote()
                 ready, _ = ray.wait([pending], timeout=PROBE_S)
                 if not ready:
+                    if time.monotonic() - since > 30:
+                        since = time.monotonic()
+                        log.info("slot %s: still waiting for its actor (loading models, or "
+                                 "no node with a free %s unit)", self.slot, RESOURCE)
                     continue
                 info = ray.get(pending)
                 pending = None
@@ -180,7 +217,7 @@ class Slot(threading.Thread):
                     time.sleep(0.5)
                     continue
                 if first:
-                    ray.get(self.actor.cancel_all.remote())  # left by an earlier gateway
+                    ray.get(self.actor.cancel_all.remote(), timeout=30)  # an old gateway's
                 return info
             except ray.exceptions.RayError as e:
                 log.info("slot %s not up yet: %s", self.slot, str(e)[:200])
