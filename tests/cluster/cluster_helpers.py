@@ -83,8 +83,8 @@ def start_gateway(tmp: Path, ray_address: str, weights: Path, *extra: str,
     log = tmp / "gateway.log"
     args = [sys.executable, "-m", "worker.cluster", "gateway", "--ray-address", ray_address,
             "--bind", bind, "--state-dir", str(tmp / "state"), "--connection-file", str(conn),
-            "--weights-dir", str(weights), "--backend", "builtin", "--threads", "1",
-            "--log-level", "INFO", *extra]
+            "--weights-dir", str(weights), "--threads", "1", "--log-level", "INFO",
+            *(() if "--backend" in extra else ("--backend", "builtin")), *extra]
     env = {**os.environ, **ENV, "T2I_WORKER_TOKEN": token}
     with open(log, "ab") as f:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=f,

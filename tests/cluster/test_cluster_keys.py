@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -68,10 +69,8 @@ def test_each_artist_has_a_key_and_a_revoked_key_is_refused_at_once(tmp_path: Pa
             assert clients[name].call("status", timeout=30).type == "result"
         eve = curve_raw(gp.endpoint, stranger)
         eve.sock.setsockopt(zmq.SNDTIMEO, 1000)
-        try:
+        with contextlib.suppress(zmq.Again):  # no handshake, no peer: may not even send
             eve.send("status")
-        except zmq.Again:
-            pass  # no handshake, no peer: nothing can be sent at all
         assert eve.recv(2.0) is None
         eve.close()
         keys.revoke_artist(root, "bob")

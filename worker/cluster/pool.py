@@ -118,7 +118,8 @@ class NodePool:
         prefix = f"{self.config.slot_prefix}-"
         known = [int(n[len(prefix):]) for n in ray.util.list_named_actors()
                  if n.startswith(prefix) and n[len(prefix):].isdigit()]
-        self._grow(max(known, default=-1) + 1)
+        adopt = max(known, default=-1) + 1
+        self._grow(min(adopt, self.config.workers) if self.config.workers else adopt)
         seen_more = 0
         while not self.stopping.is_set():
             try:
