@@ -18,7 +18,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ "${1:-}" = "test" ]; then
     # open_clip needs torchvision; the only torchvision that runs here is 0.29.1 beside 2.14.1
     pip_q "torch==2.14.1" "torchvision==0.29.1"
-    pip_q -e ".[train,test,gui,diffusers]"  # gui: panel/editor tests; diffusers: SD models
+    pip_q -e ".[train,test,gui,diffusers,cluster]"  # gui: panel/editor; diffusers: SD; cluster: Ray
 else
     .venv/bin/python -c 'import torch' 2>/dev/null || pip_q "torch==2.13.0"
     pip_q -e .

@@ -41,6 +41,7 @@ import zmq
 
 from .launch import (
     TOKEN_ENV,
+    curve_from_env,
     curve_options,
     default_connection_file,
     read_connection_file,
@@ -78,7 +79,9 @@ class WorkerClient:
         self.env = dict(env or {})
         self.heartbeat_timeout = heartbeat_timeout
         self.spawn_timeout = spawn_timeout
-        self.curve = curve  # zmq CURVE socket options (curve_serverkey/publickey/secretkey)
+        # zmq CURVE socket options (curve_serverkey/publickey/secretkey); default: the keys
+        # in $T2I_CURVE_DIR, if set (an artist's keys for a studio gateway, docs/cluster.md)
+        self.curve = curve if curve is not None else curve_from_env()
         self.on_worker_lost = on_worker_lost
         self.on_state = on_state
         self.state, self.state_detail = "starting", ""

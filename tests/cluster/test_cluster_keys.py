@@ -14,6 +14,7 @@ import zmq.auth
 from cluster_helpers import ENV, REPO, start_gateway
 from worker_helpers import Raw
 
+from worker.client import WorkerClient
 from worker.cluster import keys
 
 
@@ -54,7 +55,8 @@ def test_off_loopback_without_keys_is_refused():
 
 
 def test_each_artist_has_a_key_and_a_revoked_key_is_refused_at_once(tmp_path: Path,
-                                                                   tiny_weights: Path):
+                                                                   tiny_weights: Path,
+                                                                   monkeypatch):
     root = keys.init_keys(tmp_path / "keys")
     alice, bob = keys.add_artist(root, "alice"), keys.add_artist(root, "bob")
     keys.init_keys(tmp_path / "other")
@@ -80,6 +82,13 @@ def test_each_artist_has_a_key_and_a_revoked_key_is_refused_at_once(tmp_path: Pa
             time.sleep(0.2)
         assert answer.error_code == "unauthorized" and "no longer" in answer.body["message"]
         assert clients["alice"].call("status", timeout=10).type == "result"
+        # the stock client (panels, t2i generate) takes the artist's keys from the env
+        monkeypatch.setenv("T2I_CURVE_DIR", str(alice))
+        stock = WorkerClient(endpoint=gp.endpoint, spawn=False)
+        try:
+            assert stock.status(timeout=30)["session"]
+        finally:
+            stock.close()
     finally:
         for c in clients.values():
             c.close()
