@@ -54,6 +54,15 @@ def direct_worker(tmp: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
     return proc, json.loads(conn.read_text())["endpoint"], token
 
 
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def one(client: WorkerClient, seed: int, **kw) -> float:
     t = time.perf_counter()
     client.generate(**{**REQUEST, **kw}, seed=seed, timeout=300)
@@ -68,26 +77,37 @@ def burst(client: WorkerClient, n: int, **kw) -> float:
     return time.perf_counter() - t
 
 
-def paired(direct: WorkerClient, gateway: WorkerClient, pairs: int, **kw) -> dict:
-    ratios, d_all, g_all = [], [], []
+def paired(direct: WorkerClient, gateway: WorkerClient, pairs: int, direct_pids: list[int],
+           gateway_pids: list[int], **kw) -> dict:
+    """Wall time per request (median of pairs) and CPU seconds per request of the processes
+    on each path (the direct worker; the gateway + its worker actor): the CPU figure does
+    not depend on how busy the shared machine is."""
+    ratios, d_all, g_all, d_cpu, g_cpu = [], [], [], 0.0, 0.0
     for i in range(pairs):
-        if i % 2:
-            g = one(gateway, i, **kw)
-            d = one(direct, i, **kw)
-        else:
-            d = one(direct, i, **kw)
-            g = one(gateway, i, **kw)
-        d_all.append(d)
-        g_all.append(g)
-        ratios.append(g / d - 1)
+        for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+            c0 = cpu_s(direct_pids if side == 0 else gateway_pids)
+            t = one(direct if side == 0 else gateway, i, **kw)
+            c1 = cpu_s(direct_pids if side == 0 else gateway_pids)
+            if side == 0:
+                d_all.append(t)
+                d_cpu += c1 - c0
+            else:
+                g_all.append(t)
+                g_cpu += c1 - c0
+        ratios.append(g_all[-1] / d_all[-1] - 1)
     q = statistics.quantiles(ratios, n=4)
     return {"direct_ms": statistics.median(d_all) * 1000,
             "gateway_ms": statistics.median(g_all) * 1000,
             "overhead": statistics.median(ratios), "q1": q[0], "q3": q[2],
-            "added_ms": (statistics.median(g_all) - statistics.median(d_all)) * 1000}
+            "added_ms": (statistics.median(g_all) - statistics.median(d_all)) * 1000,
+            "direct_cpu_ms": d_cpu / pairs * 1000, "gateway_cpu_ms": g_cpu / pairs * 1000}
 
 
-def gateway_client(tmp: Path, cluster, workers: int, *extra: str):
+def pids_of(gp, client: WorkerClient) -> list[int]:
+    return [gp.proc.pid, *(n["pid"] for n in client.status(timeout=60)["nodes"] if n["up"])]
+
+
+def gateway_client(tmp: Path, cluster, workers: int, *extra: str, **warm):
     weights = REPO / "t2i_core" / "weights"  # the committed built-in model
     gp = start_gateway(tmp, cluster.address, weights, "--workers", str(workers), *extra)
     client = WorkerClient(endpoint=gp.endpoint, token=gp.token, spawn=False)
@@ -95,7 +115,7 @@ def gateway_client(tmp: Path, cluster, workers: int, *extra: str):
     while sum(n["up"] for n in client.status(timeout=60)["nodes"]) < workers:
         assert time.monotonic() < deadline, gp.log_tail()
         time.sleep(0.5)
-    client.generate(**REQUEST, timeout=120)  # warm: every slot has run once below anyway
+    client.generate(**{**REQUEST, **warm}, timeout=120)  # a first job through the path
     return gp, client
 
 
@@ -116,26 +136,29 @@ def main() -> int:
         procs.append(wp)
         direct = WorkerClient(endpoint=endpoint, token=token, spawn=False)
         direct.generate(**REQUEST, timeout=300)
-        extra: tuple[str, ...] = ()  # the built-in model, no history, like the direct one
-        gp, gw = gateway_client(tmp / "gw1", cluster, 1, *extra)
-        res = paired(direct, gw, pairs)
+        gp, gw = gateway_client(tmp / "gw1", cluster, 1)
+        res = paired(direct, gw, pairs, [wp.pid], pids_of(gp, gw))
         print(f"1. built-in 128 px, 20 steps, one at a time: gateway {res['gateway_ms']:.0f} ms"
               f" vs direct worker {res['direct_ms']:.0f} ms: overhead "
               f"{res['overhead'] * 100:+.1f} % (quartiles {res['q1'] * 100:+.1f} … "
-              f"{res['q3'] * 100:+.1f} %), {res['added_ms']:+.1f} ms per request", flush=True)
+              f"{res['q3'] * 100:+.1f} %), {res['added_ms']:+.1f} ms per request; CPU per "
+              f"request: gateway + actor {res['gateway_cpu_ms']:.0f} ms vs direct worker "
+              f"{res['direct_cpu_ms']:.0f} ms "
+              f"({res['gateway_cpu_ms'] / res['direct_cpu_ms'] - 1:+.1%})", flush=True)
         t1, t2 = [], []
         for r in range(rounds):
-            if r:
-                gp, gw = gateway_client(tmp / f"gw1-{r}", cluster, 1, *extra)
-            t1.append(jobs / burst(gw, jobs))
-            gw.close(stop_worker=False)
-            gp.stop()
-            gp, gw = gateway_client(tmp / f"gw2-{r}", cluster, 2, *extra)
-            t2.append(jobs / burst(gw, jobs))
-            gw.close(stop_worker=False)
-            gp.stop()
-            print(f"   round {r + 1}: 1 worker {t1[-1]:.2f} jobs/s, 2 workers {t2[-1]:.2f} "
-                  f"jobs/s ({t2[-1] / t1[-1]:.2f}x)", flush=True)
+            for workers, out in ((1, t1), (2, t2)):
+                if not (r == 0 and workers == 1):
+                    gp, gw = gateway_client(tmp / f"gw{workers}-{r}", cluster, workers)
+                pids = pids_of(gp, gw)[1:]
+                c0, wall = cpu_s(pids), burst(gw, jobs)
+                share = (cpu_s(pids) - c0) / wall  # cores the worker actors got meanwhile
+                out.append(jobs / wall)
+                print(f"   round {r + 1}, {workers} worker(s): {out[-1]:.2f} jobs/s, the "
+                      f"actors used {share:.2f} cores, "
+                      f"{(cpu_s(pids) - c0) / jobs * 1000:.0f} ms CPU per job", flush=True)
+                gw.close(stop_worker=False)
+                gp.stop()
         print(f"2. throughput, {jobs} jobs in a burst: 1 worker {statistics.median(t1):.2f} "
               f"jobs/s, 2 workers {statistics.median(t2):.2f} jobs/s: "
               f"{statistics.median(t2) / statistics.median(t1):.2f}x", flush=True)
@@ -146,11 +169,14 @@ def main() -> int:
         wp, endpoint, token = direct_worker(tmp / "direct-syn", "--backend", "synthetic")
         procs.append(wp)
         direct = WorkerClient(endpoint=endpoint, token=token, spawn=False)
-        gp, gw = gateway_client(tmp / "gw-syn", cluster, 1, "--backend", "synthetic")
-        res = paired(direct, gw, pairs * 2, model="synthetic", steps=2)
+        gp, gw = gateway_client(tmp / "gw-syn", cluster, 1, "--backend", "synthetic",
+                                model="synthetic")
+        res = paired(direct, gw, pairs * 2, [wp.pid], pids_of(gp, gw), model="synthetic",
+                     steps=2)
         print(f"3. no model time (synthetic, 2 steps): gateway {res['gateway_ms']:.1f} ms vs "
               f"direct worker {res['direct_ms']:.1f} ms: the gateway adds "
-              f"{res['added_ms']:.1f} ms per request", flush=True)
+              f"{res['added_ms']:.1f} ms per request; CPU per request {res['gateway_cpu_ms']:.1f}"
+              f" ms (gateway + actor) vs {res['direct_cpu_ms']:.1f} ms", flush=True)
         gw.close(stop_worker=False)
         direct.close(stop_worker=False)
         gp.stop()

@@ -44,7 +44,8 @@ def status(gw: Gateway) -> dict:
         info = gw.catalog.infos.get(name, {})
         job = gw.jobs.get(node.running)
         nodes.append({"name": name, "up": node.up, "host": info.get("host", ""),
-                      "node_id": info.get("node_id", ""), "device": info.get("device", ""),
+                      "node_id": info.get("node_id", ""), "pid": info.get("pid"),
+                      "device": info.get("device", ""),
                       "running": job.id if job else None,
                       "running_kind": job.kind if job else None,
                       "warm": sorted(node.warm), "jobs_done": node.jobs_done,
