@@ -49,6 +49,7 @@ class ClusterJob:
     dispatch_seq: int = 0  # the gateway's dispatch counter when it last went to a node
     started: float = 0.0
     held: bool = False  # restored after a gateway restart, its client not seen yet
+    cancelled: bool = False  # cancel sent to its node: never run it again
     position: int | None = None  # the last position sent to the client
 
     @property
