@@ -126,6 +126,9 @@ def test_one_artists_batch_of_64_does_not_starve_anothers_single_image(gateway):
     overtook = [d for d in anna_dispatches if queued.body["dispatched"] < d < ben_dispatch]
     assert len(overtook) <= 1, (queued.body, ben_dispatch, sorted(anna_dispatches)[:10])
     assert sum(d > ben_dispatch for d in anna_dispatches) >= 60  # the rest waited for ben
+    # the panel's "waiting: n ahead" counts down: queued is sent again as the queue moves
+    last = [e.body["position"] for e in anna_events[batch[-1]] if e.type == "queued"]
+    assert len(last) >= 3 and last == sorted(last, reverse=True) and last[-1] == 0, last
 
 
 def test_cancel_reaches_the_running_job_within_one_step(raw):
