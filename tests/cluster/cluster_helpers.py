@@ -61,11 +61,13 @@ class GatewayProc:
                 self.proc.kill()
                 self.proc.wait(10)
 
-    def restart_after_kill(self) -> None:
-        """kill -9, then the same gateway again on the same address (state folder, token)."""
+    def restart_after_kill(self, down_s: float = 0.0, *more: str) -> None:
+        """kill -9, ``down_s`` seconds down, then the same gateway again on the same address
+        (state folder, token), with ``more`` arguments for this start only."""
         self.stop(signal.SIGKILL)
+        time.sleep(down_s)
         tmp, ray_address, weights, extra = self.start_args
-        again = start_gateway(tmp, ray_address, weights, *extra, token=self.token,
+        again = start_gateway(tmp, ray_address, weights, *extra, *more, token=self.token,
                               bind=self.endpoint)
         self.proc = again.proc
 

@@ -135,3 +135,35 @@ def test_a_gateway_restart_loses_no_queued_job(ray_cluster, gateway, monkeypatch
     finally:
         client.close()
     assert "job(s) restored" in gateway.log_tail()
+
+
+def test_after_a_long_outage_the_client_sees_worker_lost_and_nothing_runs_for_nobody(
+        ray_cluster, gateway):
+    client = WorkerClient(endpoint=gateway.endpoint, token=gateway.token, spawn=False,
+                          heartbeat_timeout=1.0)
+    raw = None
+    try:
+        client.hello(timeout=60)
+        reqs = [client.submit_generate(prompt="a green leaf", seed=i, width=64, height=64,
+                                       steps=100, count=2) for i in range(6)]
+        while not any(r.done for r in reqs):
+            time.sleep(0.05)
+        # down for longer than the client's heartbeat timeout, and a short grace this time
+        gateway.restart_after_kill(3.0, "--restore-grace", "2")
+        finals = [r.wait(timeout=60) for r in reqs]
+        lost = [f for f in finals if f.type == "error"]
+        assert lost and all(f.error_code == "worker_lost" for f in lost)
+        assert all(f.type == "result" for f in finals if f not in lost)
+        raw = Raw(gateway.endpoint, gateway.token)
+        deadline = time.monotonic() + 60
+        while (status := raw.call("status").body)["queued"] or status["running_all"]:
+            assert time.monotonic() < deadline, status  # dropped, not run for nobody
+            time.sleep(0.2)
+        assert "its client did not come back" in gateway.log_tail()
+        # the client itself reconnected and works
+        assert client.generate(prompt="a green leaf", width=32, height=32, steps=2,
+                               timeout=120).type == "result"
+    finally:
+        client.close()
+        if raw is not None:
+            raw.close()
