@@ -102,3 +102,20 @@ def start_gateway(tmp: Path, ray_address: str, weights: Path, *extra: str,
         time.sleep(0.05)
     gp.stop()
     raise RuntimeError(f"gateway did not start:\n{gp.log_tail()}")
+
+
+def wait_nodes_up(gp: GatewayProc, n: int, timeout: float) -> dict:
+    from worker_helpers import Raw  # tests/worker (conftest puts it on the path)
+
+    raw = Raw(gp.endpoint, gp.token)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = raw.call("status", timeout=30)
+            assert status.type == "result", (status.body, gp.log_tail())
+            if sum(node["up"] for node in status.body["nodes"]) >= n:
+                return status.body
+            time.sleep(0.5)
+        raise AssertionError(f"{n} nodes not up within {timeout} s:\n{gp.log_tail()}")
+    finally:
+        raw.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ except ImportError:
         raise
     pytest.skip("the cluster extra (ray) is not installed", allow_module_level=True)
 
-from cluster_helpers import GatewayProc, start_gateway, start_ray  # noqa: E402
+from cluster_helpers import GatewayProc, start_gateway, start_ray, wait_nodes_up  # noqa: E402
 from worker_helpers import Raw  # noqa: E402
 
 
@@ -52,21 +51,6 @@ def gateway(ray_cluster, tiny_weights: Path, adapters: Path,
     wait_nodes_up(gp, 2, timeout=240)
     yield gp
     gp.stop()
-
-
-def wait_nodes_up(gp: GatewayProc, n: int, timeout: float) -> dict:
-    raw = Raw(gp.endpoint, gp.token)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = raw.call("status", timeout=30)
-            assert status.type == "result", (status.body, gp.log_tail())
-            if sum(node["up"] for node in status.body["nodes"]) >= n:
-                return status.body
-            time.sleep(0.5)
-        raise AssertionError(f"{n} nodes not up within {timeout} s:\n{gp.log_tail()}")
-    finally:
-        raw.close()
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from cluster_helpers import NODE_ARGS
-from conftest import wait_nodes_up
+from cluster_helpers import NODE_ARGS, wait_nodes_up
 from finetune_helpers import make_folder
 from worker_helpers import Raw
 
@@ -124,13 +123,26 @@ def test_a_gateway_restart_loses_no_queued_job(ray_cluster, gateway, monkeypatch
         reqs = [client.submit_generate(prompt="a blue star", seed=i, width=64, height=64,
                                        steps=100, count=2) for i in range(10)]
         reqs[0].wait(timeout=120)  # the queue is going; now the gateway dies
-        killed = time.monotonic()
+        done_before = {r.id for r in reqs if r.done}
         gateway.restart_after_kill()
         finals = [r.wait(timeout=300) for r in reqs]
         assert [f.type for f in finals] == ["result"] * 10, [f.body for f in finals]
         assert [f.body["provenance"][0]["seed"] for f in finals] == list(range(10))
         assert client.lost_requests == []
-        assert client.stray_events == 0, (killed, [e for e in seen if e[2] == reqs[0].id])
+        # Events after a request's terminal one: only a request that had just finished when
+        # the gateway was killed (terminal sent, its row not yet deleted) may run again --
+        # at least once, never lost (docs/cluster.md); the client library drops them.
+        ended: set[str] = set()
+        again: set[str] = set()
+        after = 0
+        for _, kind, rid in seen:
+            if rid in ended:
+                again.add(rid)
+                after += 1
+            elif kind in P.TERMINAL_TYPES:
+                ended.add(rid)
+        assert again <= done_before, (again, done_before)
+        assert client.stray_events == after
         assert client.session == session  # the same gateway, as far as the client knows
     finally:
         client.close()
