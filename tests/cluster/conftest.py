@@ -29,12 +29,32 @@ except ImportError:
 from cluster_helpers import GatewayProc, start_gateway, start_ray, wait_nodes_up  # noqa: E402
 from worker_helpers import Raw  # noqa: E402
 
+_LIVE: dict = {}  # the session's Ray cluster and gateway while they run
+
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    cluster = start_ray(workers=2)
-    yield cluster
-    cluster.shutdown()
+    _LIVE["cluster"] = start_ray(workers=2)
+    yield _LIVE["cluster"]
+    _stop("cluster")
+
+
+def _stop(*which: str) -> None:
+    for name in which:
+        thing = _LIVE.pop(name, None)
+        if thing is None:
+            continue
+        if name == "gateway":
+            thing.stop()
+        else:
+            thing.shutdown()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Ray's processes and the two worker actors hold ~2 GB and some CPU: stop them when
+    the last cluster test is done, not at the end of the whole suite."""
+    if nextitem is None or HERE not in Path(str(nextitem.path)).resolve().parents:
+        _stop("gateway", "cluster")
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +68,10 @@ def gateway(ray_cluster, tiny_weights: Path, adapters: Path,
             tmp_path_factory: pytest.TempPathFactory):
     gp = start_gateway(tmp_path_factory.mktemp("gateway"), ray_cluster.address, tiny_weights,
                        "--adapter-dir", str(adapters), "--progress-interval", "0")
+    _LIVE["gateway"] = gp
     wait_nodes_up(gp, 2, timeout=240)
     yield gp
-    gp.stop()
+    _stop("gateway")
 
 
 @pytest.fixture
