@@ -14,7 +14,7 @@ python3 - "$reqs" <<'PY'
 import re, sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 lines = list(project["dependencies"])
-for extra in ("train", "test", "gui", "diffusers", "data"):
+for extra in ("train", "test", "gui", "diffusers", "data", "cluster"):
     lines += project["optional-dependencies"][extra]
 out = []
 for line in lines:

@@ -9,7 +9,8 @@
 #   runtime   the worker + built-in model (CPU torch 2.13.0; on Linux the +cpu wheel)
 #   studio    runtime + the Qt panel and the standalone editor (gui extra)
 #   diffusers studio + users' own Stable-Diffusion-family models (torch 2.14.1: CUDA on Linux)
-#   test      every extra: training, evaluation, data builder, tests (what CI installs)
+#   cluster   diffusers + Ray: a studio's gateway and GPU nodes (docs/cluster.md), Linux
+#   test      every extra: training, evaluation, data builder, Ray cluster, tests (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-uv}
@@ -56,8 +57,9 @@ for entry in "${PLATFORMS[@]}"; do
     lock "$plat" "$uvplat" studio "$cpu_torch" gui
     lock "$plat" "$uvplat" diffusers "torch==2.14.1" gui diffusers
 done
-# The test profile: Linux only (CI and the developers' machines).
-lock linux-x86_64 x86_64-manylinux_2_36 test "torch==2.14.1" train test gui diffusers data
+# A studio's cluster nodes and gateway (docs/cluster.md), and the tests: Linux only.
+lock linux-x86_64 x86_64-manylinux_2_36 cluster "torch==2.14.1" gui diffusers cluster
+lock linux-x86_64 x86_64-manylinux_2_36 test "torch==2.14.1" train test gui diffusers data cluster
 # What the locks were made from: tests/test_lock.py compares it with today's pyproject.
 python3 scripts/lockcheck.py --fingerprint > locks/pyproject.sha256
 echo "done: commit locks/" >&2

@@ -5,12 +5,13 @@
 #     runtime    (default) the worker and the built-in model, CPU torch 2.13.0
 #     studio     runtime + the Qt panel and the standalone editor (`t2i studio`)
 #     diffusers  studio + your own Stable-Diffusion-family models (torch 2.14.1, CUDA-capable)
+#     cluster    diffusers + Ray: a studio's gateway and GPU nodes (docs/cluster.md)
 #     test       every extra: training, evaluation, data builder and the test tools (CI)
 # The lock files are in locks/ (made by scripts/lock.sh). A smaller profile asked of an
 # environment that holds a larger one keeps the larger one: each is a complete, locked set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PROFILES=(runtime studio diffusers test)
+PROFILES=(runtime studio diffusers cluster test)
 PROFILE=${1:-runtime}
 rank() { local i; for i in "${!PROFILES[@]}"; do [ "${PROFILES[$i]}" = "$1" ] && echo "$i"; done; }
 if [ -z "$(rank "$PROFILE")" ]; then

@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("target", help="blender or krita")
     pk.add_argument("options", nargs=argparse.REMAINDER, help="the target's options")
     pk.set_defaults(func=cmd_package)
+    # The studio gateway needs the cluster extra (Ray): loaded only when it runs.
+    cl = sub.add_parser("cluster", add_help=False,
+                        help="a studio's GPU servers behind one address: t2i cluster "
+                             "gateway|keys [--help] (needs the cluster extra)")
+    cl.add_argument("options", nargs=argparse.REMAINDER, help="gateway or keys, and options")
+    cl.set_defaults(func=cmd_cluster)
     # The editor needs the gui extra (PySide6, qtpy): imported only when it runs.
     from plugin.studio.app import add_studio_arguments
 
@@ -70,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_studio_arguments(st)
     st.set_defaults(func=cmd_studio)
     return parser
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from worker.cluster.cli import main as cluster_main
+
+    return cluster_main(args.options)
 
 
 def cmd_studio(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ import zmq
 
 from .launch import (
     TOKEN_ENV,
+    curve_from_env,
     curve_options,
     default_connection_file,
     read_connection_file,
@@ -86,7 +87,9 @@ class WorkerClient:
         self.env = dict(env or {})
         self.heartbeat_timeout = heartbeat_timeout
         self.spawn_timeout = spawn_timeout
-        self.curve = curve  # zmq CURVE socket options (curve_serverkey/publickey/secretkey)
+        # zmq CURVE socket options (curve_serverkey/publickey/secretkey); default: the keys
+        # in $T2I_CURVE_DIR, if set (an artist's keys for a studio gateway, docs/cluster.md)
+        self.curve = curve if curve is not None else curve_from_env()
         self.on_worker_lost = on_worker_lost
         self.on_state = on_state
         self.state, self.state_detail = "starting", ""
@@ -424,6 +427,11 @@ class WorkerClient:
                 return False
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        # Our own routing id instead of one the server picks per connection: a cluster
+        # gateway restarted within the heartbeat timeout then reaches this socket again
+        # with the events of the jobs it restored (docs/cluster.md). A new socket (after a
+        # lost worker) gets a new id, so a request given up as lost never comes back.
+        sock.setsockopt(zmq.ROUTING_ID, b"t2i-" + secrets.token_bytes(12))
         sock.setsockopt(zmq.RCVHWM, 100_000)
         sock.setsockopt(zmq.SNDHWM, 100_000)
         for key, value in (self.curve or {}).items():

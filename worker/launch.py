@@ -194,6 +194,31 @@ class ConnectionSettings:
         return python
 
 
+CURVE_ENV = "T2I_CURVE_DIR"
+
+
+def curve_from_env() -> dict[str, bytes] | None:
+    """CURVE options from ``$T2I_CURVE_DIR``: a folder with the user's one ``*.key_secret``
+    and the server's ``server.key`` (what ``t2i cluster keys add`` hands an artist), so
+    that every client of this user -- the editor panels included -- reaches a gateway or
+    worker that requires CURVE without a setting of its own. None when unset or unusable
+    (logged: the connection then fails with the client's "are the CURVE keys right?")."""
+    folder = os.environ.get(CURVE_ENV, "")
+    if not folder:
+        return None
+    root = Path(folder).expanduser()
+    secrets_found = sorted(root.glob("*.key_secret"))
+    if len(secrets_found) != 1 or not (root / "server.key").is_file():
+        log.warning("%s=%s needs exactly one *.key_secret and server.key; not using CURVE",
+                    CURVE_ENV, folder)
+        return None
+    try:
+        return curve_options(secrets_found[0], root / "server.key")
+    except Exception as e:  # noqa: BLE001 - a damaged key file: say so, connect without
+        log.warning("cannot read the CURVE keys in %s: %s", folder, e)
+        return None
+
+
 def curve_options(client_secret: Path, server_public: Path) -> dict[str, bytes]:
     """``WorkerClient(curve=...)`` options from ``client.key_secret`` and ``server.key``
     (the files ``t2i worker --make-keys DIR`` writes)."""

@@ -19,9 +19,10 @@ spec.loader.exec_module(lockcheck)
 
 PLATFORMS = ("linux-x86_64", "windows-x86_64", "macos-arm64")
 PROFILES = {"runtime": [], "studio": ["gui"], "diffusers": ["gui", "diffusers"],
-            "test": ["train", "test", "gui", "diffusers", "data"]}
+            "cluster": ["gui", "diffusers", "cluster"],
+            "test": ["train", "test", "gui", "diffusers", "data", "cluster"]}
 LOCK_FILES = [(plat, prof) for plat in PLATFORMS for prof in PROFILES
-              if prof != "test" or plat == "linux-x86_64"]
+              if prof not in ("test", "cluster") or plat == "linux-x86_64"]
 
 
 def test_the_locks_were_made_from_todays_pyproject():
