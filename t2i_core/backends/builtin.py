@@ -30,6 +30,7 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
+from t2i_core.colour_words import honour_colours
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
@@ -247,6 +248,7 @@ class BuiltinBackend:
                    is_cancelled=cancel.is_set if cancel is not None else None,
                    shift=float(m.meta.get("shift", 1.0)))
         pixels = to_pixels(m.ae.decode(z)).numpy()
+        pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
         out = [_resize_rgba(p, req.width) for p in pixels]
         if req.mask is not None and req.init_image is not None:  # exact pixels outside the mask
             base = _resize_rgba(req.init_image, req.width).astype(np.float32)

@@ -1,0 +1,207 @@
+"""Colour words: does the image carry the colour the prompt names? Ours vs the baseline.
+
+    python benchmarks/bench_colour.py [--prompts 272] [--seeds 4] [--out docs/colour_eval.json]
+                                      [--grid docs/colour_words.png]
+
+The prompts are the model card's R-precision test prompts (t2i_core/eval/prompts.tsv), each
+given one of 12 colour words in turn ("an airplane" -> "a navy airplane"), 4 seeds each,
+generated like ``t2i eval`` (32 px, 20 steps, guidance 3). Measured, side by side in one run:
+
+1. adherence: the share of images whose dominant non-transparent hue matches the named
+   colour, for
+   - the colour prompts with colour words honoured (ours, t2i_core/colour_words.py),
+   - the same prompts with the colour-word step switched off (what the text encoder alone
+     does with "red"),
+   - the prompts without the colour word (the baseline: how often the colour occurs anyway),
+   - the live model, colour prompts (ours) and plain prompts (baseline);
+2. R-precision with the independent evaluation encoder (t2i_core/weights/
+   eval_encoder.safetensors; R=1 among 100 candidate prompts, the plain prompts' texts):
+   images of the colour prompts vs images of the plain prompts. A colour word must not cost
+   the drawing its subject (the bar: within 0.01);
+3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts.
+
+The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
+>= 64 and value >= 51 (of 255); the dominant hue is the peak of a 24-bin histogram of those
+pixels (each bin 15 degrees, counted with its two neighbours); it matches when it lies within
+30 degrees of the named colour's hue. An image with under 10 % chromatic pixels has no
+dominant hue and matches no colour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.update({"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                   "TRANSFORMERS_VERBOSITY": "error"})
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from t2i_core.backends import builtin as builtin_module  # noqa: E402
+from t2i_core.backends.base import GenerateRequest  # noqa: E402
+from t2i_core.backends.builtin import BuiltinBackend  # noqa: E402
+from t2i_core.backends.live import LiveBackend  # noqa: E402
+from t2i_core.colour_words import find_colours  # noqa: E402
+from t2i_core.eval.evaluate import load_prompts  # noqa: E402
+from t2i_core.eval.metrics import candidate_sets, r_precision  # noqa: E402
+
+COLOURS = ["red", "orange", "yellow", "green", "teal", "sky blue", "blue", "navy", "purple",
+           "pink", "pastel green", "#ff8800"]
+GRID_OBJECTS = ["an apple", "a house", "a cat", "a star", "a car", "a heart"]
+GRID_COLOURS = ["red", "navy", "pastel green", "#ff8800", "yellow", "purple"]
+
+
+def coloured(prompt: str, colour: str) -> str:
+    """'an airplane' + 'navy' -> 'a navy airplane'."""
+    words = prompt.split()
+    if words and words[0].lower() in ("a", "an", "the"):
+        words = words[1:]
+    return f"a {colour} {' '.join(words)}"
+
+
+def target_hue(colour: str) -> float:
+    rgb = find_colours(f"{colour} thing")[0].rgb
+    return colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] * 360
+
+
+def judged_hue(rgba: np.ndarray) -> float | None:
+    """The dominant hue in degrees, or None (see the module docstring)."""
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgba[..., :3])).convert("HSV"),
+                     np.int64)
+    opaque = rgba[..., 3] >= 128
+    chroma = opaque & (hsv[..., 1] >= 64) & (hsv[..., 2] >= 51)
+    if opaque.sum() == 0 or chroma.sum() < 0.1 * opaque.sum():
+        return None
+    bins = np.bincount(hsv[..., 0][chroma] * 24 // 256, minlength=24)
+    score = bins + np.roll(bins, 1) + np.roll(bins, -1)
+    return (int(np.argmax(score)) + 0.5) * 15.0
+
+
+def matches(rgba: np.ndarray, hue: float) -> bool:
+    h = judged_hue(rgba)
+    if h is None:
+        return False
+    d = abs(h - hue) % 360
+    return min(d, 360 - d) <= 30.0
+
+
+def generate(backend, prompts: list[str], seeds: int, model: str = "builtin",
+             negative: str = "") -> np.ndarray:
+    out = []
+    for i, p in enumerate(prompts):
+        res = backend.generate(GenerateRequest(prompt=p, negative_prompt=negative,
+                                               seed=1234 + 100 * i, count=seeds, steps=20,
+                                               guidance=3.0, width=32, height=32, model=model))
+        out.extend(res.images)
+    return np.stack(out)
+
+
+def share(images: np.ndarray, hues: list[float], seeds: int) -> float:
+    hits = [matches(im, hues[i // seeds]) for i, im in enumerate(images)]
+    return round(float(np.mean(hits)), 4)
+
+
+def grid(backend, out: Path, cell: int = 64) -> None:
+    """Rows: objects; columns: no colour word, then each grid colour (seed 0, one image)."""
+    from PIL import ImageDraw
+
+    cols = ["(none)", *GRID_COLOURS]
+    label_w, head = 80, 18
+    img = Image.new("RGB", (label_w + len(cols) * (cell + 4), head + len(GRID_OBJECTS)
+                            * (cell + 4)), "white")
+    draw = ImageDraw.Draw(img)
+    for c, name in enumerate(cols):
+        draw.text((label_w + c * (cell + 4) + 2, 3), name, fill="black")
+    for r, obj in enumerate(GRID_OBJECTS):
+        y = head + r * (cell + 4)
+        draw.text((4, y + cell // 2 - 6), obj, fill="black")
+        for c, name in enumerate(cols):
+            p = obj if name == "(none)" else coloured(obj, name)
+            res = backend.generate(GenerateRequest(prompt=p, seed=3, width=cell, height=cell))
+            tile = Image.new("RGBA", (cell, cell), (235, 235, 235, 255))
+            tile.alpha_composite(Image.fromarray(res.images[0]))
+            img.paste(tile.convert("RGB"), (label_w + c * (cell + 4), y))
+    img.save(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prompts", type=int, default=272)
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--negative-prompts", type=int, default=60)
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "colour_eval.json")
+    ap.add_argument("--grid", type=Path, default=REPO / "docs" / "colour_words.png")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    plain = [p for p, _ in load_prompts()][: args.prompts]
+    names = [COLOURS[i % len(COLOURS)] for i in range(len(plain))]
+    with_colour = [coloured(p, c) for p, c in zip(plain, names, strict=True)]
+    hues = [target_hue(c) for c in names]
+    builtin, live = BuiltinBackend(), LiveBackend()
+    t0 = time.time()
+    if args.grid:
+        grid(builtin, args.grid)
+    img_colour = generate(builtin, with_colour, args.seeds)
+    img_plain = generate(builtin, plain, args.seeds)
+    honour = builtin_module.honour_colours
+    builtin_module.honour_colours = lambda images, prompt, negative="": images
+    try:  # the ablation: the same colour prompts, colour-word step off
+        img_off = generate(builtin, with_colour, args.seeds)
+    finally:
+        builtin_module.honour_colours = honour
+    live_colour = generate(live, with_colour, args.seeds, model="live")
+    live_plain = generate(live, plain, args.seeds, model="live")
+    neg_n = min(args.negative_prompts, len(plain))
+    neg_plain = img_plain[: neg_n * args.seeds]
+    neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red")
+    red = [target_hue("red")] * neg_n
+
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    enc = EvalEncoder(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors")
+    text = enc.texts(plain)
+    sets = candidate_sets(len(plain), min(100, len(plain)))
+    of = np.repeat(np.arange(len(plain)), args.seeds)
+    rp_colour = r_precision(enc.images(img_colour), of, text, sets)
+    rp_plain = r_precision(enc.images(img_plain), of, text, sets)
+    rp_off = r_precision(enc.images(img_off), of, text, sets)
+    per_colour = {}
+    for c in COLOURS:
+        rows = [i for i, n in enumerate(names) if n == c]
+        sel = np.concatenate([np.arange(i * args.seeds, (i + 1) * args.seeds) for i in rows])
+        per_colour[c] = share(img_colour[sel], [hues[i] for i in rows], args.seeds)
+    result = {
+        "prompts": len(plain), "colour_words": COLOURS, "seeds": args.seeds,
+        "images_per_arm": len(img_colour), "steps": 20, "guidance": 3.0, "size": 32,
+        "adherence_colour_words_honoured": share(img_colour, hues, args.seeds),
+        "adherence_colour_step_off": share(img_off, hues, args.seeds),
+        "adherence_baseline_without_colour_word": share(img_plain, hues, args.seeds),
+        "adherence_live_colour_words": share(live_colour, hues, args.seeds),
+        "adherence_live_baseline_without_colour_word": share(live_plain, hues, args.seeds),
+        "adherence_per_colour": per_colour,
+        "r_precision_colour_prompts": round(rp_colour, 4),
+        "r_precision_colour_step_off": round(rp_off, 4),
+        "r_precision_plain_prompts": round(rp_plain, 4),
+        "r_precision_difference": round(rp_colour - rp_plain, 4),
+        "negative_red_prompts": neg_n,
+        "red_share_plain": share(neg_plain, red, args.seeds),
+        "red_share_with_negative_red": share(neg_red, red, args.seeds),
+        "seconds": round(time.time() - t0, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
