@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
 
 from plugin.host import HostAdapter, Pixels, Rect
 from plugin.panel.bridge import WorkerBridge
+from plugin.panel.fold import scrolling
 from plugin.panel.form import ParamsForm
 from plugin.panel.history import HistoryList
 from plugin.panel.live import LiveBar, LiveController
@@ -48,7 +49,11 @@ class GeneratePanel(QWidget):
         self.job: Job | None = None
         self.state_history: list[str] = []  # every worker state seen, in order
 
+        # On top, always visible: state, prompt, Live, Generate, progress. Below, in one
+        # scroll area: the folded advanced settings, the preview, messages, results and
+        # history, so the panel fits a 1280 x 720 screen beside its host's other panels.
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
         self.status = QLabel()
         self.status.setObjectName("workerStatus")
         lay.addWidget(self.status)
@@ -65,33 +70,39 @@ class GeneratePanel(QWidget):
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
         lay.addLayout(buttons)
-
-        progress_row = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        lay.addWidget(self.progress)
+
+        body = QWidget()
+        below = QVBoxLayout(body)
+        below.setContentsMargins(0, 0, 4, 0)
+        below.addWidget(self.form.advanced)  # moved here from under the prompt
+        preview_row = QHBoxLayout()
         self.preview = QLabel()
         self.preview.setFixedSize(PREVIEW, PREVIEW)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background: #2b2b2b; border-radius: 4px")
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.preview)
-        lay.addLayout(progress_row)
-
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("panelMessage")
         self.message.setVisible(False)
-        lay.addWidget(self.message)
+        preview_row.addWidget(self.preview)
+        preview_row.addWidget(self.message, 1)
+        below.addLayout(preview_row)
 
         self.auto_insert = QCheckBox("Add the first result as a layer")
         self.auto_insert.setChecked(True)
-        lay.addWidget(self.auto_insert)
+        below.addWidget(self.auto_insert)
         self.results = ResultStrip()
-        lay.addWidget(self.results)
-        lay.addWidget(QLabel("History"))
+        below.addWidget(self.results)
+        below.addWidget(QLabel("History"))
         self.history = HistoryList(host)
-        lay.addWidget(self.history, 1)
+        self.history.setMinimumHeight(140)  # its own scrolling inside the panel's
+        below.addWidget(self.history, 1)
+        self.scroll = scrolling(body, "panelScroll")
+        lay.addWidget(self.scroll, 1)
 
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel)

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLa
 
 from plugin.host import HostAdapter
 from plugin.panel import GeneratePanel, TrainPanel
+from plugin.panel.fold import scrolling
 
 from .link import WorkerLink
 from .settings_dialog import SettingsDialog
@@ -62,7 +63,8 @@ class DockerContent(QWidget):
             self.tabs = QTabWidget()
             self.tabs.setObjectName("t2iTabs")
             self.tabs.addTab(self.panel, "Generate")
-            self.tabs.addTab(self.train_panel, "Train")
+            # the Generate panel scrolls below its prompt; the Train form scrolls whole
+            self.tabs.addTab(scrolling(self.train_panel, "trainScroll"), "Train")
             self.body.addWidget(self.tabs)
 
     def document_changed(self) -> None:

@@ -99,7 +99,7 @@ def scenario(cfg, report):
     report["status_text"] = panel.status.text()
     tabs = dock.content.tabs
     report["docker_tabs"] = [tabs.tabText(i) for i in range(tabs.count())]
-    report["train_tab_is_train_panel"] = tabs.widget(1) is dock.content.train_panel \
+    report["train_tab_is_train_panel"] = tabs.widget(1).widget() is dock.content.train_panel \
         and type(dock.content.train_panel).__name__ == "TrainPanel"
     report["worker_pid"] = dock.content.link.client.proc.pid \
         if dock.content.link.client.proc is not None else None
