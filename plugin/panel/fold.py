@@ -56,6 +56,7 @@ def scrolling(widget: QWidget, name: str = "") -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumHeight(1)  # not the scroll bars' hint: the area may shrink to nothing
     if name:
         area.setObjectName(name)
     return area

@@ -44,7 +44,8 @@ class ParamsForm(QWidget):
         top.setContentsMargins(0, 0, 0, 0)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the image: a red house, flat icon")
-        self.prompt.setFixedHeight(64)
+        self.prompt.setMinimumHeight(30)  # one line on a crowded small screen, else three
+        self.prompt.setMaximumHeight(64)
         top.addRow("Prompt", self.prompt)
         settings = QWidget()
         form = QFormLayout(settings)

@@ -49,19 +49,15 @@ class GeneratePanel(QWidget):
         self.job: Job | None = None
         self.state_history: list[str] = []  # every worker state seen, in order
 
-        # On top, always visible: state, prompt, Live, Generate, progress. Below, in one
-        # scroll area: the folded advanced settings, the preview, messages, results and
-        # history, so the panel fits a 1280 x 720 screen beside its host's other panels.
+        # On top, always visible: the prompt, Generate/Cancel and a thin progress bar.
+        # Below, in one scroll area: the worker state, Live, the folded advanced settings,
+        # the preview, messages, results and history. The panel's minimum height stays
+        # near 100 px, so that a Krita docker stacked under Krita's default dockers, or the
+        # studio's side dock, fits a 1280 x 720 screen.
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.status = QLabel()
-        self.status.setObjectName("workerStatus")
-        lay.addWidget(self.status)
         self.form = ParamsForm()
         lay.addWidget(self.form)
-        self.live_bar = LiveBar()  # as-you-type previews (plugin/panel/live.py)
-        lay.addWidget(self.live_bar)
-
         buttons = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
@@ -73,11 +69,17 @@ class GeneratePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setMaximumHeight(16)
         lay.addWidget(self.progress)
 
         body = QWidget()
         below = QVBoxLayout(body)
         below.setContentsMargins(0, 0, 4, 0)
+        self.status = QLabel()
+        self.status.setObjectName("workerStatus")
+        below.addWidget(self.status)
+        self.live_bar = LiveBar()  # as-you-type previews (plugin/panel/live.py)
+        below.addWidget(self.live_bar)
         below.addWidget(self.form.advanced)  # moved here from under the prompt
         preview_row = QHBoxLayout()
         self.preview = QLabel()

@@ -37,10 +37,23 @@ def test_panel_in_a_narrow_short_dock_keeps_generate_visible(window, qtbot):
     panel = window.panel
     area = QRect(0, 0, window.width(), window.height())
     assert _inside(panel.generate_button, area)
-    assert panel.minimumSizeHint().height() < 320, panel.minimumSizeHint()
+    assert panel.minimumSizeHint().height() < 140, panel.minimumSizeHint()
 
 
 def test_history_reuse_fills_folded_settings(window):
     form = window.panel.form
     form.set_params({"prompt": "a red apple", "negative_prompt": "blurry", "seed": 5})
     assert form.params().negative_prompt == "blurry" and form.seed.value() == 5
+
+
+def test_studio_window_opens_within_the_screen(qtbot, client):
+    from qtpy.QtGui import QGuiApplication
+
+    from plugin.panel import WorkerBridge
+    from plugin.studio.window import StudioWindow
+
+    free = QGuiApplication.primaryScreen().availableGeometry()  # offscreen: 800 x 600
+    win = StudioWindow(WorkerBridge(client))
+    qtbot.addWidget(win)
+    assert win.width() <= free.width() and win.height() <= free.height()
+    assert (win.width(), win.height()) == (min(1280, free.width()), min(800, free.height()))
