@@ -1,17 +1,18 @@
 """Colour words: does the image carry the colour the prompt names? Ours vs the baseline.
 
-    python benchmarks/bench_colour.py [--prompts 272] [--seeds 4] [--out docs/colour_eval.json]
+    python benchmarks/bench_colour.py [--prompts 100] [--seeds 4] [--out docs/colour_eval.json]
                                       [--grid docs/colour_words.png]
 
-The prompts are the model card's R-precision test prompts (t2i_core/eval/prompts.tsv), each
-given one of 12 colour words in turn ("an airplane" -> "a navy airplane"), 4 seeds each,
-generated like ``t2i eval`` (32 px, 20 steps, guidance 3). Measured, side by side in one run:
+The prompts are the first 100 of the model card's R-precision test prompts
+(t2i_core/eval/prompts.tsv), each given one of 12 colour words in turn ("an airplane" ->
+"a navy airplane"), 4 seeds each, generated like ``t2i eval`` (32 px, 20 steps, guidance
+3). Measured, side by side in one run:
 
 1. adherence: the share of images whose dominant non-transparent hue matches the named
    colour, for
    - the colour prompts with colour words honoured (ours, t2i_core/colour_words.py),
-   - the same prompts with the colour-word step switched off (what the text encoder alone
-     does with "red"),
+   - the first 50 of them with the colour-word step switched off (what the text encoder
+     alone does with "red"),
    - the prompts without the colour word (the baseline: how often the colour occurs anyway),
    - the live model, colour prompts (ours) and plain prompts (baseline);
 2. R-precision with the independent evaluation encoder (t2i_core/weights/
@@ -96,9 +97,13 @@ def matches(rgba: np.ndarray, hue: float) -> bool:
 
 
 def generate(backend, prompts: list[str], seeds: int, model: str = "builtin",
-             negative: str = "") -> np.ndarray:
+             negative: str = "", label: str = "") -> np.ndarray:
     out = []
+    t0 = time.time()
     for i, p in enumerate(prompts):
+        if i % 20 == 0:
+            print(f"[{label}] {i}/{len(prompts)} prompts, {time.time() - t0:.0f} s",
+                  file=sys.stderr, flush=True)
         res = backend.generate(GenerateRequest(prompt=p, negative_prompt=negative,
                                                seed=1234 + 100 * i, count=seeds, steps=20,
                                                guidance=3.0, width=32, height=32, model=model))
@@ -136,9 +141,12 @@ def grid(backend, out: Path, cell: int = 64) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--prompts", type=int, default=272)
+    ap.add_argument("--prompts", type=int, default=100,
+                    help="R-precision ranks among min(100, prompts) candidates")
     ap.add_argument("--seeds", type=int, default=4)
-    ap.add_argument("--negative-prompts", type=int, default=60)
+    ap.add_argument("--negative-prompts", type=int, default=30)
+    ap.add_argument("--ablation-prompts", type=int, default=50,
+                    help="prompts for the colour-step-off arm (the first ones)")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "colour_eval.json")
     ap.add_argument("--grid", type=Path, default=REPO / "docs" / "colour_words.png")
     args = ap.parse_args()
@@ -151,19 +159,20 @@ def main() -> None:
     t0 = time.time()
     if args.grid:
         grid(builtin, args.grid)
-    img_colour = generate(builtin, with_colour, args.seeds)
-    img_plain = generate(builtin, plain, args.seeds)
+    img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
+    img_plain = generate(builtin, plain, args.seeds, label="plain")
+    off_n = min(args.ablation_prompts, len(plain))
     honour = builtin_module.honour_colours
     builtin_module.honour_colours = lambda images, prompt, negative="": images
     try:  # the ablation: the same colour prompts, colour-word step off
-        img_off = generate(builtin, with_colour, args.seeds)
+        img_off = generate(builtin, with_colour[:off_n], args.seeds, label="step off")
     finally:
         builtin_module.honour_colours = honour
-    live_colour = generate(live, with_colour, args.seeds, model="live")
-    live_plain = generate(live, plain, args.seeds, model="live")
+    live_colour = generate(live, with_colour, args.seeds, model="live", label="live")
+    live_plain = generate(live, plain, args.seeds, model="live", label="live plain")
     neg_n = min(args.negative_prompts, len(plain))
     neg_plain = img_plain[: neg_n * args.seeds]
-    neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red")
+    neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red", label="-n red")
     red = [target_hue("red")] * neg_n
 
     from t2i_core.eval.clip_encoder import EvalEncoder
@@ -174,23 +183,40 @@ def main() -> None:
     of = np.repeat(np.arange(len(plain)), args.seeds)
     rp_colour = r_precision(enc.images(img_colour), of, text, sets)
     rp_plain = r_precision(enc.images(img_plain), of, text, sets)
-    rp_off = r_precision(enc.images(img_off), of, text, sets)
+    of_off = np.repeat(np.arange(off_n), args.seeds)
+    rp_off = r_precision(enc.images(img_off), of_off, text, sets)
+    rp_colour_sub = r_precision(enc.images(img_colour[: off_n * args.seeds]), of_off, text, sets)
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
         sel = np.concatenate([np.arange(i * args.seeds, (i + 1) * args.seeds) for i in rows])
         per_colour[c] = share(img_colour[sel], [hues[i] for i in rows], args.seeds)
+    # the colour step's own cost next to a generation's, on the same images (32 px, and 128 px:
+    # the panel's default size; the step runs before the resize, so 32 px is what it costs)
+    from t2i_core.colour_words import honour_colours
+
+    t1 = time.perf_counter()
+    for i, p in enumerate(with_colour):
+        honour_colours(list(img_plain[i * args.seeds:(i + 1) * args.seeds]), p)
+    step_ms = (time.perf_counter() - t1) * 1000 / len(img_plain)
+    t1 = time.perf_counter()
+    generate(builtin, with_colour[:5], args.seeds, label="timing")
+    gen_ms = (time.perf_counter() - t1) * 1000 / (5 * args.seeds)
     result = {
-        "prompts": len(plain), "colour_words": COLOURS, "seeds": args.seeds,
+        "prompts": len(plain),
+        "colour_step_ms_per_image": round(step_ms, 3),
+        "generation_ms_per_image": round(gen_ms, 1), "colour_words": COLOURS, "seeds": args.seeds,
         "images_per_arm": len(img_colour), "steps": 20, "guidance": 3.0, "size": 32,
         "adherence_colour_words_honoured": share(img_colour, hues, args.seeds),
-        "adherence_colour_step_off": share(img_off, hues, args.seeds),
+        "ablation_prompts": off_n,
+        "adherence_colour_step_off": share(img_off, hues[:off_n], args.seeds),
         "adherence_baseline_without_colour_word": share(img_plain, hues, args.seeds),
         "adherence_live_colour_words": share(live_colour, hues, args.seeds),
         "adherence_live_baseline_without_colour_word": share(live_plain, hues, args.seeds),
         "adherence_per_colour": per_colour,
         "r_precision_colour_prompts": round(rp_colour, 4),
-        "r_precision_colour_step_off": round(rp_off, 4),
+        "r_precision_colour_step_off_first_prompts": round(rp_off, 4),
+        "r_precision_colour_words_first_prompts": round(rp_colour_sub, 4),
         "r_precision_plain_prompts": round(rp_plain, 4),
         "r_precision_difference": round(rp_colour - rp_plain, 4),
         "negative_red_prompts": neg_n,
