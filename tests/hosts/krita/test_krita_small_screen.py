@@ -55,6 +55,7 @@ def test_generate_and_prompt_lie_inside_a_1280x720_screen(small_run):
         assert m["generate_visible"] and _inside(m["generate"], m["screen"]), m
         assert m["prompt_visible"] and _inside(m["prompt"], m["screen"]), m
         assert m["window_minimum"][1] <= SCREEN[1], m  # the docker does not stretch Krita
+        assert _inside(m["window"], m["screen"]), m  # Krita took the screen's size
         assert m["advanced_folded"]
     # Krita's default dockers are open beside ours
     assert "T2I Studio" in s["before"]["dockers"] and len(s["before"]["dockers"]) >= 3, s

@@ -218,6 +218,12 @@ def small_screen(cfg, report, window, panel, step):
         from PyQt6.QtCore import QPoint
         from PyQt6.QtWidgets import QDockWidget
     qwin = window.qwindow()
+    # Xvfb has no window manager, so showMaximized() leaves Krita where it was: place the
+    # window on the whole screen as a desktop's maximize does. Krita keeps its minimum
+    # size, so a docker that needs more height than the screen still shows here.
+    free = qwin.screen().availableGeometry()
+    report["window_before_placing"] = [qwin.x(), qwin.y(), qwin.width(), qwin.height()]
+    qwin.setGeometry(free)
     settled = time.monotonic()
     yield lambda: time.monotonic() - settled > 2.0  # let the dock layout settle
 
