@@ -65,6 +65,7 @@ def test_typed_keys_reach_the_prompt_and_live_requests(live_run):
     assert sent[-1] == TYPED and 1 <= len(sent) <= len(TYPED)
     assert all(TYPED.startswith(p) for p in sent)  # each one a prefix, in typing order
     assert r["live_error"] == ""
+    assert r.get("narrow_draws", 0) >= 1  # the panel drew 300 px wide without errors
 
 
 def test_one_datablock_updated_in_place_ends_with_the_last_prompt(live_run):
