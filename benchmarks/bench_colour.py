@@ -17,8 +17,9 @@ The prompts are the first 100 of the model card's R-precision test prompts
    - the live model, colour prompts (ours) and plain prompts (baseline);
 2. R-precision with the independent evaluation encoder (t2i_core/weights/
    eval_encoder.safetensors; R=1 among 100 candidate prompts, the plain prompts' texts):
-   images of the colour prompts vs images of the plain prompts. A colour word must not cost
-   the drawing its subject (the bar: within 0.01);
+   images of the colour prompts vs images of the plain prompts (the bar: within 0.01), on
+   the images as they are (the encoder also judges colour: a navy airplane is an unusual
+   airplane to it) and on their silhouettes (opaque pixels black: the subject alone);
 3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts.
 
 The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
@@ -148,7 +149,8 @@ def main() -> None:
     ap.add_argument("--ablation-prompts", type=int, default=50,
                     help="prompts for the colour-step-off arm (the first ones)")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "colour_eval.json")
-    ap.add_argument("--grid", type=Path, default=REPO / "docs" / "colour_words.png")
+    ap.add_argument("--grid", default=str(REPO / "docs" / "colour_words.png"),
+                    help="the sample grid image; \"\" for none")
     args = ap.parse_args()
     torch.set_num_threads(1)
     plain = [p for p, _ in load_prompts()][: args.prompts]
@@ -158,16 +160,17 @@ def main() -> None:
     builtin, live = BuiltinBackend(), LiveBackend()
     t0 = time.time()
     if args.grid:
-        grid(builtin, args.grid)
+        grid(builtin, Path(args.grid))
     img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
     img_plain = generate(builtin, plain, args.seeds, label="plain")
     off_n = min(args.ablation_prompts, len(plain))
-    honour = builtin_module.honour_colours
+    hooks = builtin_module.honour_colours, builtin_module.without_colours
     builtin_module.honour_colours = lambda images, prompt, negative="": images
-    try:  # the ablation: the same colour prompts, colour-word step off
+    builtin_module.without_colours = lambda text: text
+    try:  # the ablation: the model as it was, colour words only in the encoder's text
         img_off = generate(builtin, with_colour[:off_n], args.seeds, label="step off")
     finally:
-        builtin_module.honour_colours = honour
+        builtin_module.honour_colours, builtin_module.without_colours = hooks
     live_colour = generate(live, with_colour, args.seeds, model="live", label="live")
     live_plain = generate(live, plain, args.seeds, model="live", label="live plain")
     neg_n = min(args.negative_prompts, len(plain))
@@ -178,17 +181,33 @@ def main() -> None:
     from t2i_core.eval.clip_encoder import EvalEncoder
 
     enc = EvalEncoder(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors")
-    text = enc.texts(plain)
+    text = enc.texts(plain)  # the subject: R-precision asks "is it still an airplane?"
     sets = candidate_sets(len(plain), min(100, len(plain)))
     of = np.repeat(np.arange(len(plain)), args.seeds)
-    rp_colour = r_precision(enc.images(img_colour), of, text, sets)
-    rp_plain = r_precision(enc.images(img_plain), of, text, sets)
     of_off = np.repeat(np.arange(off_n), args.seeds)
-    rp_off = r_precision(enc.images(img_off), of_off, text, sets)
-    rp_colour_sub = r_precision(enc.images(img_colour[: off_n * args.seeds]), of_off, text, sets)
+
+    def rp(images: np.ndarray, owner: np.ndarray, shape_only: bool = False) -> float:
+        if shape_only:  # the drawing's silhouette: opaque pixels black, colour ignored
+            images = np.concatenate([np.zeros_like(images[..., :3]), images[..., 3:]], -1)
+        return round(r_precision(enc.images(images), owner, text, sets), 4)
+
+    first = off_n * args.seeds
+    r_prec = {
+        "plain": rp(img_plain, of), "colour_words": rp(img_colour, of),
+        "plain_first_prompts": rp(img_plain[:first], of_off),
+        "colour_words_first_prompts": rp(img_colour[:first], of_off),
+        "colour_step_off_first_prompts": rp(img_off, of_off),
+        "silhouette_plain": rp(img_plain, of, True),
+        "silhouette_colour_words": rp(img_colour, of, True),
+        "silhouette_colour_step_off_first_prompts": rp(img_off, of_off, True),
+        "silhouette_plain_first_prompts": rp(img_plain[:first], of_off, True),
+        "live_plain": rp(live_plain, of), "live_colour_words": rp(live_colour, of),
+    }
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
+        if not rows:
+            continue
         sel = np.concatenate([np.arange(i * args.seeds, (i + 1) * args.seeds) for i in rows])
         per_colour[c] = share(img_colour[sel], [hues[i] for i in rows], args.seeds)
     # the colour step's own cost next to a generation's, on the same images (32 px, and 128 px:
@@ -214,11 +233,10 @@ def main() -> None:
         "adherence_live_colour_words": share(live_colour, hues, args.seeds),
         "adherence_live_baseline_without_colour_word": share(live_plain, hues, args.seeds),
         "adherence_per_colour": per_colour,
-        "r_precision_colour_prompts": round(rp_colour, 4),
-        "r_precision_colour_step_off_first_prompts": round(rp_off, 4),
-        "r_precision_colour_words_first_prompts": round(rp_colour_sub, 4),
-        "r_precision_plain_prompts": round(rp_plain, 4),
-        "r_precision_difference": round(rp_colour - rp_plain, 4),
+        "r_precision": r_prec,
+        "r_precision_difference": round(r_prec["colour_words"] - r_prec["plain"], 4),
+        "silhouette_r_precision_difference": round(
+            r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
         "negative_red_prompts": neg_n,
         "red_share_plain": share(neg_plain, red, args.seeds),
         "red_share_with_negative_red": share(neg_red, red, args.seeds),

@@ -98,17 +98,42 @@ def _modified(rgb: tuple[int, int, int], modifier: str) -> tuple[int, int, int]:
 def find_colours(text: str, lone_words: bool = False) -> list[NamedColour]:
     """The colours ``text`` names, in order. ``lone_words``: a word such as "orange" counts
     even when nothing follows it (a negative prompt lists colours on their own)."""
-    found: list[tuple[int, NamedColour]] = []
+    return [colour for _, _, colour in _colour_spans(text, lone_words)]
+
+
+def without_colours(text: str) -> str:
+    """``text`` with its colour words taken out ("a navy car" -> "a car"), for the text
+    encoder: the colour is drawn by ``honour_colours``, and the subject is not pulled
+    towards things of that colour ("navy" -> ships). A text that is only a colour stays."""
+    spans = _colour_spans(text, lone_words=False)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end, _ in spans:
+        between = text[last:start]
+        if not (last and between.strip() in ("and", "or", "&", ",", "/")):  # "red and blue"
+            out.append(between)
+        last = end
+    out.append(text[last:])
+    kept = re.sub(r"\(\s*(:\s*[-+]?\d*\.?\d+)?\s*\)", " ", "".join(out))  # "(red:1.3)"
+    kept = re.sub(r"\s+", " ", re.sub(r"\s+([,.;])", r"\1", kept)).strip(" ,")
+    kept = re.sub(r"\b([Aa]n?|[Tt]he),\s*", r"\1 ", kept)  # "a blue, shiny car"
+    kept = re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", kept)  # "a apple" -> "an apple"
+    return kept if re.search(r"[A-Za-z]", kept) else text
+
+
+def _colour_spans(text: str, lone_words: bool) -> list[tuple[int, int, NamedColour]]:
+    found: list[tuple[int, int, NamedColour]] = []
     for m in _HEX.finditer(text):
         h = m.group(1)
         h = "".join(c * 2 for c in h) if len(h) == 3 else h
-        found.append((m.start(), NamedColour(m.group(0), (int(h[0:2], 16), int(h[2:4], 16),
-                                                          int(h[4:6], 16)))))
-    lower = _HEX.sub(" ", text.lower())
-    words = [(m.group(0), m.start()) for m in _WORD.finditer(lower)]
+        found.append((m.start(), m.end(), NamedColour(m.group(0), (
+            int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)))))
+    lower = _HEX.sub(lambda m: " " * len(m.group(0)), text.lower())  # positions kept
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(lower)]
     i = 0
     while i < len(words):
-        word, pos = words[i]
+        word, start, _ = words[i]
         modifier = None
         if word in MODIFIERS and i + 1 < len(words):
             modifier, i = word, i + 1
@@ -119,9 +144,9 @@ def find_colours(text: str, lone_words: bool = False) -> list[NamedColour]:
             name, i = two, i + 1
         elif word in BASE_COLOURS:
             name = word
-        elif word.endswith("ish") and word[:-3] in BASE_COLOURS:  # "reddish", "bluish"
+        elif word.endswith("ish") and word[:-3] in BASE_COLOURS:  # "bluish", "greenish"
             name = word[:-3]
-        elif word.endswith("dish") and word[:-4] in BASE_COLOURS:  # "reddish" spelt "red"+"dish"
+        elif word.endswith("dish") and word[:-4] in BASE_COLOURS:  # "reddish": red + d + ish
             name = word[:-4]
         if name is not None:
             followed = i + 1 < len(words)
@@ -130,9 +155,9 @@ def find_colours(text: str, lone_words: bool = False) -> list[NamedColour]:
                 if modifier is not None:
                     rgb = _modified(rgb, modifier)
                 typed = f"{modifier} {name}" if modifier else name
-                found.append((pos, NamedColour(typed, rgb)))
+                found.append((start, words[i][2], NamedColour(typed, rgb)))
         i += 1
-    return [c for _, c in sorted(found, key=lambda t: t[0])]
+    return sorted(found, key=lambda t: t[0])
 
 
 # -- pixels -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
-from t2i_core.colour_words import honour_colours
+from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
@@ -176,7 +176,7 @@ class BuiltinBackend:
              cancel: CancelFlag | None, net, memories: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
-        prepared = prepare(req.prompt, req.negative_prompt)
+        prepared = prepare(without_colours(req.prompt), req.negative_prompt)  # recoloured below
         explicit = detect_style(prepared.text)
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])

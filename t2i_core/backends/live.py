@@ -30,7 +30,7 @@ from t2i_core.backends.base import (
     Provenance,
 )
 from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba, file_sha256
-from t2i_core.colour_words import honour_colours
+from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.errors import Cancelled, T2IError
 from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
@@ -188,7 +188,7 @@ class LiveBackend:
         return GenerateResult(images=pixels, provenance=prov, warnings=warnings)
 
     def _run(self, m: LiveModel, req: GenerateRequest) -> tuple[list[np.ndarray], bool]:
-        prepared = prepare(req.prompt, req.negative_prompt)
+        prepared = prepare(without_colours(req.prompt), req.negative_prompt)  # recoloured below
         enc = m.encoder.encode_weighted([prepared.positive])
         query = enc.embeddings[0]
         style = detect_style(prepared.text)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from t2i_core.backends.base import GenerateRequest
-from t2i_core.colour_words import dominant_hue, find_colours, honour_colours
+from t2i_core.colour_words import dominant_hue, find_colours, honour_colours, without_colours
 from tests.conftest import draw
 
 
@@ -40,6 +40,20 @@ def _near(hue: float | None, deg: float, tol: float = 20) -> bool:
 ])
 def test_find_colours(text, words):
     assert [c.words for c in find_colours(text)] == words
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("a navy car", "a car"),
+    ("a red apple", "an apple"),
+    ("(red:1.3) apple", "apple"),
+    ("a pastel green cat, flat icon", "a cat, flat icon"),
+    ("a #ff8800 star", "a star"),
+    ("a dark red and light blue ball", "a ball"),
+    ("red", "red"),  # only a colour: nothing else to draw, it stays
+    ("an orange", "an orange"),
+])
+def test_without_colours_keeps_the_subject(text, kept):
+    assert without_colours(text) == kept
 
 
 def test_modifiers_change_the_swatch():
