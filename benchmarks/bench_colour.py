@@ -59,7 +59,9 @@ from t2i_core.eval.metrics import candidate_sets, r_precision  # noqa: E402
 
 COLOURS = ["red", "orange", "yellow", "green", "teal", "sky blue", "blue", "navy", "purple",
            "pink", "pastel green", "#ff8800"]
-GRID_OBJECTS = ["an apple", "a house", "a cat", "a star", "a car", "a heart"]
+GRID_ROWS = [("an apple", 3), ("an apple", 11), ("a house", 3), ("a cat", 3), ("a star", 11),
+             ("a car", 11), ("a heart", 11), ("an apple emoji", 3),
+             ("a smiling face emoji", 3), ("a tree emoji", 3)]  # (prompt, seed)
 GRID_COLOURS = ["red", "navy", "pastel green", "#ff8800", "yellow", "purple"]
 
 
@@ -118,22 +120,26 @@ def share(images: np.ndarray, hues: list[float], seeds: int) -> float:
 
 
 def grid(backend, out: Path, cell: int = 64) -> None:
-    """Rows: objects; columns: no colour word, then each grid colour (seed 0, one image)."""
+    """Rows: prompts with a seed each (glyphs and emoji); columns: no colour word, then each
+    grid colour."""
     from PIL import ImageDraw
 
     cols = ["(none)", *GRID_COLOURS]
-    label_w, head = 80, 18
-    img = Image.new("RGB", (label_w + len(cols) * (cell + 4), head + len(GRID_OBJECTS)
-                            * (cell + 4)), "white")
+    label_w, head = 120, 18
+    rows = GRID_ROWS
+    img = Image.new("RGB", (label_w + len(cols) * (cell + 4), head + len(rows) * (cell + 4)),
+                    "white")
     draw = ImageDraw.Draw(img)
     for c, name in enumerate(cols):
         draw.text((label_w + c * (cell + 4) + 2, 3), name, fill="black")
-    for r, obj in enumerate(GRID_OBJECTS):
+    for r, (obj, seed) in enumerate(rows):
         y = head + r * (cell + 4)
-        draw.text((4, y + cell // 2 - 6), obj, fill="black")
+        draw.text((4, y + cell // 2 - 12), obj, fill="black")
+        draw.text((4, y + cell // 2 + 2), f"seed {seed}", fill="gray")
         for c, name in enumerate(cols):
             p = obj if name == "(none)" else coloured(obj, name)
-            res = backend.generate(GenerateRequest(prompt=p, seed=3, width=cell, height=cell))
+            res = backend.generate(GenerateRequest(prompt=p, seed=seed, width=cell,
+                                                   height=cell))
             tile = Image.new("RGBA", (cell, cell), (235, 235, 235, 255))
             tile.alpha_composite(Image.fromarray(res.images[0]))
             img.paste(tile.convert("RGB"), (label_w + c * (cell + 4), y))
@@ -151,6 +157,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "colour_eval.json")
     ap.add_argument("--grid", default=str(REPO / "docs" / "colour_words.png"),
                     help="the sample grid image; \"\" for none")
+    ap.add_argument("--grid-only", action="store_true", help="make the grid image and stop")
     args = ap.parse_args()
     torch.set_num_threads(1)
     plain = [p for p, _ in load_prompts()][: args.prompts]
@@ -161,6 +168,8 @@ def main() -> None:
     t0 = time.time()
     if args.grid:
         grid(builtin, Path(args.grid))
+    if args.grid_only:
+        return
     img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
     img_plain = generate(builtin, plain, args.seeds, label="plain")
     off_n = min(args.ablation_prompts, len(plain))
