@@ -176,7 +176,10 @@ class BuiltinBackend:
              cancel: CancelFlag | None, net, memories: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
-        prepared = prepare(without_colours(req.prompt), req.negative_prompt)  # recoloured below
+        # colour words are drawn by honour_colours below, not by the encoder; an adapter's
+        # trigger phrase ("teal style") is a learned phrase and stays as typed
+        text = req.prompt if req.loras or memories else without_colours(req.prompt)
+        prepared = prepare(text, req.negative_prompt)
         explicit = detect_style(prepared.text)
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])

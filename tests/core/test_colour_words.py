@@ -105,3 +105,19 @@ def test_builtin_backend_honours_the_colour_word(tiny_backend):
         assert im.shape == (64, 64, 4)
         assert _near(dominant_hue(im), 0)
     assert not all(_near(dominant_hue(im), 0) for im in plain)  # the random model is not red
+
+
+def test_with_an_adapter_the_prompt_reaches_the_encoder_as_typed(tiny_backend, monkeypatch):
+    """A trigger phrase with a colour word ("teal style") is what the adapter learned: it is
+    not taken out; without adapters the colour word is (the drawing is the plain prompt's)."""
+    seen = []
+    encode = tiny_backend.model.encoder.encode_weighted
+    monkeypatch.setattr(tiny_backend.model.encoder, "encode_weighted",
+                        lambda segs: seen.append("".join(s.text for s in segs[0])) or encode(segs))
+    tiny_backend.generate_with(GenerateRequest(prompt="a circle, teal style", steps=1,
+                                               width=32, height=32),
+                               tiny_backend.model.denoiser, [(None, 0.0)])  # a style memory
+    with_adapter, seen[:] = list(seen), []
+    tiny_backend.generate(GenerateRequest(prompt="a teal circle", steps=1, width=32, height=32))
+    assert with_adapter[0] == "a circle, teal style"
+    assert seen[0] == "a circle" and all("teal" not in t for t in seen)
