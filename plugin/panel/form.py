@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from plugin.panel.fold import Foldable
 from worker.protocol import GenerateParams, LoraParam
 
 MAX_SEED = 2**31 - 1
@@ -34,17 +35,25 @@ MODES = [("txt2img", "Text to image"), ("img2img", "Image to image (active layer
 
 
 class ParamsForm(QWidget):
+    """The prompt (this widget) and ``advanced``: every other setting, in a ``Foldable``
+    that starts folded. The form keeps ``advanced`` below the prompt; a panel on a small
+    screen moves it into its scrolling part (``GeneratePanel``)."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
+        top = QFormLayout(self)
+        top.setContentsMargins(0, 0, 0, 0)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the image: a red house, flat icon")
-        self.prompt.setFixedHeight(64)
+        self.prompt.setMinimumHeight(30)  # one line on a crowded small screen, else three
+        self.prompt.setMaximumHeight(64)
+        top.addRow("Prompt", self.prompt)
+        settings = QWidget()
+        form = QFormLayout(settings)
+        form.setContentsMargins(0, 0, 0, 0)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (optional)")
         self.negative.setFixedHeight(40)
-        form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
 
         self.seed = QSpinBox()
@@ -99,6 +108,9 @@ class ParamsForm(QWidget):
         form.addRow("Output", _row(self.vector))
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self._mode_changed()
+        self.advanced = Foldable("Advanced settings", settings, folded=True)
+        self.advanced.setObjectName("advancedSettings")
+        top.addRow(self.advanced)
 
     # --- filled from the worker's capabilities ------------------------------------------------
 

@@ -123,6 +123,18 @@ class LiveController(QObject):
         self.bar.pin_button.setEnabled(False)
         self.bar.state.setText("")
 
+    def document_changed(self) -> None:
+        """Another document became active: the preview leaves the old one (its layer is
+        removed now) and a fresh one is made for the new document."""
+        if self.last is None and self.current_id is None:
+            return
+        self.timer.stop()
+        self._cancel_current()
+        self.host.remove_preview_layer()
+        self.last = None
+        self.bar.pin_button.setEnabled(False)
+        self.edited()
+
     def edited(self, *_: object) -> None:
         """Any edit that changes the preview: (re)start the debounce timer."""
         if self.active:

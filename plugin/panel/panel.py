@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 
 from plugin.host import HostAdapter, Pixels, Rect
 from plugin.panel.bridge import WorkerBridge
+from plugin.panel.fold import scrolling
 from plugin.panel.form import ParamsForm
 from plugin.panel.history import HistoryList
 from plugin.panel.live import LiveBar, LiveController
@@ -49,15 +50,15 @@ class GeneratePanel(QWidget):
         self.job: Job | None = None
         self.state_history: list[str] = []  # every worker state seen, in order
 
+        # On top, always visible: the prompt, Generate/Cancel and a thin progress bar.
+        # Below, in one scroll area: the worker state, Live, the folded advanced settings,
+        # the preview, messages, results and history. The panel's minimum height stays
+        # near 100 px, so that a Krita docker stacked under Krita's default dockers, or the
+        # studio's side dock, fits a 1280 x 720 screen.
         lay = QVBoxLayout(self)
-        self.status = QLabel()
-        self.status.setObjectName("workerStatus")
-        lay.addWidget(self.status)
+        lay.setContentsMargins(0, 0, 0, 0)
         self.form = ParamsForm()
         lay.addWidget(self.form)
-        self.live_bar = LiveBar()  # as-you-type previews (plugin/panel/live.py)
-        lay.addWidget(self.live_bar)
-
         buttons = QHBoxLayout()
         self.generate_button = QPushButton("Generate")
         self.generate_button.setDefault(True)
@@ -66,33 +67,45 @@ class GeneratePanel(QWidget):
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
         lay.addLayout(buttons)
-
-        progress_row = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setMaximumHeight(16)
+        lay.addWidget(self.progress)
+
+        body = QWidget()
+        below = QVBoxLayout(body)
+        below.setContentsMargins(0, 0, 4, 0)
+        self.status = QLabel()
+        self.status.setObjectName("workerStatus")
+        below.addWidget(self.status)
+        self.live_bar = LiveBar()  # as-you-type previews (plugin/panel/live.py)
+        below.addWidget(self.live_bar)
+        below.addWidget(self.form.advanced)  # moved here from under the prompt
+        preview_row = QHBoxLayout()
         self.preview = QLabel()
         self.preview.setFixedSize(PREVIEW, PREVIEW)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background: #2b2b2b; border-radius: 4px")
-        progress_row.addWidget(self.progress, 1)
-        progress_row.addWidget(self.preview)
-        lay.addLayout(progress_row)
-
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("panelMessage")
         self.message.setVisible(False)
-        lay.addWidget(self.message)
+        preview_row.addWidget(self.preview)
+        preview_row.addWidget(self.message, 1)
+        below.addLayout(preview_row)
 
         self.auto_insert = QCheckBox("Add the first result as a layer")
         self.auto_insert.setChecked(True)
-        lay.addWidget(self.auto_insert)
+        below.addWidget(self.auto_insert)
         self.results = ResultStrip()
-        lay.addWidget(self.results)
-        lay.addWidget(QLabel("History"))
+        below.addWidget(self.results)
+        below.addWidget(QLabel("History"))
         self.history = HistoryList(host)
-        lay.addWidget(self.history, 1)
+        self.history.setMinimumHeight(140)  # its own scrolling inside the panel's
+        below.addWidget(self.history, 1)
+        self.scroll = scrolling(body, "panelScroll")
+        lay.addWidget(self.scroll, 1)
 
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(self.cancel)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from qtpy.QtCore import QRect, Qt
-from qtpy.QtGui import QKeySequence
+from qtpy.QtGui import QGuiApplication, QKeySequence
 from qtpy.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 
 from plugin.host import Pixels, Rect
 from plugin.panel import GeneratePanel, PlanPanel, TrainPanel, WorkerBridge
+from plugin.panel.fold import scrolling
 from plugin.qimage import png_bytes, to_pixels, to_qimage
 from plugin.studio.canvas import Canvas
 from plugin.studio.document import Document, Layer
@@ -35,6 +36,15 @@ from plugin.studio.vector import render_svg
 from plugin.svg import sized_svg
 
 TITLE = "t2i studio"
+
+
+def fitting_size(width: int, height: int) -> tuple[int, int]:
+    """The wanted window size, shrunk to the screen's free area (a 1280 x 720 laptop)."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return width, height
+    free = screen.availableGeometry()
+    return min(width, free.width()), min(height, free.height())
 
 
 class StudioWindow(QMainWindow):
@@ -50,14 +60,14 @@ class StudioWindow(QMainWindow):
         self.plan_panel = PlanPanel(bridge, self)  # floor plans as vector layers
         self.tabs = QTabWidget()  # Generate | Train (fine-tune an adapter on a folder) | Plan
         self.tabs.addTab(self.panel, "Generate")
-        self.tabs.addTab(self.train_panel, "Train")
-        self.tabs.addTab(self.plan_panel, "Plan")
+        self.tabs.addTab(scrolling(self.train_panel, "trainScroll"), "Train")
+        self.tabs.addTab(scrolling(self.plan_panel, "planScroll"), "Plan")
         self._dock(self.tabs, "Text to image", Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.layers, "Layers", Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
         self.doc.changed.connect(self._update_title)
         self._update_title()
-        self.resize(1280, 800)
+        self.resize(*fitting_size(1280, 800))
 
     # --- HostAdapter -----------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from t2i_core.backends.base import (
     Provenance,
 )
 from t2i_core.content_hash import file_sha256
+from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
@@ -167,7 +168,10 @@ class BuiltinBackend:
              cancel: CancelFlag | None, net, memories: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
-        prepared = prepare(req.prompt, req.negative_prompt)
+        # colour words are drawn by honour_colours below, not by the encoder; an adapter's
+        # trigger phrase ("teal style") is a learned phrase and stays as typed
+        text = req.prompt if req.loras or memories else without_colours(req.prompt)
+        prepared = prepare(text, req.negative_prompt)
         explicit = detect_style(prepared.text)
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])
@@ -239,6 +243,7 @@ class BuiltinBackend:
                    is_cancelled=cancel.is_set if cancel is not None else None,
                    shift=float(m.meta.get("shift", 1.0)))
         pixels = to_pixels(m.ae.decode(z)).numpy()
+        pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
         out = [_resize_rgba(p, req.width) for p in pixels]
         if req.mask is not None and req.init_image is not None:  # exact pixels outside the mask
             base = _resize_rgba(req.init_image, req.width).astype(np.float32)

@@ -31,6 +31,7 @@ from t2i_core.backends.base import (
 )
 from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba
 from t2i_core.content_hash import file_sha256
+from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.errors import Cancelled, T2IError
 from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
@@ -172,8 +173,8 @@ class LiveBackend:
         m = self.model
         warnings = []
         if request.negative_prompt.strip():
-            warnings.append("the live model ignores the negative prompt (one step, no "
-                            "guidance)")
+            warnings.append("the live model ignores the negative prompt apart from colour "
+                            "words (one step, no guidance)")
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         with torch.inference_mode():
@@ -191,7 +192,7 @@ class LiveBackend:
         return GenerateResult(images=pixels, provenance=prov, warnings=warnings)
 
     def _run(self, m: LiveModel, req: GenerateRequest) -> tuple[list[np.ndarray], bool]:
-        prepared = prepare(req.prompt, req.negative_prompt)
+        prepared = prepare(without_colours(req.prompt), req.negative_prompt)  # recoloured below
         enc = m.encoder.encode_weighted([prepared.positive])
         query = enc.embeddings[0]
         style = detect_style(prepared.text)
@@ -218,4 +219,5 @@ class LiveBackend:
             z = m.generator(torch.stack(noises), text,
                             torch.stack(anchors) if anchors else None)
         pixels = to_pixels(m.decode(z)).numpy()
+        pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
         return [_resize_rgba(p, req.width) for p in pixels], enc.truncated[0]

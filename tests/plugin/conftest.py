@@ -52,6 +52,7 @@ def window(qtbot, client):
 
     win = StudioWindow(WorkerBridge(client))
     qtbot.addWidget(win)
+    win.resize(1280, 800)  # the offscreen screen is 800 x 600: the tests draw on 1280 x 800
     win.show()
     qtbot.waitUntil(lambda: win.panel.bridge.state == "ready", timeout=WAIT)
     # the model list arrives from the worker's hello: sizes 32..512 for the built-in model

@@ -52,12 +52,13 @@ def test_the_studio_shows_generate_and_train_tabs(window):
     tabs = window.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["Generate", "Train", "Plan"]
     assert tabs.widget(0) is window.panel and isinstance(window.panel, GeneratePanel)
-    assert tabs.widget(1) is window.train_panel and isinstance(window.train_panel, TrainPanel)
+    assert tabs.widget(1).widget() is window.train_panel  # in its scroll area
+    assert isinstance(window.train_panel, TrainPanel)
     assert tabs.currentWidget() is window.panel  # Generate first
     tp = window.train_panel
     # defaults come from the protocol; Advanced is folded away
     assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (400, 8, 0.002)
-    tabs.setCurrentWidget(tp)
+    tabs.setCurrentIndex(1)  # Train (its form sits in a scroll area)
     assert not tp.advanced.isVisible()
     tp.advanced_toggle.setChecked(True)
     assert tp.advanced.isVisible()
@@ -91,7 +92,7 @@ def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
     folder = make_folder(tmp_path / "teal pictures")
     before = folder_hashes(folder)
     tp = window.train_panel
-    window.tabs.setCurrentWidget(tp)
+    window.tabs.setCurrentIndex(1)  # Train
     tp.set_folder(str(folder))
     assert tp.name.text() == "teal pictures"  # an empty name follows the folder
     fill(tp, folder, "teal", steps=12, samples="a circle\n\na square\n", every=4)
@@ -144,7 +145,7 @@ def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
     assert window.doc.layers[-1].provenance["loras"] == [{"name": "teal", "weight": 0.8}]
 
     # the same name again: a new version, said clearly; the first adapter stays
-    window.tabs.setCurrentWidget(tp)
+    window.tabs.setCurrentIndex(1)  # Train
     fill(tp, folder, "teal", steps=4)
     run(qtbot, tp)
     text = tp.message.text()

@@ -52,7 +52,7 @@ def render(out: Path, steps: int = 120) -> dict:
             wait_until(lambda: window.panel.bridge.state == "ready"
                        and window.panel.form.size.count() > 0)
             tp = window.train_panel
-            window.tabs.setCurrentWidget(tp)
+            window.tabs.setCurrentIndex(1)  # Train
             tp.set_folder(str(folder))
             tp.name.setText("riso")
             tp.trigger.setText("riso print")

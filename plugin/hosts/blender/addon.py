@@ -277,6 +277,9 @@ def register() -> None:
 
 
 def unregister() -> None:
+    from . import live
+
+    live.stop()
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)
     close_session()

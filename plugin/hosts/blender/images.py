@@ -6,6 +6,7 @@ from array import array
 
 import bpy
 
+from .live import LIVE_IMAGE
 from .pixels import blender_to_rgba8
 
 MAX_INIT_SIDE = 4096  # the protocol's limit; bigger init images are sent scaled down
@@ -62,7 +63,8 @@ def remove_preview() -> None:
 
 def is_ours(image: bpy.types.Image | None) -> bool:
     """Shown by us (a preview or a result): an Image Editor showing it may be switched."""
-    return image is None or image.name == PREVIEW_NAME or "t2i_provenance" in image
+    return image is None or image.name in (PREVIEW_NAME, LIVE_IMAGE) \
+        or "t2i_provenance" in image
 
 
 def read_rgba8(image: bpy.types.Image, fit: int = MAX_INIT_SIDE) -> tuple[int, int, bytes]:

@@ -24,6 +24,37 @@ def draw_panel(layout, context) -> None:
     col = layout.column(align=True)
     col.prop(settings, "prompt", text="")
     col.prop(settings, "negative_prompt", text="", icon="REMOVE")
+    row = layout.row(align=True)  # Live: the preview image 'T2I Live' follows the prompt
+    row.prop(settings, "live", toggle=True, icon="REC" if settings.live else "PLAY")
+    row.operator("t2i.live_type", icon="GREASEPENCIL")
+    row.operator("t2i.live_pin", icon="PINNED", text="")
+
+    row = layout.row(align=True)
+    row.scale_y = 1.4
+    busy = session is not None and bool(session.active_jobs)
+    row.operator("t2i.generate", icon="PLAY", text="Generate (queue)" if busy else "Generate")
+    row.operator("t2i.cancel", icon="CANCEL", text="")
+    if session is not None:
+        from .session import job_summary  # only once a session exists (pyzmq loaded)
+
+        for job in session.jobs[-3:]:
+            layout.label(text=job_summary(job),
+                         icon="ERROR" if job.state == "error" else "SORTTIME")
+    if state.last_error:
+        for line in _wrap(state.last_error, 48)[:6]:
+            layout.label(text=line, icon="ERROR")
+
+    col = layout.column(align=True)
+    col.label(text="Result" if settings.last_result else "No result yet")
+    row = col.row(align=True)
+    row.operator("t2i.use_as_base_color", icon="MATERIAL")
+    row.operator("t2i.image_plane", icon="MESH_PLANE")
+
+
+def draw_advanced(layout, context) -> None:
+    """Model, adapter, size, count, steps, guidance, seed, image to image: folded at start,
+    so that a narrow sidebar (300 px) shows prompt, Live and Generate first."""
+    settings = context.scene.t2i
     col = layout.column()
     col.prop(settings, "model")
     row = col.row(align=True)
@@ -46,27 +77,6 @@ def draw_panel(layout, context) -> None:
         box.prop(settings, "strength")
         if context.space_data and context.space_data.type == "IMAGE_EDITOR":
             box.operator("t2i.use_as_init", icon="IMAGE_DATA")
-
-    row = layout.row(align=True)
-    row.scale_y = 1.4
-    busy = session is not None and bool(session.active_jobs)
-    row.operator("t2i.generate", icon="PLAY", text="Generate (queue)" if busy else "Generate")
-    row.operator("t2i.cancel", icon="CANCEL", text="")
-    if session is not None:
-        from .session import job_summary  # only once a session exists (pyzmq loaded)
-
-        for job in session.jobs[-3:]:
-            layout.label(text=job_summary(job),
-                         icon="ERROR" if job.state == "error" else "SORTTIME")
-    if state.last_error:
-        for line in _wrap(state.last_error, 48)[:6]:
-            layout.label(text=line, icon="ERROR")
-
-    col = layout.column(align=True)
-    col.label(text="Result" if settings.last_result else "No result yet")
-    row = col.row(align=True)
-    row.operator("t2i.use_as_base_color", icon="MATERIAL")
-    row.operator("t2i.image_plane", icon="MESH_PLANE")
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -196,5 +206,33 @@ class T2I_PT_train_view3d(bpy.types.Panel):
         draw_train_panel(self.layout, context)
 
 
-CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d,
+class T2I_PT_advanced_image_editor(bpy.types.Panel):
+    bl_idname = "T2I_PT_advanced_image_editor"
+    bl_label = "Advanced settings"
+    bl_space_type = "IMAGE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "T2I"
+    bl_parent_id = "T2I_PT_image_editor"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_advanced(self.layout, context)
+
+
+class T2I_PT_advanced_view3d(bpy.types.Panel):
+    bl_idname = "T2I_PT_advanced_view3d"
+    bl_label = "Advanced settings"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "T2I"
+    bl_parent_id = "T2I_PT_view3d"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        draw_advanced(self.layout, context)
+
+
+# the advanced sub-panels come first under the main panel, then Train, then Plan
+CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_advanced_image_editor,
+           T2I_PT_advanced_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d,
            T2I_PT_plan_view3d)

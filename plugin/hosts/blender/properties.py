@@ -8,6 +8,12 @@ import bpy
 
 from . import state
 
+
+def _live_changed(settings, context):
+    from .live import _live_changed as changed
+
+    changed(settings, context)
+
 DEFAULT_SIZES = (32, 64, 128, 256, 512)
 NO_LORA = "NONE"
 _items_cache: dict[str, list] = {"model": [], "lora": [], "size": [], "train_model": []}
@@ -76,6 +82,10 @@ class T2ISettings(bpy.types.PropertyGroup):
     strength: bpy.props.FloatProperty(name="Strength", default=0.6, min=0.0, max=1.0,
                                       description="0 keeps the init image, 1 ignores it")
     last_result: bpy.props.PointerProperty(name="Last result", type=bpy.types.Image)
+    live: bpy.props.BoolProperty(
+        name="Live", default=False, update=lambda self, context: _live_changed(self, context),
+        description="A quick one-step preview (image 'T2I Live') follows the prompt as you "
+                    "type: use Type live, or press Enter in the prompt field")
 
     # --- training an adapter (the Train sub-panel) ---------------------------------------------
     train_folder: bpy.props.StringProperty(

@@ -110,6 +110,8 @@ class KritaHost:
         doc = self.document()
         if doc is None:
             doc = self._new_document(at.x + at.width, at.y + at.height)
+        if self._preview is not None and not _same_document(self._preview[0], doc):
+            self.remove_preview_layer()  # live follows the active document: one preview
         if (image.width, image.height) != (at.width, at.height):
             image = to_pixels(to_qimage(image).scaled(
                 at.width, at.height, Qt.AspectRatioMode.IgnoreAspectRatio,
@@ -241,6 +243,14 @@ class KritaHost:
             children = root.childNodes()
             return root, (children[-1] if children else None)
         return node.parentNode(), node
+
+
+def _same_document(a: Any, b: Any) -> bool:
+    """Krita hands out a new wrapper per call: compare the documents' root nodes."""
+    try:
+        return a.rootNode().uniqueId() == b.rootNode().uniqueId()
+    except (RuntimeError, AttributeError):  # a closed document is no longer the active one
+        return False
 
 
 def _reactivate(doc: Any, node: Any) -> None:

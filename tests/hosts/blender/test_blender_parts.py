@@ -189,6 +189,49 @@ def test_session_generates_cancels_and_reports_errors(slow_worker):
         session.close()
 
 
+def test_live_requests_debounce_and_the_last_request_wins(slow_worker):
+    """Blender Live's rules without Blender (plugin/hosts/blender/live.py), on a real
+    worker: edits within the debounce make one request; a newer request cancels the older
+    one, whose late events are dropped; only the newest result is handed out."""
+    from plugin.hosts.blender.link import GenerateParams
+    from plugin.hosts.blender.live import DEBOUNCE_S, LiveRequests
+    from plugin.hosts.blender.session import ConnectionSettings, Session
+
+    session = Session(ConnectionSettings(mode="endpoint", endpoint=slow_worker.endpoint,
+                                         token=slow_worker.token))
+
+    def params(prompt: str) -> GenerateParams:  # 100 slow steps: the first is still running
+        return GenerateParams(prompt, seed=2, steps=100 if prompt == "a" else 2, width=32,
+                              height=32, model="synthetic")
+
+    try:
+        live = LiveRequests()
+        assert live.want(params("a"), now=0.0) and not live.want(params("a"), now=0.01)
+        assert live.tick(session, now=DEBOUNCE_S / 2) is None and live.sent == []
+        assert live.tick(session, now=DEBOUNCE_S) is None  # sent now
+        assert [p.prompt for p in live.sent] == ["a"]
+        first = live.current
+        time.sleep(0.3)  # the first request is running on the worker
+        live.want(params("a c"), now=1.0)
+        live.want(params("a cat"), now=1.02)  # within the debounce: replaces "a c"
+        live.tick(session, now=1.02 + DEBOUNCE_S)
+        assert [p.prompt for p in live.sent] == ["a", "a cat"] and live.cancelled == 1
+        assert live.current is not first
+        update, deadline = None, time.monotonic() + 60
+        while update is None and time.monotonic() < deadline:
+            update = live.tick(session)
+            time.sleep(0.02)
+        assert update is not None and update.provenance["prompt"] == "a cat"
+        assert (update.width, update.height) == (32, 32) and len(update.floats) == 32 * 32 * 4
+        deadline = time.monotonic() + 10
+        while live.ignored_events == 0 and time.monotonic() < deadline:
+            assert live.tick(session) is None  # the cancelled one never lands
+            time.sleep(0.02)
+        assert live.ignored_events >= 1 and not live.busy
+    finally:
+        session.close()
+
+
 def test_start_mode_spawns_a_private_worker_and_stops_it(tmp_path):
     from plugin.hosts.blender.link import GenerateParams
     from plugin.hosts.blender.session import ConnectionSettings, Session

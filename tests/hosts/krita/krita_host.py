@@ -94,10 +94,11 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_scenario(home: Path, scenario: dict, timeout: float = 420) -> tuple[dict, str]:
+def run_scenario(home: Path, scenario: dict, timeout: float = 420,
+                 screen: str = "1600x1000x24") -> tuple[dict, str]:
     """Krita with a window under Xvfb running ``scenario`` (the driver's JSON); returns the
     driver's report and Krita's output. ``timeout`` bounds Krita inside xvfb-run and the
-    whole command outside it."""
+    whole command outside it; ``screen`` is Xvfb's screen (width x height x depth)."""
     krita = krita_or_fail()
     xvfb = tool_or_fail("xvfb-run", "xvfb xauth")
     out = Path(scenario["out_dir"])
@@ -105,7 +106,7 @@ def run_scenario(home: Path, scenario: dict, timeout: float = 420) -> tuple[dict
     cfg = out / "scenario.json"
     cfg.write_text(json.dumps(scenario))
     env = _clean_env(home, T2I_KRITA_SCENARIO=str(cfg))
-    cmd = [xvfb, "-a", "-s", "-screen 0 1600x1000x24", "timeout", "-k", "10",
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {screen}", "timeout", "-k", "10",
            str(int(timeout)), krita, "--nosplash"]
     started = time.monotonic()
     try:

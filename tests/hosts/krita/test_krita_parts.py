@@ -159,7 +159,7 @@ def test_docker_shows_the_fix_then_the_panel_on_a_real_worker(qtbot, tiny_worker
         assert content.panel.status.text().endswith("Ready")
         tabs = content.tabs
         assert [tabs.tabText(i) for i in range(tabs.count())] == ["Generate", "Train", "Plan"]
-        assert tabs.widget(0) is content.panel and tabs.widget(1) is content.train_panel
+        assert tabs.widget(0) is content.panel and tabs.widget(1).widget() is content.train_panel
     finally:
         link.close()
     assert link.client is None

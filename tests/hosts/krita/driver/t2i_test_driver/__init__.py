@@ -101,10 +101,13 @@ def scenario(cfg, report):
     report["status_text"] = panel.status.text()
     tabs = dock.content.tabs
     report["docker_tabs"] = [tabs.tabText(i) for i in range(tabs.count())]
-    report["train_tab_is_train_panel"] = tabs.widget(1) is dock.content.train_panel \
+    report["train_tab_is_train_panel"] = tabs.widget(1).widget() is dock.content.train_panel \
         and type(dock.content.train_panel).__name__ == "TrainPanel"
     report["worker_pid"] = dock.content.link.client.proc.pid \
         if dock.content.link.client.proc is not None else None
+    if cfg.get("small_screen"):
+        yield from small_screen(cfg, report, window, panel, step)
+        return
     form = panel.form
     form.prompt.setPlainText(cfg["prompt"])
     form.seed.setValue(cfg["seed"])
@@ -366,6 +369,123 @@ def _vector_layers(doc):
                     "bounds": [node.bounds().x(), node.bounds().y(), node.bounds().width(),
                                node.bounds().height()]})
     return out
+
+
+def small_screen(cfg, report, window, panel, step):
+    """The docker among Krita's default dockers on a small screen: where the Generate
+    button is on the screen, before and after a generation; a screenshot of the window."""
+    try:
+        from PyQt5.QtCore import QPoint
+        from PyQt5.QtWidgets import QDockWidget
+    except ImportError:  # Krita 6
+        from PyQt6.QtCore import QPoint
+        from PyQt6.QtWidgets import QDockWidget
+    qwin = window.qwindow()
+    # Xvfb has no window manager, so showMaximized() leaves Krita where it was: place the
+    # window on the whole screen as a desktop's maximize does. Krita keeps its minimum
+    # size, so a docker that needs more height than the screen still shows here.
+    free = qwin.screen().availableGeometry()
+    report["window_before_placing"] = [qwin.x(), qwin.y(), qwin.width(), qwin.height()]
+    qwin.setGeometry(free)
+    settled = time.monotonic()
+    yield lambda: time.monotonic() - settled > 2.0  # let the dock layout settle
+
+    def geometry(widget):
+        at = widget.mapToGlobal(QPoint(0, 0))
+        return [at.x(), at.y(), widget.width(), widget.height()]
+
+    def measure():
+        screen = qwin.screen().geometry() if hasattr(qwin, "screen") else None
+        return {
+            "screen": [screen.x(), screen.y(), screen.width(), screen.height()],
+            "window": [qwin.frameGeometry().x(), qwin.frameGeometry().y(),
+                       qwin.frameGeometry().width(), qwin.frameGeometry().height()],
+            "window_minimum": [qwin.minimumSizeHint().width(),
+                               qwin.minimumSizeHint().height()],
+            "generate": geometry(panel.generate_button),
+            "generate_visible": panel.generate_button.isVisible(),
+            "prompt": geometry(panel.form.prompt),
+            "prompt_visible": panel.form.prompt.isVisible(),
+            "advanced_folded": panel.form.advanced.folded,
+            "docker_minimum_height": panel.parentWidget().minimumSizeHint().height(),
+            "dockers": sorted(d.windowTitle() for d in qwin.findChildren(QDockWidget)
+                              if d.isVisible() and not d.isFloating()),
+            # each docker: [x, y, width, height, minimum height] (what squeezes whom)
+            "docker_geometry": {d.windowTitle(): [*geometry(d), d.minimumSizeHint().height()]
+                                for d in qwin.findChildren(QDockWidget) if d.isVisible()},
+        }
+    report["small_screen"] = {"before": measure()}
+    step("measured")
+    panel.form.prompt.setPlainText(cfg["prompt"])
+    panel.form.seed.setValue(cfg["seed"])
+    panel.form.seed_lock.setChecked(True)
+    panel.generate_button.click()
+    yield lambda: panel.job is None
+    report["message"] = panel.message.text()
+    report["small_screen"]["results"] = len(panel.results.results)
+    shown = time.monotonic()
+    yield lambda: time.monotonic() - shown > 1.5
+    report["small_screen"]["after"] = measure()
+    if cfg.get("screenshot"):
+        qwin.grab().save(cfg["screenshot"])
+    step("generated on a small screen")
+    if cfg.get("live_prompt"):
+        yield from live_documents(cfg, report, window, panel, step)
+
+
+def live_documents(cfg, report, window, panel, step):
+    """Live follows the active document: a preview in document A; a new document B
+    becomes active and the preview moves there (A's preview layer is removed); back to A,
+    it moves back; Live off leaves no preview anywhere."""
+    app = Krita.instance()
+    live = panel.live
+    doc_a = app.activeDocument()
+    view_a = window.activeView()
+
+    def key(doc):
+        return doc.rootNode().uniqueId().toString() if doc is not None else None
+
+    def previews(doc):
+        return [n for n in doc.topLevelNodes() if n.name() == "Live preview"]
+
+    def settled():
+        return live.current_id is None and not live.timer.isActive() and live.last is not None
+
+    def shown_in(doc):
+        nodes = previews(doc)
+        if len(nodes) != 1 or live.last is None:
+            return False
+        pixels, _, at = live.last
+        data = bytes(nodes[0].pixelData(at.x, at.y, at.width, at.height))
+        rgba = bytearray(data)  # Krita's BGRA -> RGBA
+        rgba[0::4], rgba[2::4] = data[2::4], data[0::4]
+        return bytes(rgba) == pixels.data
+
+    panel.live_bar.toggle.setChecked(True)
+    panel.form.prompt.setPlainText(cfg["live_prompt"])
+    yield lambda: settled() and len(previews(doc_a)) == 1
+    doc_a.waitForDone()
+    r = report["live_documents"] = {"available": live.available,
+                                    "a_first": [len(previews(doc_a)), shown_in(doc_a)]}
+    step("live preview in document A")
+    doc_b = app.createDocument(200, 160, "second document", "RGBA", "U8", "", 72.0)
+    window.addView(doc_b)
+    yield lambda: key(app.activeDocument()) == key(doc_b)
+    yield lambda: settled() and len(previews(doc_b)) == 1
+    doc_b.waitForDone()
+    r["b_active"] = [len(previews(doc_a)), len(previews(doc_b)), shown_in(doc_b)]
+    step("live moved to document B")
+    view_a.setVisible()
+    yield lambda: key(app.activeDocument()) == key(doc_a)
+    yield lambda: settled() and len(previews(doc_a)) == 1
+    doc_a.waitForDone()
+    r["a_again"] = [len(previews(doc_a)), len(previews(doc_b)), shown_in(doc_a)]
+    step("live moved back to document A")
+    panel.live_bar.toggle.setChecked(False)
+    doc_a.waitForDone()
+    r["off"] = [len(previews(doc_a)), len(previews(doc_b))]
+    r["requests"] = len(live.sent)
+    doc_b.setModified(False)
 
 
 def live_mode(cfg, report, panel, doc, step):

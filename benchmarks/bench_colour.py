@@ -1,0 +1,260 @@
+"""Colour words: does the image carry the colour the prompt names? Ours vs the baseline.
+
+    python benchmarks/bench_colour.py [--prompts 100] [--seeds 4] [--out docs/colour_eval.json]
+                                      [--grid docs/colour_words.png]
+
+The prompts are the first 100 of the model card's R-precision test prompts
+(t2i_core/eval/prompts.tsv), each given one of 12 colour words in turn ("an airplane" ->
+"a navy airplane"), 4 seeds each, generated like ``t2i eval`` (32 px, 20 steps, guidance
+3). Measured, side by side in one run:
+
+1. adherence: the share of images whose dominant non-transparent hue matches the named
+   colour, for
+   - the colour prompts with colour words honoured (ours, t2i_core/colour_words.py),
+   - the first 50 of them with the colour-word step switched off (what the text encoder
+     alone does with "red"),
+   - the prompts without the colour word (the baseline: how often the colour occurs anyway),
+   - the live model, colour prompts (ours) and plain prompts (baseline);
+2. R-precision with the independent evaluation encoder (t2i_core/weights/
+   eval_encoder.safetensors; R=1 among 100 candidate prompts, the plain prompts' texts):
+   images of the colour prompts vs images of the plain prompts (the bar: within 0.01), on
+   the images as they are (the encoder also judges colour: a navy airplane is an unusual
+   airplane to it) and on their silhouettes (opaque pixels black: the subject alone);
+3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts.
+
+The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
+>= 64 and value >= 51 (of 255); the dominant hue is the peak of a 24-bin histogram of those
+pixels (each bin 15 degrees, counted with its two neighbours); it matches when it lies within
+30 degrees of the named colour's hue. An image with under 10 % chromatic pixels has no
+dominant hue and matches no colour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.update({"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                   "TRANSFORMERS_VERBOSITY": "error"})
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from t2i_core.backends import builtin as builtin_module  # noqa: E402
+from t2i_core.backends.base import GenerateRequest  # noqa: E402
+from t2i_core.backends.builtin import BuiltinBackend  # noqa: E402
+from t2i_core.backends.live import LiveBackend  # noqa: E402
+from t2i_core.colour_words import find_colours  # noqa: E402
+from t2i_core.eval.evaluate import load_prompts  # noqa: E402
+from t2i_core.eval.metrics import candidate_sets, r_precision  # noqa: E402
+
+COLOURS = ["red", "orange", "yellow", "green", "teal", "sky blue", "blue", "navy", "purple",
+           "pink", "pastel green", "#ff8800"]
+GRID_ROWS = [("an apple", 3), ("an apple", 11), ("a house", 3), ("a cat", 3), ("a star", 11),
+             ("a car", 11), ("a heart", 11), ("an apple emoji", 3),
+             ("a smiling face emoji", 3), ("a tree emoji", 3)]  # (prompt, seed)
+GRID_COLOURS = ["red", "navy", "pastel green", "#ff8800", "yellow", "purple"]
+
+
+def coloured(prompt: str, colour: str) -> str:
+    """'an airplane' + 'navy' -> 'a navy airplane'."""
+    words = prompt.split()
+    if words and words[0].lower() in ("a", "an", "the"):
+        words = words[1:]
+    return f"a {colour} {' '.join(words)}"
+
+
+def target_hue(colour: str) -> float:
+    rgb = find_colours(f"{colour} thing")[0].rgb
+    return colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] * 360
+
+
+def judged_hue(rgba: np.ndarray) -> float | None:
+    """The dominant hue in degrees, or None (see the module docstring)."""
+    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgba[..., :3])).convert("HSV"),
+                     np.int64)
+    opaque = rgba[..., 3] >= 128
+    chroma = opaque & (hsv[..., 1] >= 64) & (hsv[..., 2] >= 51)
+    if opaque.sum() == 0 or chroma.sum() < 0.1 * opaque.sum():
+        return None
+    bins = np.bincount(hsv[..., 0][chroma] * 24 // 256, minlength=24)
+    score = bins + np.roll(bins, 1) + np.roll(bins, -1)
+    return (int(np.argmax(score)) + 0.5) * 15.0
+
+
+def matches(rgba: np.ndarray, hue: float) -> bool:
+    h = judged_hue(rgba)
+    if h is None:
+        return False
+    d = abs(h - hue) % 360
+    return min(d, 360 - d) <= 30.0
+
+
+def generate(backend, prompts: list[str], seeds: int, model: str = "builtin",
+             negative: str = "", label: str = "") -> np.ndarray:
+    out = []
+    t0 = time.time()
+    for i, p in enumerate(prompts):
+        if i % 20 == 0:
+            print(f"[{label}] {i}/{len(prompts)} prompts, {time.time() - t0:.0f} s",
+                  file=sys.stderr, flush=True)
+        res = backend.generate(GenerateRequest(prompt=p, negative_prompt=negative,
+                                               seed=1234 + 100 * i, count=seeds, steps=20,
+                                               guidance=3.0, width=32, height=32, model=model))
+        out.extend(res.images)
+    return np.stack(out)
+
+
+def share(images: np.ndarray, hues: list[float], seeds: int) -> float:
+    hits = [matches(im, hues[i // seeds]) for i, im in enumerate(images)]
+    return round(float(np.mean(hits)), 4)
+
+
+def grid(backend, out: Path, cell: int = 64) -> None:
+    """Rows: prompts with a seed each (glyphs and emoji); columns: no colour word, then each
+    grid colour."""
+    from PIL import ImageDraw
+
+    cols = ["(none)", *GRID_COLOURS]
+    label_w, head = 120, 18
+    rows = GRID_ROWS
+    img = Image.new("RGB", (label_w + len(cols) * (cell + 4), head + len(rows) * (cell + 4)),
+                    "white")
+    draw = ImageDraw.Draw(img)
+    for c, name in enumerate(cols):
+        draw.text((label_w + c * (cell + 4) + 2, 3), name, fill="black")
+    for r, (obj, seed) in enumerate(rows):
+        y = head + r * (cell + 4)
+        draw.text((4, y + cell // 2 - 12), obj, fill="black")
+        draw.text((4, y + cell // 2 + 2), f"seed {seed}", fill="gray")
+        for c, name in enumerate(cols):
+            p = obj if name == "(none)" else coloured(obj, name)
+            res = backend.generate(GenerateRequest(prompt=p, seed=seed, width=cell,
+                                                   height=cell))
+            tile = Image.new("RGBA", (cell, cell), (235, 235, 235, 255))
+            tile.alpha_composite(Image.fromarray(res.images[0]))
+            img.paste(tile.convert("RGB"), (label_w + c * (cell + 4), y))
+    img.save(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--prompts", type=int, default=100,
+                    help="R-precision ranks among min(100, prompts) candidates")
+    ap.add_argument("--seeds", type=int, default=4)
+    ap.add_argument("--negative-prompts", type=int, default=30)
+    ap.add_argument("--ablation-prompts", type=int, default=50,
+                    help="prompts for the colour-step-off arm (the first ones)")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "colour_eval.json")
+    ap.add_argument("--grid", default=str(REPO / "docs" / "colour_words.png"),
+                    help="the sample grid image; \"\" for none")
+    ap.add_argument("--grid-only", action="store_true", help="make the grid image and stop")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    plain = [p for p, _ in load_prompts()][: args.prompts]
+    names = [COLOURS[i % len(COLOURS)] for i in range(len(plain))]
+    with_colour = [coloured(p, c) for p, c in zip(plain, names, strict=True)]
+    hues = [target_hue(c) for c in names]
+    builtin, live = BuiltinBackend(), LiveBackend()
+    t0 = time.time()
+    if args.grid:
+        grid(builtin, Path(args.grid))
+    if args.grid_only:
+        return
+    img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
+    img_plain = generate(builtin, plain, args.seeds, label="plain")
+    off_n = min(args.ablation_prompts, len(plain))
+    hooks = builtin_module.honour_colours, builtin_module.without_colours
+    builtin_module.honour_colours = lambda images, prompt, negative="": images
+    builtin_module.without_colours = lambda text: text
+    try:  # the ablation: the model as it was, colour words only in the encoder's text
+        img_off = generate(builtin, with_colour[:off_n], args.seeds, label="step off")
+    finally:
+        builtin_module.honour_colours, builtin_module.without_colours = hooks
+    live_colour = generate(live, with_colour, args.seeds, model="live", label="live")
+    live_plain = generate(live, plain, args.seeds, model="live", label="live plain")
+    neg_n = min(args.negative_prompts, len(plain))
+    neg_plain = img_plain[: neg_n * args.seeds]
+    neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red", label="-n red")
+    red = [target_hue("red")] * neg_n
+
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    enc = EvalEncoder(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors")
+    text = enc.texts(plain)  # the subject: R-precision asks "is it still an airplane?"
+    sets = candidate_sets(len(plain), min(100, len(plain)))
+    of = np.repeat(np.arange(len(plain)), args.seeds)
+    of_off = np.repeat(np.arange(off_n), args.seeds)
+
+    def rp(images: np.ndarray, owner: np.ndarray, shape_only: bool = False) -> float:
+        if shape_only:  # the drawing's silhouette: opaque pixels black, colour ignored
+            images = np.concatenate([np.zeros_like(images[..., :3]), images[..., 3:]], -1)
+        return round(r_precision(enc.images(images), owner, text, sets), 4)
+
+    first = off_n * args.seeds
+    r_prec = {
+        "plain": rp(img_plain, of), "colour_words": rp(img_colour, of),
+        "plain_first_prompts": rp(img_plain[:first], of_off),
+        "colour_words_first_prompts": rp(img_colour[:first], of_off),
+        "colour_step_off_first_prompts": rp(img_off, of_off),
+        "silhouette_plain": rp(img_plain, of, True),
+        "silhouette_colour_words": rp(img_colour, of, True),
+        "silhouette_colour_step_off_first_prompts": rp(img_off, of_off, True),
+        "silhouette_plain_first_prompts": rp(img_plain[:first], of_off, True),
+        "live_plain": rp(live_plain, of), "live_colour_words": rp(live_colour, of),
+    }
+    per_colour = {}
+    for c in COLOURS:
+        rows = [i for i, n in enumerate(names) if n == c]
+        if not rows:
+            continue
+        sel = np.concatenate([np.arange(i * args.seeds, (i + 1) * args.seeds) for i in rows])
+        per_colour[c] = share(img_colour[sel], [hues[i] for i in rows], args.seeds)
+    # the colour step's own cost next to a generation's, on the same images (32 px, and 128 px:
+    # the panel's default size; the step runs before the resize, so 32 px is what it costs)
+    from t2i_core.colour_words import honour_colours
+
+    t1 = time.perf_counter()
+    for i, p in enumerate(with_colour):
+        honour_colours(list(img_plain[i * args.seeds:(i + 1) * args.seeds]), p)
+    step_ms = (time.perf_counter() - t1) * 1000 / len(img_plain)
+    t1 = time.perf_counter()
+    generate(builtin, with_colour[:5], args.seeds, label="timing")
+    gen_ms = (time.perf_counter() - t1) * 1000 / (5 * args.seeds)
+    result = {
+        "prompts": len(plain),
+        "colour_step_ms_per_image": round(step_ms, 3),
+        "generation_ms_per_image": round(gen_ms, 1), "colour_words": COLOURS, "seeds": args.seeds,
+        "images_per_arm": len(img_colour), "steps": 20, "guidance": 3.0, "size": 32,
+        "adherence_colour_words_honoured": share(img_colour, hues, args.seeds),
+        "ablation_prompts": off_n,
+        "adherence_colour_step_off": share(img_off, hues[:off_n], args.seeds),
+        "adherence_baseline_without_colour_word": share(img_plain, hues, args.seeds),
+        "adherence_live_colour_words": share(live_colour, hues, args.seeds),
+        "adherence_live_baseline_without_colour_word": share(live_plain, hues, args.seeds),
+        "adherence_per_colour": per_colour,
+        "r_precision": r_prec,
+        "r_precision_difference": round(r_prec["colour_words"] - r_prec["plain"], 4),
+        "silhouette_r_precision_difference": round(
+            r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
+        "negative_red_prompts": neg_n,
+        "red_share_plain": share(neg_plain, red, args.seeds),
+        "red_share_with_negative_red": share(neg_red, red, args.seeds),
+        "seconds": round(time.time() - t0, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Live in real Blender with a window (Xvfb): five characters typed as real key events into
+the add-on's "Type live" operator; one image datablock, replaced in place, ends with the
+pixels of the last prompt, equal to what a fresh worker makes for it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8
+from test_blender_gui import xvfb_run_or_fail
+
+sys.path.insert(0, str(REPO / "tests" / "worker"))
+from worker_helpers import start_worker  # noqa: E402
+
+from worker.client import WorkerClient  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb
+
+TYPED = "a cat"  # 5 characters
+SEED, SIZE = 5, 64
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory) -> dict:
+    blender = blender_or_fail()
+    xvfb = xvfb_run_or_fail()
+    tmp = tmp_path_factory.mktemp("blender_live")
+    zip_path = tmp / "addon.zip"
+    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
+                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    out = tmp / "out"
+    out.mkdir()
+    cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),
+           "worker_args": f"--history-dir '{tmp / 'history'}' --threads 1",
+           "typed": TYPED, "seed": SEED, "size": SIZE, "key_interval": 0.12, "timeout": 200}
+    (tmp / "config.json").write_text(json.dumps(cfg))
+    env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
+    cmd = [xvfb, "-a", "-s", "-screen 0 1280x800x24", "timeout", "300", blender,
+           "--factory-startup", "--enable-event-simulate", "--python-exit-code", "1",
+           "--python", str(SCRIPTS / "live_in_blender.py")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=330, cwd=tmp)
+    (tmp / "live.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+    result = out / "live_run.json"
+    assert result.exists(), f"blender exited {proc.returncode} without a report:\n" \
+                            f"{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}"
+    return {"report": json.loads(result.read_text()), "out": out,
+            "log": proc.stdout + proc.stderr, "tmp": tmp}
+
+
+def test_typed_keys_reach_the_prompt_and_live_requests(live_run):
+    r = live_run["report"]
+    assert r["errors"] == [], r["errors"]
+    assert r["live_on"] and r["live_timer"] and "live" in r["models"]
+    assert r["type_returned"] == ["RUNNING_MODAL"]
+    assert [ch for _, ch in r["typed"]] == list(TYPED)
+    assert r["prompt"] == TYPED and r["typing_ended"]  # Enter ended typing
+    assert r["sent_models"] == ["live"]
+    sent = r["sent_prompts"]
+    assert sent[-1] == TYPED and 1 <= len(sent) <= len(TYPED)
+    assert all(TYPED.startswith(p) for p in sent)  # each one a prefix, in typing order
+    assert r["live_error"] == ""
+    assert r.get("narrow_draws", 0) >= 1  # the panel drew 300 px wide without errors
+
+
+def test_one_datablock_updated_in_place_ends_with_the_last_prompt(live_run):
+    r = live_run["report"]
+    assert r["image_names"] == ["T2I Live"]  # one datablock, never a second one
+    assert len(set(r["pointers"])) == 1, r["pointers"]  # the same datablock all along
+    assert r["updates_seen"][-1][1] == TYPED
+    assert r["provenance"]["prompt"] == TYPED and r["provenance"]["model"] == "live"
+    assert r["image_editor_shows"] == "T2I Live"
+    assert r["size"] == [SIZE, SIZE]
+    assert r["image_after_off"] is False and r["timer_after_off"] is False
+
+
+def test_live_pixels_equal_a_fresh_worker_generation(live_run):
+    wp = start_worker(live_run["tmp"] / "fresh")
+    client = WorkerClient(endpoint=wp.endpoint, token=wp.token, spawn=False)
+    try:
+        ev = client.generate(prompt=TYPED, seed=SEED, width=SIZE, height=SIZE, count=1,
+                             steps=1, guidance=0.0, model="live", timeout=180)
+    finally:
+        client.close(stop_worker=False)
+        wp.stop()
+    im = ev.images[0]
+    fresh = np.frombuffer(bytes(im.data), np.uint8).reshape(SIZE, SIZE, 4).astype(np.int16)
+    blender = blender_rgba8(live_run["out"] / "live_pixels.f32", SIZE, SIZE)
+    assert np.abs(blender - fresh).max() <= 1
+    assert fresh[..., 3].max() > 0  # something was drawn
