@@ -29,8 +29,8 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
-from t2i_core.content_hash import file_sha256
 from t2i_core.colour_words import honour_colours, without_colours
+from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary

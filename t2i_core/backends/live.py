@@ -30,8 +30,8 @@ from t2i_core.backends.base import (
     Provenance,
 )
 from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba
-from t2i_core.content_hash import file_sha256
 from t2i_core.colour_words import honour_colours, without_colours
+from t2i_core.content_hash import file_sha256
 from t2i_core.errors import Cancelled, T2IError
 from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
