@@ -126,7 +126,9 @@ def _check_frames(head: dict, payloads: list[bytes]) -> None:
     descs = head.get("frames", [])
     assert len(descs) == len(payloads), head
     for d, data in zip(descs, payloads, strict=True):
-        assert d["dtype"] == "uint8" and len(data) == math.prod(d["shape"]), (d, len(data))
+        # image frames are raw uint8 pixels; the worker's bytes frames (plan files) are text
+        assert d["dtype"] in ("uint8", "bytes") and len(data) == math.prod(d["shape"]), (
+            d, len(data))
 
 
 @pytest.mark.parametrize("lines", EXCHANGES, ids=[_title(x) for x in EXCHANGES])
