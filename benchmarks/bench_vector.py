@@ -22,7 +22,8 @@
    SVG rendered back at 32 px vs the generator's own 32 px output, and R-precision of both
    (the evaluation encoder, t2i_core/eval) with a bootstrap interval.
 5. Speed on this machine: a 512 px vector result end to end (generate at 32 px, trace,
-   render) vs today's 128 px raster result, interleaved; tracing alone per image.
+   render) vs today's 128 px raster result, interleaved; tracing alone per image; live
+   previews at 256 px, raster vs vector.
 """
 
 from __future__ import annotations
@@ -269,6 +270,35 @@ def speed(backend, rounds: int = 8) -> dict:
             "vector_512_over_raster_128": round(v / r, 2), "rounds": rounds}
 
 
+def live_speed(n: int = 30) -> dict:
+    """Live previews at 256 px (the size the issue names): the live model's raster vs its
+    vector output (trace + render), in-process, batch 1, interleaved."""
+    from t2i_core.backends.base import GenerateRequest
+    from t2i_core.backends.live import LiveBackend
+    from t2i_core.vector.result import generate_vector
+
+    live = LiveBackend()
+    prompts = ["a red apple", "house icon", "smiling face emoji", "a blue star", "cat icon",
+               "sun", "a bicycle", "heart emoji"]
+    raster, vector = [], []
+    for i in range(n + 2):
+        req = GenerateRequest(prompt=prompts[i % len(prompts)], seed=i, width=256, height=256,
+                              model="live", steps=1, guidance=0.0)
+        t = time.perf_counter()
+        live.generate(req)
+        a = time.perf_counter() - t
+        t = time.perf_counter()
+        generate_vector(live, GenerateRequest(**{**req.__dict__, "vector": True}))
+        b = time.perf_counter() - t
+        if i >= 2:  # two warm-up rounds
+            raster.append(a)
+            vector.append(b)
+    r, v = statistics.median(raster), statistics.median(vector)
+    return {"live_raster_256_ms": round(1000 * r, 1), "live_vector_256_ms": round(1000 * v, 1),
+            "live_raster_256_images_per_s": round(1 / r, 1),
+            "live_vector_256_images_per_s": round(1 / v, 1), "n": n}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("/work/data"))
@@ -303,6 +333,8 @@ def main() -> int:
     print("degradation", report["degradation"], flush=True)
     report["speed"] = speed(backend)
     print("speed", report["speed"], flush=True)
+    report["live_speed"] = live_speed()
+    print("live speed", report["live_speed"], flush=True)
     report["quality_512"] = quality(items, images, truths, sigma)
     for k, v in report["quality_512"].items():
         print(k, v, flush=True)
