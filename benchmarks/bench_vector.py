@@ -12,12 +12,12 @@
    samples: a Gaussian blur (premultiplied) whose sigma makes the share of semi-transparent
    pixels equal that of the built-in model's own 32 px samples (calibrated here, printed).
 3. Methods at 512 px: Lanczos (the raster we had), **baseline** = tracing at 32 px (the
-   trial's tracer: iso-contours on a 4x bicubic upsample, one layer per colour, straight
-   polygons), **ours** = ``t2i_core.vector.trace_rgba`` as shipped (Bézier outlines; the
-   learned enhancer first where this build has one), and the ceiling: ours on the *true*
-   128 px raster. Scores composite on white and on black: PSNR, SSIM, alpha IoU (alpha >=
-   0.5) and blur ratio (semi-transparent pixels / the truth's). Also paths, bytes, empty or
-   broken files, trace time.
+   trial's tracer: iso-contours on a 4x upsample, one layer per colour, straight polygons at
+   its coarser tolerance), **ours** = ``t2i_core.vector.trace_rgba`` as shipped (Bézier
+   outlines; the learned enhancer first where this build has one), and the ceiling: ours on
+   the *true* 128 px raster. Scores composite on white and on black: PSNR, SSIM, alpha IoU
+   (alpha >= 0.5) and blur ratio (semi-transparent pixels / the truth's). Also paths, bytes,
+   empty or broken files, trace time.
 4. Generated images (``--prompts`` of the evaluation's prompt list, 4 each, 20 steps): the
    SVG rendered back at 32 px vs the generator's own 32 px output, and R-precision of both
    (the evaluation encoder, t2i_core/eval) with a bootstrap interval.
@@ -49,7 +49,8 @@ from skimage.metrics import structural_similarity  # noqa: E402
 from t2i_core.imaging import resize_rgba  # noqa: E402
 from t2i_core.vector import TraceOptions, render_svg, trace_rgba  # noqa: E402
 
-BASELINE = TraceOptions(tolerance=0.3, corner_degrees=None, label_blur=0.0)  # the trial tracer
+# the trial's tracer: bicubic 4x, straight polygons at its coarser tolerance
+BASELINE = TraceOptions(tolerance=0.3, corner_degrees=None, label_blur=0.0, upsample="bicubic")
 CEILING = TraceOptions(scale=1)  # the true 128 px raster is traced at its own grid (x4 = 512)
 SIZE = 512
 
@@ -180,7 +181,9 @@ def traced(image: np.ndarray, opts: TraceOptions | None) -> tuple[np.ndarray, di
 def quality(items: list[dict], images: np.ndarray, truths: dict[int, str], sigma: float
             ) -> dict:
     results: dict = {}
-    for it in items:
+    for n, it in enumerate(items):
+        if n % 40 == 0:
+            print(f"quality: icon {n} of {len(items)}", flush=True)
         svg = truths.get(it["index"])
         if svg is None:
             continue
