@@ -152,7 +152,7 @@ def score(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
                                                         data_range=255))
     ao, at = out[..., 3] >= 128, truth[..., 3] >= 128
     s["alpha_iou"] = float((ao & at).sum() / max(1, (ao | at).sum()))
-    s["blur_ratio"] = semi(out) / max(1, semi(truth))
+    s["semi"], s["semi_truth"] = semi(out), semi(truth)
     return s
 
 
@@ -161,6 +161,10 @@ def summarize(rows: list[dict]) -> dict:
     for k in rows[0]:
         vals = [r[k] for r in rows]
         out[k] = round(float(np.median(vals) if k in ("bytes", "paths") else np.mean(vals)), 4)
+    if "semi" in out:  # blur ratio over the whole set: pixel-aligned truths have ~0 of them
+        out["blur_ratio"] = round(sum(r["semi"] for r in rows)
+                                  / max(1, sum(r["semi_truth"] for r in rows)), 3)
+        del out["semi"], out["semi_truth"]
     return out
 
 
