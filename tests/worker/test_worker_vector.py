@@ -4,7 +4,9 @@ with the raster rendered from it at the requested size."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,6 +61,12 @@ def test_vector_result_has_an_svg_per_image_and_rasters_rendered_from_it(builtin
         assert np.array_equal(image.to_numpy(), render_svg(svg, 128))
         assert prov["vector"] is True and prov["width"] == 128
     assert "Vector: svg" in ev.body["parameters"][0]
+    # the worker's history keeps the drawing beside the PNG, named in the sidecar
+    assert len(ev.body["history"]) == 2
+    for png, svg in zip(ev.body["history"], svgs, strict=True):
+        stem = Path(png).with_suffix("")
+        assert stem.with_suffix(".svg").read_text() == svg
+        assert json.loads(stem.with_suffix(".json").read_text())["svg"] == stem.name + ".svg"
 
 
 def test_t2i_generate_writes_the_svg_through_the_worker(builtin_worker, tmp_path):
