@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     e.add_argument("--report", type=Path, default=Path("docs/eval.json"))
     e.add_argument("--grid", type=Path, default=Path("docs/samples.png"))
+    e.add_argument("--grid-cell", type=int, default=256, help="pixels per grid cell")
+    e.add_argument("--grid-raster", action="store_true",
+                   help="grid of the raster output (default: the vector output, rendered)")
     e.add_argument("--weights-dir", type=Path, default=None)
     e.add_argument("--split", choices=["test", "val"], default="test",
                    help="test: the reported numbers; val: disjoint prompts for tuning")
@@ -252,7 +255,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result["sampling_overrides"] = sampling
     write_report(result, args.report)
     if not args.no_grid:
-        sample_grid(backend, args.grid, steps=args.steps, guidance=args.guidance)
+        sample_grid(backend, args.grid, steps=args.steps, guidance=args.guidance,
+                    cell=args.grid_cell, vector=not args.grid_raster)
     print(json.dumps(result, indent=2))
     return 0
 

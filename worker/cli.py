@@ -122,7 +122,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prompt=req.prompt, negative_prompt=req.negative_prompt, seed=req.seed,
         width=args.size, height=args.size, count=req.count, steps=args.steps,
         guidance=args.guidance, model=req.model, strength=req.strength,
-        loras=[LoraParam(lo.name, lo.weight) for lo in req.loras], scheduler=req.scheduler)
+        loras=[LoraParam(lo.name, lo.weight) for lo in req.loras], scheduler=req.scheduler,
+        vector=req.vector)  # -o x.svg: the drawing
     worker_args = ["--weights-dir", str(args.weights_dir)] if args.weights_dir else []
     t0 = time.time()
     client = WorkerClient(endpoint=args.endpoint, worker_args=worker_args)
@@ -154,9 +155,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for w in result.body.get("warnings", []):
         print(f"warning: {w}", file=sys.stderr)
     provs = [Provenance.from_dict(p) for p in result.body["provenance"]]
-    for path, img, prov in zip(output_paths(args.output, len(provs)), result.images, provs,
-                               strict=True):
-        save_png(Path(path), img.to_numpy(), prov)
+    svgs = result.body.get("svg") or []
+    for i, (path, img, prov) in enumerate(zip(output_paths(args.output, len(provs)),
+                                              result.images, provs, strict=True)):
+        if req.vector:
+            from t2i_core.vector.result import with_metadata
+
+            tmp = Path(path).with_name(Path(path).name + ".tmp")
+            tmp.write_text(with_metadata(svgs[i], prov.to_dict()), encoding="utf-8")
+            tmp.replace(path)
+        else:
+            save_png(Path(path), img.to_numpy(), prov)
         print(f"{path}  (seed {prov.seed})")
     if result.body.get("history"):
         print(f"also kept in {Path(result.body['history'][0]).parent}", file=sys.stderr)

@@ -75,9 +75,10 @@ class History:
     # --- step 1: on the runner, before the result is sent ------------------------------------
 
     def save(self, request_id: str, images: list[Any], provenance: list[Any],
-             extra: dict | None = None) -> list[str]:
+             extra: dict | None = None, svgs: list[str] | None = None) -> list[str]:
         """Write each (H, W, 4) uint8 image with its ``Provenance`` as an uncompressed PNG
-        plus its JSON sidecar; returns the PNG paths (pass them to ``compact_later``)."""
+        plus its JSON sidecar (and a vector result's drawing as ``.svg`` beside them);
+        returns the PNG paths (pass them to ``compact_later``)."""
         now = time.time()
         day = self.root / time.strftime("%Y-%m-%d", time.localtime(now))
         day.mkdir(parents=True, exist_ok=True)
@@ -95,6 +96,10 @@ class History:
             _atomic(png, lambda p, img=img, text=text: write_stored_png(p, img, text))
             sidecar = {"image": png.name, "request_id": request_id, "index": i,
                        "created": now, "provenance": prov.to_dict(), **(extra or {})}
+            if svgs and i < len(svgs):
+                svg_path = stem.with_name(stem.name + ".svg")
+                _atomic(svg_path, lambda p, t=svgs[i]: Path(p).write_text(t, encoding="utf-8"))
+                sidecar["svg"] = svg_path.name
             _atomic(stem.with_name(stem.name + ".json"), lambda p, s=sidecar: Path(p).write_text(
                 json.dumps(s, indent=2, ensure_ascii=False), encoding="utf-8"))
             paths.append(str(png))

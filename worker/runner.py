@@ -214,7 +214,7 @@ class Runner:
             try:
                 paths = self.history.save(job.id, result.images, result.provenance,
                                           {"worker_session": self.session,
-                                           "warnings": warnings})
+                                           "warnings": warnings}, svgs=result.svgs)
             except Exception as e:  # noqa: BLE001 - still deliver the images
                 log.exception("history write failed")
                 warnings.append(f"could not write the history: {e}")

@@ -70,6 +70,7 @@ class LiveController(QObject):
         self.bridge, self.host, self.form, self.bar = bridge, host, form, bar
         self.available = False
         self.sizes: list[int] = []
+        self.vector = False  # the live model can return SVG drawings
         # what each update asks for: one step of `live` (a benchmark compares the same
         # pipeline on the multi-step `builtin` model by changing these)
         self.model, self.steps, self.guidance = LIVE_MODEL, 1, 0.0
@@ -78,6 +79,7 @@ class LiveController(QObject):
         self.cancelled_ids: list[str] = []  # stale requests cancelled when a newer one went
         self.ignored_events = 0  # events of stale ids that arrived late and were dropped
         self.last: tuple[Pixels, dict, Rect] | None = None  # the preview shown now
+        self.last_svg: str | None = None  # its drawing, when Vector is on
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(DEBOUNCE_MS)
@@ -85,7 +87,8 @@ class LiveController(QObject):
         bar.toggle.toggled.connect(self.set_enabled)
         bar.pin_button.clicked.connect(self.pin)
         for signal in (form.prompt.textChanged, form.negative.textChanged,
-                       form.seed.valueChanged, form.size.currentIndexChanged):
+                       form.seed.valueChanged, form.size.currentIndexChanged,
+                       form.vector.toggled):
             signal.connect(self.edited)
         bridge.event.connect(self._on_event)
         self.set_available(False)
@@ -100,6 +103,7 @@ class LiveController(QObject):
         """From the worker's hello: enable the toggle when it lists model ``live``."""
         info = next((m for m in models if m.get("id") == LIVE_MODEL), None)
         self.sizes = [int(s) for s in (info or {}).get("sizes") or []]
+        self.vector = bool((info or {}).get("vector"))  # sharp previews traced as SVG
         self.set_available(info is not None)
 
     def set_available(self, available: bool) -> None:
@@ -165,7 +169,10 @@ class LiveController(QObject):
             prompt=self.form.prompt.toPlainText().strip(),
             negative_prompt=self.form.negative.toPlainText().strip(),
             seed=self.form.seed.value(), width=size, height=size, count=1, steps=self.steps,
-            guidance=self.guidance, model=self.model)
+            guidance=self.guidance, model=self.model,
+            # the form's Vector option: the preview is the drawing rendered at its size
+            # (sharp), and a pin adds the vector layer
+            vector=self.vector and self.form.vector.isChecked())
 
     def _cancel_current(self) -> None:
         if self.current_id is not None:
@@ -200,6 +207,8 @@ class LiveController(QObject):
         at = self._place(im.width, im.height)
         self.host.set_preview_layer(pixels, PREVIEW_NAME, provenance, at)
         self.last = (pixels, provenance, at)
+        svgs = ev.body.get("svg") or []
+        self.last_svg = svgs[0] if svgs and isinstance(svgs[0], str) else None
         self.bar.pin_button.setEnabled(True)
         self.bar.state.setText(f"Live: {provenance.get('prompt', '')[:30]}")
         self.updated.emit(provenance)
@@ -224,7 +233,10 @@ class LiveController(QObject):
         pixels, provenance, at = self.last
         self.host.remove_preview_layer()
         name = f"{provenance.get('prompt', '')[:40]} (seed {provenance.get('seed', '?')})"
-        self.host.insert_layer(pixels, name, dict(provenance), at)
+        if self.last_svg:  # a vector preview is pinned as a vector layer
+            self.host.insert_vector_layer(self.last_svg, name, dict(provenance), at)
+        else:
+            self.host.insert_layer(pixels, name, dict(provenance), at)
         self.last = None
         self.bar.pin_button.setEnabled(False)
         self.bar.state.setText("Live: pinned")

@@ -102,18 +102,22 @@ def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, s
 
 
 def sample_grid(backend, out: Path, prompts: list[str] = GRID_PROMPTS, per_prompt: int = 4,
-                steps: int = 20, guidance: float = 3.0, cell: int = 64, seed: int = 0) -> Path:
-    """A labelled grid: one row per prompt, ``per_prompt`` samples each, on a light checker."""
-    label_w = 130
+                steps: int = 20, guidance: float = 3.0, cell: int = 64, seed: int = 0,
+                vector: bool = False) -> Path:
+    """A labelled grid: one row per prompt, ``per_prompt`` samples each, on a light checker.
+    ``vector``: each cell is the vector output (the traced SVG rendered at ``cell`` px)."""
+    from t2i_core.vector.result import generate_vector
+
+    run = (lambda req: generate_vector(backend, req)) if vector else backend.generate
+    label_w = 130 if cell <= 64 else 200
     grid = Image.new("RGB", (label_w + per_prompt * (cell + 4), len(prompts) * (cell + 4)),
                      "white")
     draw = ImageDraw.Draw(grid)
     for r, p in enumerate(tqdm(prompts, desc="sample grid", unit="prompt")):
-        res = backend.generate(GenerateRequest(prompt=p, seed=seed + 100 * r, count=per_prompt,
-                                               steps=steps, guidance=guidance, width=cell,
-                                               height=cell))
+        res = run(GenerateRequest(prompt=p, seed=seed + 100 * r, count=per_prompt,
+                                  steps=steps, guidance=guidance, width=cell, height=cell))
         y = r * (cell + 4) + 2
-        draw.text((6, y + cell // 2 - 6), p, fill="black")
+        draw.text((6, y + cell // 2 - 6), p, fill="black", font_size=max(10, cell // 16))
         for c, img in enumerate(res.images):
             tile = Image.new("RGBA", (cell, cell), (235, 235, 235, 255))
             tile.alpha_composite(Image.fromarray(img))

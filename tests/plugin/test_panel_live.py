@@ -251,3 +251,27 @@ def test_default_backends_list_live_at_once_and_load_it_on_first_use(live_weight
     explicit = cache_on(tiny_weights, ["builtin", "live"])
     assert "backend 'live' failed to load" in explicit.load_error
     assert "t2i live train" in explicit.load_error
+
+
+def test_vector_on_previews_the_drawing_and_a_pin_adds_a_vector_layer(qtbot, live_window,
+                                                                      live_client):
+    """With Vector ticked the live requests ask for the drawing: the preview layer shows it
+    rendered at the preview's size (sharp), and Pin adds the vector layer."""
+    win, live = live_window, live_window.panel.live
+    assert live.vector  # the live model lists vector output
+    win.panel.form.vector.setChecked(True)
+    win.panel.live_bar.toggle.setChecked(True)
+    win.panel.form.prompt.setPlainText("a blue star")
+    landed(qtbot, win, "a blue star")
+    assert live.sent[-1].vector and live.last[1]["vector"] is True
+    res = live_client.generate(GenerateParams(prompt="a blue star", seed=1234, width=64,
+                                              height=64, model="live", steps=1, guidance=0.0,
+                                              vector=True), timeout=120)
+    (preview,) = previews(win)
+    assert to_pixels(preview.image).data == bytes(res.images[0].data)
+    assert live.last_svg == res.body["svg"][0]
+    n = len(win.doc.layers)
+    qtbot.mouseClick(win.panel.live_bar.pin_button, Qt.MouseButton.LeftButton)
+    assert not previews(win) and len(win.doc.layers) == n
+    pinned = win.doc.layers[win.doc.active]
+    assert pinned.svg is not None and pinned.provenance["vector"] is True

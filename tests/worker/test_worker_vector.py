@@ -4,7 +4,9 @@ with the raster rendered from it at the requested size."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,3 +61,32 @@ def test_vector_result_has_an_svg_per_image_and_rasters_rendered_from_it(builtin
         assert np.array_equal(image.to_numpy(), render_svg(svg, 128))
         assert prov["vector"] is True and prov["width"] == 128
     assert "Vector: svg" in ev.body["parameters"][0]
+    # the worker's history keeps the drawing beside the PNG, named in the sidecar
+    assert len(ev.body["history"]) == 2
+    for png, svg in zip(ev.body["history"], svgs, strict=True):
+        stem = Path(png).with_suffix("")
+        assert stem.with_suffix(".svg").read_text() == svg
+        assert json.loads(stem.with_suffix(".json").read_text())["svg"] == stem.name + ".svg"
+
+
+def test_t2i_generate_writes_the_svg_through_the_worker(builtin_worker, tmp_path):
+    """The real ``t2i`` command: ``-o icon.svg`` asks the worker for vector output and
+    writes the drawing, its provenance inside, nothing else."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "icon.svg"
+    res = subprocess.run([sys.executable, "-m", "worker.cli", "generate", "a star", "-o",
+                          str(out), "--size", "128", "--steps", "2", "--seed", "5",
+                          "--endpoint", builtin_worker.endpoint],
+                         env={**os.environ, "T2I_WORKER_TOKEN": builtin_worker.token},
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    root = ET.fromstring(out.read_text())
+    assert root.get("width") == "128" and root.get("viewBox") == "0 0 32 32"
+    meta = next(el for el in root if el.tag.endswith("metadata"))
+    prov = json.loads(meta.text)
+    assert prov["vector"] is True and prov["seed"] == 5 and prov["width"] == 128
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["icon.svg"]

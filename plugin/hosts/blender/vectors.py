@@ -16,7 +16,6 @@ import os
 import re
 import tempfile
 
-import addon_utils
 import bpy
 
 IMPORTER = "io_curve_svg"
@@ -32,8 +31,12 @@ def import_svg_curves(context: bpy.types.Context, svg: str, name: str, provenanc
     ``.001``); returns the collection. Nothing is left behind if the import fails."""
     if not svg.lstrip().startswith("<"):
         raise VectorImportError("the result's drawing is not SVG text")
-    if not addon_utils.check(IMPORTER)[1]:  # disabled in this Blender: enable it (bundled)
-        addon_utils.enable(IMPORTER, default_set=False, persistent=False)
+    if not hasattr(bpy.types, "IMPORT_CURVE_OT_svg"):  # the importer is off: turn it on
+        try:  # it ships with Blender (enabled by default); a user may have disabled it
+            bpy.ops.preferences.addon_enable(module=IMPORTER)
+        except RuntimeError as e:
+            raise VectorImportError(f"Blender's SVG importer ({IMPORTER}) is not available: "
+                                    f"{e}") from None
     before = set(bpy.data.collections)
     safe = re.sub(r"[^\w\- ]+", "_", name).strip() or "T2I drawing"
     with tempfile.TemporaryDirectory(prefix="t2i-svg-") as tmp:
