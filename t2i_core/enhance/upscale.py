@@ -27,7 +27,7 @@ from t2i_core.models.upscaler import (
 
 SCALES = (2, 4, 8, 16)
 MAX_OUTPUT_SIDE = 16384
-TILE = 96  # input pixels per tile side
+TILE = 256  # input pixels per tile side
 MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the change is < 1/255)
 # How each scale is made from 4x network passes ("net") and 2x/4x steps of the baseline
 # resampler ("base"), then an optional 2x box downsample ("down"); measured in
