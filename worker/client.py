@@ -47,7 +47,7 @@ from .launch import (
     spawn_worker,
     stop_worker,
 )
-from .protocol import GenerateParams, Image, Message, ProtocolError, decode, encode
+from .protocol import GenerateParams, Image, Message, ProtocolError, UpscaleParams, decode, encode
 from .request import Request, WorkerError
 
 __all__ = ["Request", "WorkerClient", "WorkerError", "curve_options"]
@@ -139,6 +139,14 @@ class WorkerClient:
                  **kwargs: Any) -> Message:
         """Blocking: the ``result`` event (``.images``, ``.body["provenance"]``)."""
         return self.submit_generate(params, **kwargs).result(timeout)
+
+    def submit_upscale(self, image: Any, scale: int = 4, *,
+                       on_event: Callable[[Message], None] | None = None,
+                       request_id: str | None = None) -> Request:
+        """Queue an upscale of ``image`` (uint8 [H, W, 4] RGBA); the result's image is the
+        enlarged one, its body says ``method`` ("learned" or "resampling") and ``notice``."""
+        return self.request("upscale", UpscaleParams(scale).to_body(),
+                            [_as_image(image, "image")], on_event, request_id)
 
     def cancel(self, request_id: str) -> Request:
         return self.request("cancel", {"target": request_id})

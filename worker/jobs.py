@@ -28,7 +28,7 @@ class Job:
     started: float = 0.0
     step: int = 0  # last sampling step reported by the backend (cancel latency is measured)
     prepared: Any = None  # (backend, ModelInfo, GenerateRequest) once resolved and validated
-    kind: str = "generate"  # or "train" (params: protocol.TrainParams; see worker/train_job.py)
+    kind: str = "generate"  # or "train" (worker/train_job.py), "upscale" (upscale_job.py)
 
     @property
     def key(self) -> tuple[bytes, str]:

@@ -28,7 +28,7 @@ _ID_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_ID_CHARS}}}")
 
 # Requests a client may send, and the events a worker sends back.
 REQUEST_TYPES = frozenset({"hello", "generate", "cancel", "list_models", "status", "shutdown",
-                           "heartbeat", "train"})
+                           "heartbeat", "train", "upscale"})
 EVENT_TYPES = frozenset({"queued", "progress", "result", "error", "cancelled", "heartbeat"})
 TERMINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
@@ -244,6 +244,23 @@ class TrainParams:
                 raise ProtocolError("bad_message", f"train needs a '{name}' string", request_id)
         known = set(kinds) | {"augment_images", "augment_text", "sample_prompts"}
         return cls(**values), sorted(k for k in body if k not in known)
+
+
+@dataclass
+class UpscaleParams:
+    """The body of an ``upscale`` request; the image travels as a frame named ``image``.
+    ``scale`` is 2, 4, 8 or 16 (checked by the worker)."""
+
+    scale: int = 4
+
+    def to_body(self) -> dict:
+        return {"scale": self.scale}
+
+    @classmethod
+    def from_body(cls, body: dict, request_id: str = "") -> tuple[UpscaleParams, list[str]]:
+        values = {"scale": _typed(body["scale"], int, "scale", request_id)} \
+            if "scale" in body else {}
+        return cls(**values), sorted(k for k in body if k != "scale")
 
 
 def _typed(value: Any, kind: type, name: str, request_id: str) -> Any:

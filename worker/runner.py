@@ -73,6 +73,11 @@ class Runner:
 
             prepare_train(self.cache, job)
             return
+        if job.kind == "upscale":
+            from worker.upscale_job import prepare_upscale
+
+            prepare_upscale(job)
+            return
         backend, info = self.cache.resolve(job.params.model)
         p = job.params
         mask = job.images.get("mask")
@@ -167,6 +172,11 @@ class Runner:
                     self.sock.send_multipart([b"E", job.client, *P.encode(msg)], copy=False)
 
                 self._terminal(job, run_train(job, send, self.progress_interval))
+                return
+            if job.kind == "upscale":
+                from worker.upscale_job import run_upscale
+
+                self._terminal(job, run_upscale(job))
                 return
             backend, info, request = job.prepared
             result = backend.generate(request, progress, job.cancel)

@@ -240,7 +240,7 @@ class Worker:
                 "models": self.cache.model_dicts(), "loras": self.cache.lora_names()}))
         elif msg.type == "status":
             self._reply(identity, P.Message("result", msg.id, self._status()))
-        elif msg.type in ("generate", "train"):  # a train job queues like a generate job
+        elif msg.type in ("generate", "train", "upscale"):  # all queue like a generate job
             self._on_generate(identity, msg)
         elif msg.type == "cancel":
             self._on_cancel(identity, msg)
@@ -259,14 +259,16 @@ class Worker:
                                           "start a new one"))
             return
         try:
-            kind = P.TrainParams if msg.type == "train" else P.GenerateParams
+            kind = {"train": P.TrainParams, "upscale": P.UpscaleParams}.get(msg.type,
+                                                                            P.GenerateParams)
             params, unknown = kind.from_body(msg.body, msg.id)
             arrays = {im.name: im.to_numpy().copy() for im in msg.images}  # own the bytes
-            extra = set(arrays) - ({"init_image", "mask"} if msg.type == "generate" else set())
+            frames = {"generate": {"init_image", "mask"}, "upscale": {"image"}}
+            extra = set(arrays) - frames.get(msg.type, set())
             if extra:
                 raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a "
-                                      "generate request takes 'init_image' and 'mask', a "
-                                      "train request none", msg.id)
+                                      "generate request takes 'init_image' and 'mask', an "
+                                      "upscale request 'image', a train request none", msg.id)
             job = Job(identity, msg.id, params, arrays, kind=msg.type)
             if unknown:
                 job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")

@@ -8,6 +8,7 @@ no-learning resampler (bicubic + alpha contrast) and says so once, in ``notice``
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -47,7 +48,9 @@ class Enhancer:
     """The loaded upscaler (or the fallback resampler); thread-safe, loaded on first use."""
 
     def __init__(self, weights: Path | None = None) -> None:
-        self.path = Path(weights) if weights else DEFAULT_PATH
+        """``weights``: the safetensors file; default ``$T2I_UPSCALER_WEIGHTS`` or the
+        committed t2i_core/weights/upscaler.safetensors."""
+        self.path = Path(weights or os.environ.get("T2I_UPSCALER_WEIGHTS") or DEFAULT_PATH)
         self._model = None
         self._loaded = False
         self._lock = threading.Lock()
