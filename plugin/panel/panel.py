@@ -27,6 +27,7 @@ from plugin.panel.history import HistoryList
 from plugin.panel.live import LiveBar, LiveController
 from plugin.panel.messages import error_text, state_text
 from plugin.panel.results import ResultImage, ResultStrip
+from plugin.panel.upscale import UpscaleBar
 from plugin.qimage import to_pixels, to_qimage
 from worker.protocol import GenerateParams, Image, Message
 
@@ -83,6 +84,9 @@ class GeneratePanel(QWidget):
         self.message.setObjectName("panelMessage")
         self.message.setVisible(False)
         lay.addWidget(self.message)
+
+        self.upscale_bar = UpscaleBar(bridge, host)  # the active layer, enlarged sharply
+        lay.addWidget(self.upscale_bar)
 
         self.auto_insert = QCheckBox("Add the first result as a layer")
         self.auto_insert.setChecked(True)
