@@ -56,7 +56,7 @@ def alpha_contrast(pre: torch.Tensor, slope: float) -> torch.Tensor:
     a = pre[:, 3:].clamp(0, 1)
     a_new = ((a - 0.5) * slope + 0.5).clamp(0, 1)
     gain = torch.where(a > 1e-4, a_new / a.clamp_min(1e-4), torch.zeros_like(a))
-    return torch.cat([(pre[:, :3] * gain).clamp(0, 1), a_new], dim=1).clamp(0, 1)
+    return torch.cat([torch.minimum((pre[:, :3] * gain).clamp_min(0), a_new), a_new], dim=1)
 
 
 def baseline_upscale(pre: torch.Tensor, scale: int, slope: float) -> torch.Tensor:
