@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from t2i_core.enhance.upscale import SCALES, Enhancer, default_enhancer
+from t2i_core.enhance.upscale import SCALES, Enhancer, Resampler, default_enhancer
+
+_resampler = Resampler()
 
 
 def upscale_rgba(image: np.ndarray, scale: int) -> np.ndarray:
     return default_enhancer().upscale(image, scale)
+
+
+def resample_rgba(image: np.ndarray, scale: int) -> np.ndarray:
+    """The no-learning resampler alone (bicubic + alpha contrast), for live previews."""
+    return _resampler.upscale(image, scale)
 
 
 def upscaler_status() -> dict:
@@ -24,4 +31,4 @@ def upscaler_status() -> dict:
     return {"learned": e.learned, "notice": e.notice}
 
 
-__all__ = ["SCALES", "Enhancer", "upscale_rgba", "upscaler_status"]
+__all__ = ["SCALES", "Enhancer", "resample_rgba", "upscale_rgba", "upscaler_status"]

@@ -116,6 +116,13 @@ class Enhancer:
         return out
 
 
+class Resampler(Enhancer):
+    """The no-learning resampler on its own (no weights, no notice): live previews."""
+
+    def _load(self) -> None:
+        self._loaded = True
+
+
 def check_image(image: np.ndarray) -> np.ndarray:
     """uint8 (H,W,4) RGBA, or (H,W,3) RGB taken as opaque; anything else is a clear error."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
