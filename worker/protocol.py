@@ -249,18 +249,25 @@ class TrainParams:
 @dataclass
 class UpscaleParams:
     """The body of an ``upscale`` request; the image travels as a frame named ``image``.
-    ``scale`` is 2, 4, 8 or 16 (checked by the worker)."""
+    ``scale`` is 2, 4, 8 or 16; ``model`` "" (or "builtin") is the built-in icon upscaler,
+    else the id of a diffusers upscaler in the worker's models folder (hello's
+    ``upscalers``), which also takes ``prompt``, ``steps`` and ``seed``."""
 
     scale: int = 4
+    model: str = ""
+    prompt: str = ""
+    steps: int = 20
+    seed: int = 0
 
     def to_body(self) -> dict:
-        return {"scale": self.scale}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_body(cls, body: dict, request_id: str = "") -> tuple[UpscaleParams, list[str]]:
-        values = {"scale": _typed(body["scale"], int, "scale", request_id)} \
-            if "scale" in body else {}
-        return cls(**values), sorted(k for k in body if k != "scale")
+        kinds = {"scale": int, "model": str, "prompt": str, "steps": int, "seed": int}
+        values = {name: _typed(body[name], kind, name, request_id)
+                  for name, kind in kinds.items() if name in body}
+        return cls(**values), sorted(k for k in body if k not in kinds)
 
 
 def _typed(value: Any, kind: type, name: str, request_id: str) -> Any:

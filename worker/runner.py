@@ -76,7 +76,7 @@ class Runner:
         if job.kind == "upscale":
             from worker.upscale_job import prepare_upscale
 
-            prepare_upscale(job)
+            prepare_upscale(self.cache, job)
             return
         backend, info = self.cache.resolve(job.params.model)
         p = job.params
@@ -176,7 +176,7 @@ class Runner:
             if job.kind == "upscale":
                 from worker.upscale_job import run_upscale
 
-                self._terminal(job, run_upscale(job))
+                self._terminal(job, run_upscale(self.cache, job))
                 return
             backend, info, request = job.prepared
             result = backend.generate(request, progress, job.cancel)

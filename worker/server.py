@@ -371,11 +371,20 @@ class Worker:
                 "pid": os.getpid(), "backends": sorted(self.cache.backends),
                 "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
                 "device": self.cache.device(), "load_error": self.cache.load_error,
+                "upscalers": self._upscalers(),
                 "heartbeat_interval": self.config.heartbeat_interval,
                 "history_dir": str(self.config.history_dir or ""),
                 "limits": {"max_side": P.MAX_SIDE, "max_frame_bytes": P.MAX_FRAME_BYTES,
                            "max_header_bytes": P.MAX_HEADER_BYTES,
                            "per_client_queue": self.config.per_client_limit}}
+
+    def _upscalers(self) -> list[dict]:
+        try:
+            from worker.upscale_job import upscalers_of
+
+            return upscalers_of(self.cache)
+        except ImportError:  # a worker without t2i_core (a third-party backend only)
+            return []
 
     def _write_connection_file(self) -> None:
         path = self.config.connection_file

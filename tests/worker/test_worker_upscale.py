@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from worker_helpers import Raw, start_worker
@@ -84,6 +86,76 @@ def test_without_weights_it_resamples_and_says_so(tmp_path, monkeypatch):
         assert reply.body["method"] == "resampling"
         assert "missing" in reply.body["notice"] and "t2i upscaler train" in reply.body["notice"]
         assert reply.images[0].shape == (128, 128, 4)
+    finally:
+        raw.close()
+        wp.stop()
+
+
+def tiny_x4_upscaler(dest: Path) -> Path:
+    """A tiny random StableDiffusionUpscalePipeline (the x4 upscaler's structure), saved as a
+    diffusers folder with safetensors weights."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
+
+    from t2i_core.backends.diffusers_backend.clip_tokenizer import write_clip_tokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(str(write_clip_tokenizer(dest.parent / "tok")))
+    te = CLIPTextModel(CLIPTextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=1, max_position_embeddings=77,
+                                      vocab_size=49408))
+    vae = AutoencoderKL(down_block_types=["DownEncoderBlock2D"] * 3,
+                        up_block_types=["UpDecoderBlock2D"] * 3, block_out_channels=[32] * 3,
+                        layers_per_block=1, latent_channels=4, norm_num_groups=32,
+                        sample_size=64, scaling_factor=0.08333)
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=7, out_channels=4, layers_per_block=1,
+        block_out_channels=[32, 64], down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
+        up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"], cross_attention_dim=32,
+        norm_num_groups=32, num_class_embeds=1000, attention_head_dim=8)
+    pipe = StableDiffusionUpscalePipeline(
+        vae=vae, text_encoder=te, tokenizer=tok, unet=unet, low_res_scheduler=DDPMScheduler(),
+        scheduler=DDIMScheduler(prediction_type="v_prediction"), max_noise_level=350)
+    pipe.save_pretrained(str(dest), safe_serialization=True)
+    return dest
+
+
+def test_a_users_diffusers_upscaler_is_offered_and_runs(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    tiny_x4_upscaler(models / "x4-upscaler")
+    monkeypatch.setenv("T2I_MODELS_DIR", str(models))
+    wp = start_worker(tmp_path / "w", "--backend", "synthetic")
+    raw = Raw(wp.endpoint, wp.token)
+    try:
+        hello = raw.call("hello", timeout=120).body
+        ids = {u["id"]: u for u in hello["upscalers"]}
+        assert ids["builtin"]["scales"] == [2, 4, 8, 16]
+        assert ids["x4-upscaler"] == {"id": "x4-upscaler", "kind": "diffusers",
+                                      "pipeline": "StableDiffusionUpscalePipeline",
+                                      "scales": [4]}
+        photo = np.random.default_rng(0).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+        photo[..., 3] = 255
+        frame = [P.Image.from_numpy(photo, "image")]
+        reply = raw.call("upscale", body=P.UpscaleParams(4, "x4-upscaler", "a photo",
+                                                         steps=2).to_body(),
+                         images=frame, timeout=300)
+        assert reply.type == "result", (reply.body, wp.log_tail())
+        assert reply.body["method"] == "diffusers" and reply.body["model"] == "x4-upscaler"
+        out = reply.images[0].to_numpy()
+        assert out.shape == (64, 64, 4) and (out[..., 3] == 255).all()
+        assert out[..., :3].std() > 0  # the model drew something, not a blank frame
+        wrong = raw.call("upscale", body={"scale": 2, "model": "x4-upscaler"}, images=frame)
+        assert wrong.body["code"] == "bad_scale" and "4x only" in wrong.body["message"]
+        missing = raw.call("upscale", body={"scale": 4, "model": "nope"}, images=frame)
+        assert missing.body["code"] == "model_not_found"
+        assert "x4-upscaler" in missing.body["message"]
     finally:
         raw.close()
         wp.stop()
