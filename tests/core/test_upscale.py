@@ -207,3 +207,27 @@ def test_builtin_backend_enlarges_with_the_upscaler(tiny_backend):
 
     small, big = gen(32), gen(128)
     assert np.array_equal(big, upscale_rgba(small, 4))
+
+
+def test_the_slim_committed_checkpoint_resumes(tmp_path):
+    """checkpoints/upscaler/ holds a slimmed checkpoint (EMA fp16, Adam bf16): it resumes."""
+    import shutil
+
+    from t2i_core.enhance.train import TrainConfig, train_upscaler
+    from t2i_core.training.checkpoint import slim_checkpoint
+
+    pairs = fake_pairs(tmp_path / "pairs")
+    run, slim = tmp_path / "run", tmp_path / "slim"
+    cfg = TrainConfig(steps=2, batch=2, crop=16, save_every=2, val_every=100, val_icons=4)
+    train_upscaler(pairs, run, tmp_path / "a.safetensors", None, cfg,
+                   UpscalerConfig(channels=8, blocks=1), log=lambda _: None)
+    slim.mkdir()
+    slim_checkpoint(run / "upscaler.ckpt.safetensors", slim / "upscaler.ckpt.safetensors")
+    shutil.copy(run / "config.json", slim / "config.json")
+    assert (slim / "upscaler.ckpt.safetensors").stat().st_size < \
+        (run / "upscaler.ckpt.safetensors").stat().st_size
+    said: list[str] = []
+    train_upscaler(pairs, slim, tmp_path / "b.safetensors", None,
+                   TrainConfig(steps=4), log=said.append)
+    assert said[0] == "resumed at step 2"
+    assert json.loads((slim / "log.jsonl").read_text().splitlines()[-1])["step"] == 4
