@@ -6,9 +6,9 @@ Recipe (decisions and measurements in docs/upscale.md):
   the generator's own 32 px output (Gaussian blur on premultiplied RGBA + a little noise,
   strength calibrated on real samples: ``DEGRADE_SIGMA``);
 - target: the same crop of the 128 px render;
-- loss: L1 on the composite over white *and* over black (what the benchmark scores, and two
-  backgrounds make colour and alpha both count) plus an L1 on the alpha gradients, which
-  rewards edges where the truth has them instead of the blur that L1 alone tolerates;
+- loss: L1 + RMSE on the composite over white *and* over black (what the benchmark scores;
+  two backgrounds make colour and alpha both count; RMSE is what PSNR measures) plus an L1
+  on the alpha gradients, which rewards edges where the truth has them instead of blur;
 - Adam, cosine learning rate, EMA of the weights; a checkpoint (model, EMA, optimizer, RNG,
   step) every ``save_every`` steps, so an interrupted run resumes where it stopped.
 """
@@ -46,6 +46,7 @@ class TrainConfig:
     degrade_sigma: float = DEGRADE_SIGMA
     recolour_p: float = 0.3
     edge_weight: float = 0.5
+    rmse_weight: float = 1.0  # RMSE of the composites: what PSNR scores (L1 alone is median-sharp)
     save_every: int = 100
     val_every: int = 500
     val_icons: int = 128  # the last icons of the train pairs, never trained on
@@ -83,8 +84,10 @@ def alpha_gradients(pre: torch.Tensor) -> torch.Tensor:
                      dim=1)
 
 
-def upscaler_loss(pred: torch.Tensor, true: torch.Tensor, edge_weight: float) -> torch.Tensor:
-    loss = (composites(pred) - composites(true)).abs().mean()
+def upscaler_loss(pred: torch.Tensor, true: torch.Tensor, edge_weight: float,
+                  rmse_weight: float = 0.0) -> torch.Tensor:
+    diff = composites(pred) - composites(true)
+    loss = diff.abs().mean() + rmse_weight * diff.square().mean().clamp_min(1e-12).sqrt()
     return loss + edge_weight * (alpha_gradients(pred) - alpha_gradients(true)).abs().mean()
 
 
@@ -200,7 +203,7 @@ def train_upscaler(pairs_dir: Path, run_dir: Path, out: Path, minutes: float | N
         for g in opt.param_groups:
             g["lr"] = lr
         lo, hi = sampler.batch()
-        loss = upscaler_loss(model(lo), hi, cfg.edge_weight)
+        loss = upscaler_loss(model(lo), hi, cfg.edge_weight, cfg.rmse_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -34,12 +34,12 @@ MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the cha
 # resampler ("base"), then an optional 2x box downsample ("down"); measured in
 # benchmarks/bench_upscale.py.
 # On 60 held-out icons (PSNR on white, mono/colour, docs/upscale.md): 2x net+down 28.6/30.1
-# vs base2 26.0/28.7; 8x net+net+down 23.8/26.2 vs net+base2 23.4/26.0; 16x net+base4
-# 22.7/25.6 vs net+net 22.6/25.3 (and 10x cheaper).
+# vs base2 26.0/28.7; 8x net+base2 23.4/26.0 vs net+net+down 23.8/26.2 at ~8x the cost (a
+# second pass at 128 px); 16x net+base4 22.7/25.6 vs net+net 22.6/25.3 (and ~8x cheaper).
 PLAN: dict[int, tuple[str, ...]] = {
     2: ("net", "down"),
     4: ("net",),
-    8: ("net", "net", "down"),
+    8: ("net", "base2"),
     16: ("net", "base4"),
 }
 FALLBACK_NOTICE = ("the learned upscaler's weights ({path}) are missing: images are enlarged "
