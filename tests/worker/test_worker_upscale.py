@@ -159,3 +159,12 @@ def test_a_users_diffusers_upscaler_is_offered_and_runs(tmp_path, monkeypatch):
     finally:
         raw.close()
         wp.stop()
+
+
+def test_the_diffusers_backend_refuses_an_upscaler_as_a_generator(tmp_path):
+    from t2i_core.backends.diffusers_backend.detect import detect_folder
+    from t2i_core.errors import T2IError
+
+    with pytest.raises(T2IError) as e:
+        detect_folder(tmp_path / "x4", {"_class_name": "StableDiffusionUpscalePipeline"}, None)
+    assert e.value.code == "upscaler_model" and "Upscale" in e.value.message
