@@ -191,7 +191,15 @@ def sample_grid(pairs: Path, path: Path, weights: Path | None, per_kind: int = 4
         gap = np.full((side, 6, 3), 200, np.uint8)
         rows.append(np.concatenate([x for c in cells for x in (c, gap)][:-1], axis=1))
         rows.append(np.full((6, rows[-1].shape[1], 3), 200, np.uint8))
-    Image.fromarray(np.concatenate(rows[:-1], axis=0)).save(path)
+    grid = np.concatenate(rows[:-1], axis=0)
+    head = Image.new("RGB", (grid.shape[1], 28), (255, 255, 255))
+    from PIL import ImageDraw, ImageFont
+
+    draw = ImageDraw.Draw(head)
+    font = ImageFont.load_default(size=18)
+    for k, label in enumerate(("32 px input", "Lanczos 8x", "ours 8x", "truth (SVG, 256 px)")):
+        draw.text((k * (side + 6) + 8, 4), label, fill=(0, 0, 0), font=font)
+    Image.fromarray(np.concatenate([np.asarray(head), grid], axis=0)).save(path)
 
 
 def speed(n: int = 5) -> dict:
