@@ -29,6 +29,7 @@ from t2i_core.models.upscaler import (
 SCALES = (2, 4, 8, 16)
 MAX_OUTPUT_SIDE = 16384
 TILE = 256  # input pixels per tile side
+BORDER = 8  # replicated pixels around the whole image
 MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the change is < 1/255)
 # How each scale is made from 4x network passes ("net") and 2x/4x steps of the baseline
 # resampler ("base"), then an optional 2x box downsample ("down"); measured in
@@ -103,6 +104,13 @@ class Enhancer:
     def _net4(self, pre: torch.Tensor) -> torch.Tensor:
         if self._model is None:
             return baseline_upscale(pre, 4, self.slope)
+        # The image continues past its border as its edge pixels (as bicubic assumes), not as
+        # transparency: an opaque layer stays opaque up to its edges.
+        p = BORDER
+        out = self._tiled(F.pad(pre, (p, p, p, p), mode="replicate"))
+        return out[:, :, 4 * p:-4 * p, 4 * p:-4 * p]
+
+    def _tiled(self, pre: torch.Tensor) -> torch.Tensor:
         _, _, h, w = pre.shape
         if max(h, w) <= TILE + 2 * MARGIN:
             return self._model(pre)
