@@ -29,7 +29,6 @@ from t2i_core.models.upscaler import (
 SCALES = (2, 4, 8, 16)
 MAX_OUTPUT_SIDE = 16384
 TILE = 256  # input pixels per tile side
-BORDER = 8  # replicated pixels around the whole image
 MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the change is < 1/255)
 # How each scale is made from 4x network passes ("net") and 2x/4x steps of the baseline
 # resampler ("base"), then an optional 2x box downsample ("down"); measured in
@@ -37,6 +36,9 @@ MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the cha
 # On 60 held-out icons (PSNR on white, mono/colour, docs/upscale.md): 2x net+down 28.6/30.1
 # vs base2 26.0/28.7; 8x net+base2 23.4/26.0 vs net+net+down 23.8/26.2 at ~8x the cost (a
 # second pass at 128 px); 16x net+base4 22.7/25.6 vs net+net 22.6/25.3 (and ~8x cheaper).
+# The network pads with zeros (transparency), as in training: icons meet their border as
+# transparency or as a cut stroke, and replicating edge pixels measured worse (4x clean:
+# -0.16 dB on both kinds). A fully opaque image (a photo, a filled layer) keeps alpha 255.
 PLAN: dict[int, tuple[str, ...]] = {
     2: ("net", "down"),
     4: ("net",),
@@ -104,11 +106,12 @@ class Enhancer:
     def _net4(self, pre: torch.Tensor) -> torch.Tensor:
         if self._model is None:
             return baseline_upscale(pre, 4, self.slope)
-        # The image continues past its border as its edge pixels (as bicubic assumes), not as
-        # transparency: an opaque layer stays opaque up to its edges.
-        p = BORDER
-        out = self._tiled(F.pad(pre, (p, p, p, p), mode="replicate"))
-        return out[:, :, 4 * p:-4 * p, 4 * p:-4 * p]
+        out = self._tiled(pre)
+        if bool((pre[:, 3] >= 1.0).all()):  # an opaque image stays opaque (see below)
+            out = torch.cat([torch.minimum(out[:, :3] / out[:, 3:].clamp_min(1e-4),
+                                           torch.ones_like(out[:, :3])),
+                             torch.ones_like(out[:, 3:])], dim=1)
+        return out
 
     def _tiled(self, pre: torch.Tensor) -> torch.Tensor:
         _, _, h, w = pre.shape

@@ -52,7 +52,8 @@ def test_upscale_scales_and_client_helper(builtin_worker):
         rgb = np.full((10, 12, 3), 200, np.uint8)  # RGB is taken as opaque
         out = client.submit_upscale(rgb, 4).result(60).images[0].to_numpy()
         assert out.shape == (40, 48, 4) and (out[..., 3] == 255).all()
-        assert np.abs(out[..., :3].astype(int) - 200).max() <= 2
+        err = np.abs(out[..., :3].astype(int) - 200)  # a flat layer stays flat (the border
+        assert err.max() <= 6 and err.mean() <= 1  # pixels move by a few levels at most)
     finally:
         client.close(stop_worker=False)
 
