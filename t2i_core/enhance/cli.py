@@ -21,6 +21,11 @@ def add_upscale_commands(sub: argparse._SubParsersAction) -> None:
     u.add_argument("input", type=Path, help="PNG, JPEG or WebP image")
     u.add_argument("-o", "--output", type=Path, required=True, help="PNG path to write")
     u.add_argument("--scale", type=int, default=4, choices=(2, 4, 8, 16))
+    u.add_argument("--model", default="builtin", help="builtin (icons), or the folder name of "
+                   "a diffusers upscaler in --models-dir (e.g. a Stable Diffusion x4 upscaler)")
+    u.add_argument("--models-dir", type=Path, default=None,
+                   help="where diffusers upscalers are (default $T2I_MODELS_DIR)")
+    u.add_argument("--prompt", default="", help="diffusers upscalers: what the image shows")
     u.add_argument("--weights", type=Path, default=None, help=argparse.SUPPRESS)
     u.set_defaults(func=cmd_upscale)
 
@@ -58,11 +63,20 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         raise T2IError("would_overwrite", f"{args.output} is the input image; write the "
                        "result to another file")
     image = read_rgba(args.input, "image")
-    enhancer = Enhancer(args.weights)
-    out = enhancer.upscale(image, args.scale)
-    method = "learned" if enhancer.learned else "resampling"
-    if not enhancer.learned:
-        print(f"warning: {enhancer.notice}", file=sys.stderr)
+    if args.model not in ("", "builtin"):
+        from t2i_core.enhance.diffusers_upscalers import DiffusersUpscalers
+
+        folder = args.models_dir or os.environ.get("T2I_MODELS_DIR")
+        ups = DiffusersUpscalers(Path(folder) if folder else None)
+        out = ups.upscale(ups.resolve(args.model, args.scale), image, args.prompt)
+        method, how = "diffusers", f"diffusers upscaler {args.model}"
+    else:
+        enhancer = Enhancer(args.weights)
+        out = enhancer.upscale(image, args.scale)
+        method = "learned" if enhancer.learned else "resampling"
+        how = "learned upscaler" if enhancer.learned else "resampling only"
+        if not enhancer.learned:
+            print(f"warning: {enhancer.notice}", file=sys.stderr)
     info = PngImagePlugin.PngInfo()
     with Image.open(args.input) as im:  # a generated image keeps its provenance
         for key in ("parameters", "t2i-provenance"):
@@ -74,8 +88,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     Image.fromarray(out, "RGBA").save(tmp, format="PNG", pnginfo=info)
     tmp.replace(args.output)
     h, w = out.shape[:2]
-    print(f"{args.output}  ({w}x{h}, {args.scale}x, "
-          f"{'learned upscaler' if enhancer.learned else 'resampling only'})")
+    print(f"{args.output}  ({w}x{h}, {args.scale}x, {how})")
     return 0
 
 

@@ -169,3 +169,29 @@ def test_the_diffusers_backend_refuses_an_upscaler_as_a_generator(tmp_path):
     with pytest.raises(T2IError) as e:
         detect_folder(tmp_path / "x4", {"_class_name": "StableDiffusionUpscalePipeline"}, None)
     assert e.value.code == "upscaler_model" and "Upscale" in e.value.message
+
+
+def test_cli_runs_a_users_diffusers_upscaler(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+    from worker_helpers import REPO
+
+    tiny_x4_upscaler(tmp_path / "models" / "x4")
+    src, out = tmp_path / "photo.png", tmp_path / "big.png"
+    photo = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(photo, "RGB").save(src)
+    cmd = [sys.executable, "-m", "worker.cli", "upscale", str(src), "-o", str(out), "--scale",
+           "4", "--model", "x4", "--models-dir", str(tmp_path / "models")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "diffusers upscaler x4" in proc.stdout
+    with Image.open(out) as im:
+        assert im.size == (64, 64) and '"diffusers"' in im.info["t2i-upscale"]
+    wrong = subprocess.run([*cmd[:-4], "--model", "nope", "--models-dir",
+                            str(tmp_path / "models")], capture_output=True, text=True,
+                           cwd=REPO, env=env, timeout=600)
+    assert wrong.returncode == 2 and "not found" in wrong.stderr and "x4" in wrong.stderr
