@@ -140,12 +140,13 @@ class WorkerClient:
         """Blocking: the ``result`` event (``.images``, ``.body["provenance"]``)."""
         return self.submit_generate(params, **kwargs).result(timeout)
 
-    def submit_upscale(self, image: Any, scale: int = 4, *,
+    def submit_upscale(self, image: Any, scale: int = 4, *, model: str = "builtin",
                        on_event: Callable[[Message], None] | None = None,
-                       request_id: str | None = None) -> Request:
+                       request_id: str | None = None, **fields: Any) -> Request:
         """Queue an upscale of ``image`` (uint8 [H, W, 4] RGBA); the result's image is the
-        enlarged one, its body says ``method`` ("learned" or "resampling") and ``notice``."""
-        return self.request("upscale", UpscaleParams(scale).to_body(),
+        enlarged one, its body says ``method`` ("learned", "resampling" or "diffusers") and
+        ``notice``. ``model``: a diffusers upscaler id from hello's ``upscalers``."""
+        return self.request("upscale", UpscaleParams(scale, model, **fields).to_body(),
                             [_as_image(image, "image")], on_event, request_id)
 
     def cancel(self, request_id: str) -> Request:

@@ -66,8 +66,13 @@ class UpscaleBar(QWidget):
         for s in SCALES:
             self.scale.addItem(f"{s}×", s)
         self.scale.setCurrentIndex(SCALES.index(4))
+        # builtin (icons) + the user's own diffusers upscalers, from the worker's hello
+        self.model = QComboBox()
+        self.model.setObjectName("upscaleModel")
+        self.model.addItem("Built-in (icons)", {"id": "builtin", "scales": list(SCALES)})
         row.addWidget(self.button, 2)
         row.addWidget(self.scale, 1)
+        row.addWidget(self.model, 2)
         lay.addLayout(row)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -75,7 +80,38 @@ class UpscaleBar(QWidget):
         self.status.setVisible(False)
         lay.addWidget(self.status)
         self.button.clicked.connect(self.upscale)
+        self.model.currentIndexChanged.connect(self._on_model)
         bridge.event.connect(self._on_event)
+        bridge.capabilities.connect(lambda hello: self.set_upscalers(
+            list(hello.get("upscalers") or [])))
+
+    def set_upscalers(self, upscalers: list[dict]) -> None:
+        """The worker's ``upscalers`` (hello): the built-in one first, then the user's
+        diffusers upscalers by folder name. Says plainly when only resampling is there."""
+        self.model.blockSignals(True)
+        self.model.clear()
+        builtin = next((u for u in upscalers if u.get("id") == "builtin"),
+                       {"id": "builtin", "kind": "learned", "scales": list(SCALES)})
+        self.model.addItem("Built-in (icons)", builtin)
+        for u in upscalers:
+            if u.get("kind") == "diffusers":
+                self.model.addItem(f"{u['id']} ({u.get('pipeline', 'diffusers')})", u)
+        self.model.blockSignals(False)
+        self._on_model()
+        if builtin.get("kind") == "resampling" and self.model.count() == 1:
+            self._say("Only resampling is available: the built-in upscaler's weights are "
+                      "missing and the models folder has no upscaler model.", error=True)
+
+    def _on_model(self) -> None:
+        entry = self.model.currentData() or {}
+        scales = [s for s in SCALES if s in (entry.get("scales") or SCALES)]
+        current = self.scale.currentData()
+        self.scale.clear()
+        for s in scales:
+            self.scale.addItem(f"{s}×", s)
+        self.scale.setCurrentIndex(scales.index(current) if current in scales
+                                   else len(scales) - 1 if 4 not in scales
+                                   else scales.index(4))
 
     def upscale(self) -> None:
         if self.job is not None:
@@ -101,8 +137,9 @@ class UpscaleBar(QWidget):
         cx, cy = region.x + box.x + box.width / 2, region.y + box.y + box.height / 2
         w, h = box.width * scale, box.height * scale
         at = Rect(round(cx - w / 2), round(cy - h / 2), w, h)
+        model = str((self.model.currentData() or {}).get("id", "builtin"))
         rid = self.bridge.upscale(Image((image.height, image.width, 4), image.data, "image"),
-                                  scale)
+                                  scale, model)
         self.job = (rid, at, scale, f"upscaled {scale}×")
         self.button.setEnabled(False)
         self._say(f"Upscaling {box.width}×{box.height} px to {w}×{h} px…")
@@ -120,10 +157,13 @@ class UpscaleBar(QWidget):
             return self._say("The upscale was cancelled.")
         im = ev.images[0]
         method = str(ev.body.get("method", ""))
-        prov = {"upscale": {"scale": scale, "method": method}}
+        prov = {"upscale": {"scale": scale, "method": method,
+                            "model": str(ev.body.get("model", "builtin"))}}
         self.host.insert_layer(Pixels(im.width, im.height, bytes(im.data)), name, prov, at)
         if method == "learned":
             self._say(f"Added a {im.width}×{im.height} px layer (learned upscaler).")
+        elif method == "diffusers":
+            self._say(f"Added a {im.width}×{im.height} px layer ({ev.body.get('model')}).")
         else:
             self._say(f"Added a {im.width}×{im.height} px layer, but only resampling was "
                       f"available: {ev.body.get('notice', '')}", error=True)

@@ -53,7 +53,7 @@ def test_upscale_adds_a_sharp_layer_centred_on_the_drawing(qtbot, window):
     assert (layer.x + got.width / 2, layer.y + got.height / 2) == (136, 126)
     expected = Enhancer().upscale(np.ascontiguousarray(padded[y0:y1, x0:x1]), 4)
     assert got.data == expected.tobytes()  # exactly the worker's learned result
-    assert layer.provenance["upscale"] == {"scale": 4, "method": "learned"}
+    assert layer.provenance["upscale"] == {"scale": 4, "method": "learned", "model": "builtin"}
     # the source layer is untouched
     assert to_pixels(window.doc.layers[before - 1].image).data == source
 
@@ -79,3 +79,20 @@ def test_drawn_box_and_crop():
     assert box == Rect(2, 1, 4, 2)
     assert crop(px, box).data == img[1:3, 2:6].tobytes()
     assert drawn_box(Pixels(3, 3, bytes(36))) is None
+
+
+def test_the_worker_lists_upscalers_and_a_diffusers_one_limits_the_scales(qtbot, window):
+    bar = window.panel.upscale_bar
+    # the shared worker has no models folder: only the built-in upscaler, learned
+    qtbot.waitUntil(lambda: bar.model.count() == 1, timeout=WAIT)
+    assert bar.model.currentData()["kind"] == "learned"
+    assert [bar.scale.itemData(i) for i in range(bar.scale.count())] == [2, 4, 8, 16]
+    bar.set_upscalers([{"id": "builtin", "kind": "learned", "scales": [2, 4, 8, 16]},
+                       {"id": "x4", "kind": "diffusers",
+                        "pipeline": "StableDiffusionUpscalePipeline", "scales": [4]}])
+    bar.model.setCurrentIndex(1)
+    assert [bar.scale.itemData(i) for i in range(bar.scale.count())] == [4]
+    said: list[str] = []
+    bar.said.connect(said.append)
+    bar.set_upscalers([{"id": "builtin", "kind": "resampling", "scales": [2, 4, 8, 16]}])
+    assert "Only resampling is available" in said[-1]
