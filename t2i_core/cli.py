@@ -5,6 +5,7 @@
     t2i data build                              build the icon/emoji training set
     t2i builtin train                           retrain the built-in model from scratch
     t2i eval                                    R-precision vs ceiling, samples grid
+    t2i upscale in.png -o out.png --scale 4     enlarge an image with the learned upscaler
 """
 
 from __future__ import annotations
@@ -113,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-grid", action="store_true")
     e.set_defaults(func=cmd_eval)
 
-    from t2i_core.live.cli import add_live_commands  # light: argparse only
+    from t2i_core.enhance.cli import add_upscale_commands  # light: argparse only
+    from t2i_core.live.cli import add_live_commands
 
     add_live_commands(sub)
+    add_upscale_commands(sub)
     return parser
 
 

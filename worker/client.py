@@ -54,6 +54,7 @@ from .protocol import (
     Message,
     ProtocolError,
     TrainParams,
+    UpscaleParams,
     decode,
     encode,
 )
@@ -160,6 +161,15 @@ class WorkerClient:
         model's own (``train_defaults``)."""
         body = (params or TrainParams(**fields)).to_body()
         return self.request("train", body, None, on_event, request_id)
+
+    def submit_upscale(self, image: Any, scale: int = 4, *, model: str = "builtin",
+                       on_event: Callable[[Message], None] | None = None,
+                       request_id: str | None = None, **fields: Any) -> Request:
+        """Queue an upscale of ``image`` (uint8 [H, W, 4] RGBA); the result's image is the
+        enlarged one, its body says ``method`` ("learned", "resampling" or "diffusers") and
+        ``notice``. ``model``: a diffusers upscaler id from hello's ``upscalers``."""
+        return self.request("upscale", UpscaleParams(scale, model, **fields).to_body(),
+                            [_as_image(image, "image")], on_event, request_id)
 
     def cancel(self, request_id: str) -> Request:
         return self.request("cancel", {"target": request_id})

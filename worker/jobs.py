@@ -28,8 +28,8 @@ class Job:
     started: float = 0.0
     step: int = 0  # last sampling step reported by the backend (cancel latency is measured)
     prepared: Any = None  # (backend, ModelInfo, GenerateRequest) once resolved and validated
-    kind: str = "generate"  # or "train" (protocol.TrainParams; worker/train_job.py) or "plan"
-    # (protocol.PlanParams; worker/plan_job.py)
+    kind: str = "generate"  # or "train" (worker/train_job.py), "plan" (worker/plan_job.py),
+    # "upscale" (worker/upscale_job.py)
 
     @property
     def key(self) -> tuple[bytes, str]:

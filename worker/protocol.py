@@ -31,7 +31,7 @@ _ID_RE = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_ID_CHARS}}}")
 
 # Requests a client may send, and the events a worker sends back.
 REQUEST_TYPES = frozenset({"hello", "generate", "cancel", "list_models", "status", "shutdown",
-                           "heartbeat", "train", "plan"})
+                           "heartbeat", "train", "plan", "upscale"})
 EVENT_TYPES = frozenset({"queued", "progress", "result", "error", "cancelled", "heartbeat"})
 TERMINAL_TYPES = frozenset({"result", "error", "cancelled"})
 
@@ -340,6 +340,30 @@ class PlanParams:
                                 "object", request_id)
         known = set(kinds) | {"programme", "formats"}
         return cls(**values), sorted(k for k in body if k not in known)
+
+
+@dataclass
+class UpscaleParams:
+    """The body of an ``upscale`` request; the image travels as a frame named ``image``.
+    ``scale`` is 2, 4, 8 or 16; ``model`` "" (or "builtin") is the built-in icon upscaler,
+    else the id of a diffusers upscaler in the worker's models folder (hello's
+    ``upscalers``), which also takes ``prompt``, ``steps`` and ``seed``."""
+
+    scale: int = 4
+    model: str = ""
+    prompt: str = ""
+    steps: int = 20
+    seed: int = 0
+
+    def to_body(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_body(cls, body: dict, request_id: str = "") -> tuple[UpscaleParams, list[str]]:
+        kinds = {"scale": int, "model": str, "prompt": str, "steps": int, "seed": int}
+        values = {name: _typed(body[name], kind, name, request_id)
+                  for name, kind in kinds.items() if name in body}
+        return cls(**values), sorted(k for k in body if k not in kinds)
 
 
 def _typed(value: Any, kind: type, name: str, request_id: str) -> Any:

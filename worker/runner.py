@@ -78,6 +78,11 @@ class Runner:
 
             prepare_train(self.cache, job)
             return
+        if job.kind == "upscale":
+            from worker.upscale_job import prepare_upscale
+
+            prepare_upscale(self.cache, job)
+            return
         backend, info = self.cache.resolve(job.params.model)
         # Settings the request left out are the model's own (an SD model: 25 steps,
         # guidance 7, its native size), not the built-in model's.
@@ -188,6 +193,11 @@ class Runner:
                     from worker.plan_job import run_plan
 
                     self._terminal(job, run_plan(job, send, self.history, self.session))
+                return
+            if job.kind == "upscale":
+                from worker.upscale_job import run_upscale
+
+                self._terminal(job, run_upscale(self.cache, job))
                 return
             backend, info, request = job.prepared
             if request.vector:

@@ -256,7 +256,7 @@ class Worker:
                 "refused": self.cache.refused()}))
         elif msg.type == "status":
             self._reply(identity, P.Message("result", msg.id, self._status()))
-        elif msg.type in ("generate", "train", "plan"):  # all three queue as jobs
+        elif msg.type in ("generate", "train", "plan", "upscale"):  # all queue as jobs
             self._on_generate(identity, msg, scanned)
         elif msg.type == "cancel":
             self._on_cancel(identity, msg)
@@ -277,15 +277,17 @@ class Worker:
                                           "start a new one"))
             return
         try:
-            kind = {"train": P.TrainParams, "plan": P.PlanParams}.get(msg.type,
-                                                                     P.GenerateParams)
+            kind = {"train": P.TrainParams, "plan": P.PlanParams,
+                    "upscale": P.UpscaleParams}.get(msg.type, P.GenerateParams)
             params, unknown = kind.from_body(msg.body, msg.id)
             arrays = {im.name: im.to_numpy().copy() for im in msg.images}  # own the bytes
-            extra = set(arrays) - ({"init_image", "mask"} if msg.type == "generate" else set())
+            frames = {"generate": {"init_image", "mask"}, "upscale": {"image"}}
+            extra = set(arrays) - frames.get(msg.type, set())
             if extra:
                 raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a "
-                                      "generate request takes 'init_image' and 'mask', a "
-                                      "train or plan request none", msg.id)
+                                      "generate request takes 'init_image' and 'mask', an "
+                                      "upscale request 'image', a train or plan request none",
+                                      msg.id)
             job = Job(identity, msg.id, params, arrays, kind=msg.type)
             if unknown:
                 job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
@@ -392,11 +394,20 @@ class Worker:
                 "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
                 "refused": self.cache.refused(), "device": self.cache.device(),
                 "load_error": self.cache.load_error,
+                "upscalers": self._upscalers(),
                 "heartbeat_interval": self.config.heartbeat_interval,
                 "history_dir": str(self.config.history_dir or ""),
                 "limits": {"max_side": P.MAX_SIDE, "max_frame_bytes": P.MAX_FRAME_BYTES,
                            "max_header_bytes": P.MAX_HEADER_BYTES,
                            "per_client_queue": self.config.per_client_limit}}
+
+    def _upscalers(self) -> list[dict]:
+        try:
+            from worker.upscale_job import upscalers_of
+
+            return upscalers_of(self.cache)
+        except ImportError:  # a worker without t2i_core (a third-party backend only)
+            return []
 
     def _write_connection_file(self) -> None:
         path = self.config.connection_file

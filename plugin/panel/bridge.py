@@ -58,6 +58,11 @@ class WorkerBridge(QObject):
         return self._submit_job(lambda: self.client.submit_generate(
             params, init_image=init_image, mask=mask, on_event=self.event.emit))
 
+    def upscale(self, image: Image, scale: int, model: str = "builtin") -> str:
+        """Submit an upscale of ``image`` (frame ``image``); returns the request id."""
+        return self._submit_job(lambda: self.client.submit_upscale(
+            image, scale, model=model, on_event=self.event.emit))
+
     def train(self, params: TrainParams) -> str:
         """Submit a fine-tuning job; returns the request id. Its events arrive through
         ``event``. When it finishes, the capabilities are asked again, so every form's

@@ -29,6 +29,7 @@ from plugin.panel.history import HistoryList
 from plugin.panel.live import LiveBar, LiveController
 from plugin.panel.messages import error_text, state_text
 from plugin.panel.results import ResultImage, ResultStrip
+from plugin.panel.upscale import UpscaleBar
 from plugin.qimage import to_pixels, to_qimage
 from worker.protocol import GenerateParams, Image, Message
 
@@ -94,6 +95,9 @@ class GeneratePanel(QWidget):
         preview_row.addWidget(self.preview)
         preview_row.addWidget(self.message, 1)
         below.addLayout(preview_row)
+
+        self.upscale_bar = UpscaleBar(bridge, host)  # the active layer, enlarged sharply
+        lay.addWidget(self.upscale_bar)
 
         self.auto_insert = QCheckBox("Add the first result as a layer")
         self.auto_insert.setChecked(True)

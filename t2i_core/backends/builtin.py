@@ -5,8 +5,8 @@ the autoencoder (``ae.*``), the denoiser (``denoiser.*``), the retrieval memory
 (``retrieval.*``), the embedding of the empty prompt, and JSON metadata with the configs and
 sampling defaults. The model id is ``builtin``; its hash is the file's SHA-256.
 
-The native resolution is 32x32 RGBA (icon size); larger sizes are upscaled (Lanczos on
-premultiplied alpha), so edges stay clean over transparency.
+The native resolution is 32x32 RGBA (icon size); larger sizes are enlarged by the learned
+icon upscaler (t2i_core/enhance, docs/upscale.md), so edges stay crisp over transparency.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
+from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels
 from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
@@ -244,7 +245,7 @@ class BuiltinBackend:
                    shift=float(m.meta.get("shift", 1.0)))
         pixels = to_pixels(m.ae.decode(z)).numpy()
         pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
-        out = [_resize_rgba(p, req.width) for p in pixels]
+        out = [enlarge_rgba(p, req.width) for p in pixels]  # sharp: the learned upscaler
         if req.mask is not None and req.init_image is not None:  # exact pixels outside the mask
             base = _resize_rgba(req.init_image, req.width).astype(np.float32)
             mask = np.asarray(Image.fromarray(req.mask).resize((req.width, req.width),

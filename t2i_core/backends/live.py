@@ -29,10 +29,11 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
-from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE, _resize_rgba
+from t2i_core.backends.builtin import SIZES, WEIGHTS_FILE
 from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.content_hash import file_sha256
 from t2i_core.errors import Cancelled, T2IError
+from t2i_core.imaging import enlarge_rgba
 from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
 from t2i_core.prompt import prepare
@@ -220,4 +221,5 @@ class LiveBackend:
                             torch.stack(anchors) if anchors else None)
         pixels = to_pixels(m.decode(z)).numpy()
         pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
-        return [_resize_rgba(p, req.width) for p in pixels], enc.truncated[0]
+        # sharp edges within the live budget: the upscaler's no-learning resampler
+        return [enlarge_rgba(p, req.width, learned=False) for p in pixels], enc.truncated[0]

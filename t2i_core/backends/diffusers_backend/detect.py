@@ -132,6 +132,10 @@ def detect_single_file(path: Path, h: Header) -> Detected:
 def detect_folder(path: Path, index: dict, denoiser: Header) -> Detected:
     """Family of a diffusers-layout folder from its denoiser's weight names."""
     cls = str(index.get("_class_name", ""))
+    if cls in ("StableDiffusionUpscalePipeline", "StableDiffusionLatentUpscalePipeline"):
+        raise T2IError("upscaler_model", f"{path.name} is an upscaler ({cls}): it is offered "
+                       "by Upscale (the panel's Upscale button, `t2i upscale --model`), not "
+                       "by Generate")
     s = denoiser.shapes
     if any(k.endswith("attn.add_q_proj.weight") for k in s) and "pos_embed.proj.weight" in s:
         det = Detected("sd3")
