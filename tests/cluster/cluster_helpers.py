@@ -25,7 +25,11 @@ ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
        "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
        "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0",
        # a small machine: Ray's own processes stay small and quiet
-       "RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_metrics_collection": "0"}
+       "RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_metrics_collection": "0",
+       # Every Ray process on loopback (127.0.0.1), not the machine's interface address:
+       # with "cluster mode" off Ray takes the loopback address as each node's IP. The
+       # nodes are still separate raylets; tests never send traffic off the loopback.
+       "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 NODE_ARGS = {"num_cpus": 1, "resources": {"t2i_worker": 1},
              "object_store_memory": 80 * 1024 * 1024}
 

@@ -26,6 +26,15 @@ def client_for(gateway) -> WorkerClient:
     return WorkerClient(endpoint=gateway.endpoint, token=gateway.token, spawn=False)
 
 
+def test_every_ray_node_listens_on_loopback_only(ray_cluster):
+    """The test cluster's head and worker nodes run on 127.0.0.1, never on the machine's
+    interface address (tests send no traffic off the loopback)."""
+    nodes = ray_cluster.list_all_nodes()
+    assert len(nodes) >= 3, nodes  # the head and two worker nodes
+    assert {n.node_ip_address for n in nodes} == {"127.0.0.1"}
+    assert ray_cluster.address.startswith("127.0.0.1:")
+
+
 def test_a_stock_client_generates_through_the_gateway(gateway, tiny_backend):
     from t2i_core.backends.base import GenerateRequest
 
