@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -149,17 +150,18 @@ class BuiltinBackend:
         net = m.denoiser
         if applied is not None and applied.params:  # merged weights, the shared model intact
             net = functools.partial(_call_with, m.denoiser, applied.params)
-        return self.generate_with(request, net, applied.memories if applied else [], progress,
+        return self.generate_with(request, net, applied.styles if applied else [], progress,
                                   cancel, applied.warnings if applied else [])
 
-    def generate_with(self, request: GenerateRequest, net, memories: list,
+    def generate_with(self, request: GenerateRequest, net, styles: list,
                       progress: ProgressCallback | None = None, cancel: CancelFlag | None = None,
                       warnings: list[str] | None = None) -> GenerateResult:
-        """Generate with a given denoiser callable and style memories ``[(index, weight)]``
-        (adapters applied, or a model being fine-tuned for its previews)."""
+        """Generate with a given denoiser callable and the active adapters' retrieval styles
+        (``finetune.adapters.StyleRef``; adapters applied, or a model being fine-tuned for
+        its previews)."""
         m = self.model
         with torch.inference_mode():
-            images, run_warnings = self._run(m, request, progress, cancel, net, memories)
+            images, run_warnings = self._run(m, request, progress, cancel, net, styles)
         prov = [Provenance(
             prompt=request.prompt, negative_prompt=request.negative_prompt,
             seed=request.seed + i, steps=request.steps, guidance=request.guidance,
@@ -172,11 +174,14 @@ class BuiltinBackend:
 
     # -- the pipeline ---------------------------------------------------------------------
     def _run(self, m: BuiltinModel, req: GenerateRequest, progress: ProgressCallback | None,
-             cancel: CancelFlag | None, net, memories: list
+             cancel: CancelFlag | None, net, styles: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
         prepared = prepare(req.prompt, req.negative_prompt)
-        explicit = detect_style(prepared.text)
+        styles = [s for s in styles if s.weight > 0]
+        base_explicit = detect_style(prepared.text)
+        explicit, wanted = retrieval_style(prepared.text, styles)
+        strength = min(1.0, sum(s.weight for s in styles))
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])
         if query.truncated[0]:
@@ -188,19 +193,21 @@ class BuiltinBackend:
         for i in range(req.count):
             seed = req.seed + i
             rng = np.random.default_rng(seed)
-            style_nb = style_neighbours(memories, query.embeddings[0], k, rng, opts)
-            nb = m.index.query(query.embeddings[0], k, rng, explicit,
+            # The adapter's kind of picture is used for this image when its own draw falls
+            # below the adapters' weight: the share of images grows with the weight, and one
+            # seed keeps its base retrieval up to some weight, then switches for good.
+            switched = bool(styles) and _draw_below(seed, strength)
+            nb = m.index.query(query.embeddings[0], k, rng,
+                               wanted if switched else base_explicit,
                                top_k=int(opts["top_k"]), temperature=float(opts["temperature"]))
-            # with a style adapter the prompt is not re-styled as an emoji or an icon
-            key = None if explicit or style_nb is not None else nb.style
+            # switched to a style adapter's kind: the prompt is not re-styled as an emoji or
+            # an icon; otherwise exactly as without adapters
+            key = None if switched or base_explicit else nb.style
             if key not in text_by_style:  # "a house" drawn as an emoji is "a house emoji"
                 seg = [*prepared.positive, Segment(f" {STYLE_NOUNS[key]}", 1.0)]
                 text_by_style[key] = m.encoder.encode_weighted([seg]).embeddings[0]
             texts.append(text_by_style[key])
-            latents = nb.latents
-            if style_nb is not None:  # style slots first: the anchor comes from the folder
-                latents = torch.cat([style_nb, latents[: k - len(style_nb)]])
-            neighbours.append(latents)
+            neighbours.append(nb.latents)  # the anchor is always a base-memory example
             gen = torch.Generator().manual_seed(seed)
             noises.append(torch.randn(m.denoiser.cfg.latent_channels, m.denoiser.cfg.latent_size,
                                       m.denoiser.cfg.latent_size, generator=gen))
@@ -261,25 +268,26 @@ def _call_with(module: torch.nn.Module, params: dict, *args: torch.Tensor) -> to
     return torch.func.functional_call(module, params, args)
 
 
-def style_neighbours(memories: list, query: torch.Tensor, k: int, rng: np.random.Generator,
-                     opts: dict) -> torch.Tensor | None:
-    """Neighbour latents from the adapters' style memories (their training folders): half of
-    the ``k`` slots at weight 1 (as trained, finetune/builtin_trainer.py), all at weight 2,
-    split between adapters by weight. None when no adapter brings a memory."""
-    total = sum(w for _, w in memories)
-    if total <= 0:
-        return None
-    slots = min(k, max(1, round(k * 0.5 * min(total, 2.0))))
-    picked = []
-    for n, (index, w) in enumerate(memories):
-        share = slots - len(picked) if n == len(memories) - 1 else round(slots * w / total)
-        if share > 0:
-            nb = index.query(query, share, rng, "color", top_k=int(opts["top_k"]),
-                             temperature=float(opts["temperature"]))
-            picked.extend(nb.latents)
-    while 0 < len(picked) < slots:  # a memory smaller than its share: repeat its examples
-        picked.append(picked[len(picked) % max(1, len(picked))])
-    return torch.stack(picked[:slots]) if picked else None
+def _draw_below(seed: int, p: float) -> bool:
+    """A per-image uniform draw (its own stream: the retrieval draws stay as they were) < p."""
+    return p >= 1.0 or float(np.random.default_rng([seed, 0x5717E]).random()) < p
+
+
+def retrieval_style(prompt: str, styles: list) -> tuple[str | None, str | None]:
+    """(the style the prompt names, the style retrieval uses). Without adapters: the prompt's
+    own. With adapters (``finetune.adapters.StyleRef``, weight > 0) their trigger phrases are
+    not read as a style request ("papirus icon" is a style, not "draw a line icon"), and a
+    prompt that names none draws from the heaviest adapter's kind of picture."""
+    if not styles:
+        explicit = detect_style(prompt)
+        return explicit, explicit
+    text = prompt
+    for ref in styles:
+        if ref.trigger:
+            text = re.sub(re.escape(ref.trigger), " ", text, flags=re.IGNORECASE)
+    explicit = detect_style(text)
+    heaviest = max(styles, key=lambda r: r.weight)
+    return explicit, explicit or heaviest.retrieval_style
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
