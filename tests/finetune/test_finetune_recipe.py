@@ -11,7 +11,7 @@ import torch
 from finetune_helpers import quick
 
 from t2i_core.backends.base import GenerateRequest, LoraRef
-from t2i_core.backends.builtin import retrieval_style
+from t2i_core.backends.builtin import _draw_below, retrieval_style
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import StyleRef
 from t2i_core.finetune.builtin_trainer import BuiltinTrainable
@@ -46,17 +46,33 @@ def test_weight_zero_is_the_base_model_exactly(trained):
 
 def test_the_weight_is_a_dial(trained):
     """The merged weights move along one line, and the pictures move away from the base
-    model step by step as the weight grows."""
+    model step by step as the weight grows (a prompt that names its kind of picture, so
+    retrieval is the same at every weight and only the LoRA's share changes)."""
     m = trained.model
     params = [trained.adapters.apply([LoraRef("teal", w)], m.denoiser).params for w in WEIGHTS]
     name = "blocks.0.ada.weight"
     base_w = dict(m.denoiser.named_parameters())[name]
     steps = [float((p[name] - base_w).norm()) if p else 0.0 for p in params]
     np.testing.assert_allclose(steps, [w * steps[-1] for w in WEIGHTS], rtol=1e-4, atol=1e-6)
-    base = _gen(trained, None)
-    moved = [float(np.abs(_gen(trained, w) - base).mean()) for w in WEIGHTS]
+    prompt = "a circle emoji, teal style"
+    base = _gen(trained, None, prompt)
+    moved = [float(np.abs(_gen(trained, w, prompt) - base).mean()) for w in WEIGHTS]
     assert moved[0] == 0.0
     assert all(a < b for a, b in zip(moved, moved[1:], strict=False)), moved
+
+
+def test_the_share_of_images_drawn_from_the_adapters_kind_grows_with_the_weight():
+    """Each seed switches to the adapter's kind of picture at one weight and stays there."""
+    seeds = range(400)
+    shares = []
+    previous = set()
+    for w in WEIGHTS:
+        switched = {s for s in seeds if _draw_below(s, w)}
+        assert previous <= switched
+        previous = switched
+        shares.append(len(switched) / len(seeds))
+    assert shares[0] == 0.0 and shares[-1] == 1.0
+    np.testing.assert_allclose(shares, WEIGHTS, atol=0.08)
 
 
 def test_the_trigger_is_not_read_as_a_style_request():
