@@ -33,6 +33,7 @@ from t2i_core.backends.base import (
 )
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
+from t2i_core.finetune.builtin_trainer import STYLE_BIAS
 from t2i_core.finetune.library import AdapterLibrary
 from t2i_core.imaging import resize_rgba as _resize_rgba
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels
@@ -46,7 +47,8 @@ WEIGHTS_FILE = "builtin.safetensors"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SIZES = (32, 64, 128, 256, 512)
 NATIVE = 32
-SAMPLING_DEFAULTS = {"top_k": 16, "temperature": 0.05, "anchor_strength": 1.0}
+SAMPLING_DEFAULTS = {"top_k": 16, "temperature": 0.05, "anchor_strength": 1.0,
+                     "style_bias": STYLE_BIAS}
 
 
 def file_sha256(path: Path) -> str:
@@ -182,6 +184,7 @@ class BuiltinBackend:
         base_explicit = detect_style(prepared.text)
         explicit, wanted = retrieval_style(prepared.text, styles)
         strength = min(1.0, sum(s.weight for s in styles))
+        bias = look_bias(m.index, styles, float(opts["style_bias"]))
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])
         if query.truncated[0]:
@@ -199,7 +202,8 @@ class BuiltinBackend:
             switched = bool(styles) and _draw_below(seed, strength)
             nb = m.index.query(query.embeddings[0], k, rng,
                                wanted if switched else base_explicit,
-                               top_k=int(opts["top_k"]), temperature=float(opts["temperature"]))
+                               top_k=int(opts["top_k"]), temperature=float(opts["temperature"]),
+                               bias=bias if switched else None)
             # switched to a style adapter's kind: the prompt is not re-styled as an emoji or
             # an icon; otherwise exactly as without adapters
             key = None if switched or base_explicit else nb.style
@@ -266,6 +270,19 @@ class BuiltinBackend:
 
 def _call_with(module: torch.nn.Module, params: dict, *args: torch.Tensor) -> torch.Tensor:
     return torch.func.functional_call(module, params, args)
+
+
+def look_bias(index: RetrievalIndex, styles: list, scale: float) -> torch.Tensor | None:
+    """Per memory entry: ``scale`` x how much its latent looks like the adapters' folders
+    (weighted mean of their centroids). Added to the caption scores of retrieval, so among the
+    examples that match the prompt, those drawn in a look near the folder's are preferred;
+    the folder's images themselves are never used."""
+    refs = [s for s in styles if s.centroid is not None]
+    if not refs or scale == 0:
+        return None
+    total = sum(s.weight for s in refs)
+    centroid = sum(s.weight / total * s.centroid for s in refs)
+    return scale * index.look_similarity(torch.nn.functional.normalize(centroid, dim=0))
 
 
 def _draw_below(seed: int, p: float) -> bool:

@@ -34,6 +34,7 @@ class StyleRef:
     retrieval_style: str | None
     trigger: str
     weight: float
+    centroid: torch.Tensor | None = None  # the folder's mean look (unit latent), if known
 
 
 @dataclass
@@ -44,11 +45,12 @@ class LoadedAdapter:
     meta: dict
     tensors: dict[str, torch.Tensor]
     scale: float  # alpha / rank
+    centroid: torch.Tensor | None = None
 
     def style_ref(self, weight: float) -> StyleRef:
         style = self.meta.get("retrieval_style")
         return StyleRef(style if style in STYLES else None, str(self.meta.get("trigger", "")),
-                        weight)
+                        weight, self.centroid)
 
 
 @dataclass
@@ -90,9 +92,11 @@ class AdapterCache:
         rank = max(1, int(meta.get("rank", 1)))
         # an older adapter's "memory.*" (the folder's own latents) is ignored on purpose: as
         # neighbours and start they made the model re-draw the folder (docs/finetune.md)
+        centroid = tensors.get("style.centroid")
         loaded = LoadedAdapter(name, path, stamp, meta,
                                {k: v for k, v in tensors.items() if ".lora_" in k},
-                               float(meta.get("alpha", rank)) / rank)
+                               float(meta.get("alpha", rank)) / rank,
+                               None if centroid is None else centroid.float().flatten())
         self._files[name] = loaded
         return loaded
 

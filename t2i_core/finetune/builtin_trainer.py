@@ -50,6 +50,7 @@ PRIOR_POOL = 2048  # base-memory entries the regularisation batch draws from
 P_UNCOND = 0.1
 P_AUGMENTED = 0.5
 TEMPERATURE = 0.05  # the retrieval softmax temperature of generation (retrieval.py)
+STYLE_BIAS = 0.1  # retrieval prefers base examples that look like the folder (builtin.py)
 
 
 class BuiltinTrainable:
@@ -93,7 +94,10 @@ class BuiltinTrainable:
         self.captions = captions
         # folder items: neighbours from the base memory, of the folder's kind, for the caption
         allowed = m.index.style_ids == STYLES.index(self.style)
-        self.content, self.content_p = _top(m.index.text, self.canonical, allowed, CONTENT_TOP)
+        self.centroid = F.normalize(F.normalize(self.latents.flatten(1), dim=-1).mean(0), dim=0)
+        bias = STYLE_BIAS * m.index.look_similarity(self.centroid)
+        self.content, self.content_p = _top(m.index.text, self.canonical, allowed, CONTENT_TOP,
+                                            bias)
         # the regularisation pool: base entries with their own neighbours (same style,
         # another caption: the base recipe)
         g = torch.Generator().manual_seed(r.seed)
@@ -204,10 +208,11 @@ class BuiltinTrainable:
     def style_ref(self, weight: float):
         from t2i_core.finetune.adapters import StyleRef
 
-        return StyleRef(self.style, self.request.trigger.strip(), weight)
+        return StyleRef(self.style, self.request.trigger.strip(), weight, self.centroid)
 
     def adapter(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         tensors = {k: v.half() for k, v in lora.extract(self.denoiser).items()}
+        tensors["style.centroid"] = self.centroid.half()  # a mean look, not an image
         extra = {"modelspec.architecture": "t2i-studio-builtin/lora",
                  "modelspec.implementation": "t2i-studio", "modelspec.resolution": "32x32",
                  "ss_network_dim": str(self.request.rank),
@@ -223,9 +228,10 @@ def _mix(text: torch.Tensor, auto: torch.Tensor, where: torch.Tensor) -> torch.T
 
 
 def _top(memory_text: torch.Tensor, queries: torch.Tensor, allowed: torch.Tensor,
-         k: int) -> tuple[torch.Tensor, np.ndarray]:
-    """Per query the ``k`` best allowed memory entries and the softmax over them."""
-    s = F.normalize(queries, dim=-1) @ memory_text.T
+         k: int, bias: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """Per query the ``k`` best allowed memory entries (caption score + look bias) and the
+    softmax over them, as generation draws them."""
+    s = F.normalize(queries, dim=-1) @ memory_text.T + bias
     if allowed.any():
         s[:, ~allowed] = -1e9
         k = min(k, int(allowed.sum()))
