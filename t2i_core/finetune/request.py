@@ -22,11 +22,11 @@ class TrainRequest:
     name: str
     trigger: str = ""  # put in front of every caption; type it in a prompt to call the style
     model: str = "builtin"
-    steps: int = 150
+    steps: int = 120  # issue 16: <= 5 min on a busy 2-core CPU (docs/finetune.md)
     batch: int = 16
     rank: int = 8
     alpha: float = 8.0
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-3  # on the style path only (layers="style")
     layers: str = "style"  # "style": adaLN + text map (lora.py); "all": every linear map
     prior: float = 0.5  # share of each batch from the base data (prior preservation)
     auto_captions: bool = True  # file-name captions replaced by nearest base captions
