@@ -168,7 +168,12 @@ def main() -> int:
                        ("learning-rate", float), ("layers", str), ("prior", float)):
         ap.add_argument(f"--{flag}", type=kind, default=None, help="recipe override")
     ap.add_argument("--no-auto-captions", action="store_true")
+    ap.add_argument("--draw-from", type=Path, nargs="+", default=None,
+                    help="only draw the grid from earlier runs' --json files (one per folder, "
+                         "run in parallel), and merge their numbers into --json")
     args = ap.parse_args()
+    if args.draw_from:
+        return merge(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -196,6 +201,29 @@ def main() -> int:
     print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+        np.savez_compressed(args.json.with_suffix(".npz"),
+                            **{f"{r['folder']}_{i}": a for r in results
+                               for i, a in enumerate(r["_grid"])})
+    return 0
+
+
+def merge(args) -> int:
+    """Draw one grid from several runs (each --json has its .npz of grid images)."""
+    results, summary = [], None
+    for path in args.draw_from:
+        run = json.loads(path.read_text())
+        grids = np.load(path.with_suffix(".npz"))
+        for r in run["folders"]:
+            r["_grid"] = [grids[f"{r['folder']}_{i}"] for i in range(4)]
+            results.append(r)
+        summary = summary or {k: v for k, v in run.items() if k != "folders"}
+    draw_grid(args.grid, results)
+    summary["folders"] = [{k: v for k, v in r.items() if k != "_grid"} for r in results]
+    summary["grid"] = str(args.grid)
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.json:
         args.json.write_text(text + "\n")
     return 0
 

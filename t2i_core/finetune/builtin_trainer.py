@@ -50,7 +50,9 @@ PRIOR_POOL = 2048  # base-memory entries the regularisation batch draws from
 P_UNCOND = 0.1
 P_AUGMENTED = 0.5
 TEMPERATURE = 0.05  # the retrieval softmax temperature of generation (retrieval.py)
-STYLE_BIAS = 0.1  # retrieval prefers base examples that look like the folder (builtin.py)
+# retrieval's preference for base examples that look like the folder (builtin.py): measured
+# with no gain in style distance at 0.1 and 0.25 (docs/finetune.md), so off by default
+STYLE_BIAS = 0.0
 
 
 class BuiltinTrainable:
