@@ -16,11 +16,12 @@ docs/finetune.md). This recipe keeps content and style on separate paths:
   (``request.prior``) is base data, i.e. entries of the base memory with their own captions
   and neighbours, without the trigger, so the adapter keeps drawing what prompts ask for;
 - **captions**: a ``.txt`` next to an image is used as written. File names are often
-  meaningless ("gnome-fs-nfs"), so otherwise the caption is the trigger plus an *automatic
-  caption*: the mean caption embedding of the base memory's entries whose latents are nearest
-  to the image's (``auto_captions``). The folder item's neighbours are drawn for that caption,
-  from the base memory's entries of the folder's own kind (emoji / colour icon / line icon,
-  found the same way), exactly as generation draws them for a prompt;
+  meaningless ("gnome-fs-nfs"), so otherwise the file-name caption (with the trigger) is
+  mixed with an *automatic caption*: the mean caption embedding of the base memory's entries
+  whose latents are nearest to the image's (``auto_captions``; the unit-length sum of both
+  embeddings named the subject best, docs/finetune.md). The folder item's neighbours are
+  drawn for that caption, from the base memory's entries of the folder's own kind (emoji /
+  colour icon / line icon, found the same way), exactly as generation draws them;
 - at generation the weight scales the LoRA delta continuously (0 = the base model exactly).
 
 Text augmentation and caption dropout (the CFG branch) as in the base recipe.
@@ -77,7 +78,7 @@ class BuiltinTrainable:
         # the folder's kind of picture: the majority style of its nearest base entries
         votes = torch.bincount(m.index.style_ids[near].flatten(), minlength=len(STYLES))
         self.style = STYLES[int(votes.argmax())]
-        captions = self._captions(data, request, near)
+        captions = data.captions
         rng = random.Random(r.seed)
         variants = [[_augment_text(c, rng) for _ in range(TEXT_VARIANTS)] for c in captions]
         unique = sorted(set(captions) | {v for row in variants for v in row})
@@ -90,10 +91,8 @@ class BuiltinTrainable:
             manual = torch.tensor([s == "txt" for s in data.caption_source])
             self.canonical = _mix(self.canonical, auto, ~manual)
             self.augmented = _mix(self.augmented, auto[:, None], ~manual[:, None])
-        self.caption_source = ["txt" if s == "txt" else
-                               ("auto" if request.auto_captions else s)
+        self.caption_source = [s if s == "txt" or not request.auto_captions else f"{s}+auto"
                                for s in data.caption_source]
-        self.captions = captions
         # folder items: neighbours from the base memory, of the folder's kind, for the caption
         allowed = m.index.style_ids == STYLES.index(self.style)
         self.centroid = F.normalize(F.normalize(self.latents.flatten(1), dim=-1).mean(0), dim=0)
@@ -128,18 +127,6 @@ class BuiltinTrainable:
             keep = torch.topk(cand_s, min(CAPTION_NEIGHBOURS, cand_s.shape[1]), dim=1).indices
             best_s, best_i = cand_s.gather(1, keep), cand_i.gather(1, keep)
         return best_i
-
-    def _captions(self, data: FolderData, request: TrainRequest, near) -> list[str]:
-        """Text captions: a .txt as written; else the file-name words, or, with automatic
-        captions, the trigger alone (its embedding is then mixed with the automatic one)."""
-        trigger = request.trigger.strip()
-        out = []
-        for caption, source in zip(data.captions, data.caption_source, strict=True):
-            if source == "txt" or not request.auto_captions:
-                out.append(caption)
-            else:
-                out.append(trigger or "an image")
-        return out
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return lora.lora_parameters(self.denoiser)

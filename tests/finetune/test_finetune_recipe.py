@@ -107,7 +107,8 @@ def test_prior_preservation_and_automatic_captions(backend, style_folder: Path):
     t = BuiltinTrainable(backend, req)
     t.prepare(data, req)
     assert t.style in ("emoji", "color", "icon")
-    assert t.caption_source.count("txt") == 1 and t.caption_source.count("auto") == len(data) - 1
+    assert t.caption_source.count("txt") == 1
+    assert t.caption_source.count("filename+auto") == len(data) - 1
     plain = BuiltinTrainable(backend, TrainRequest(**{**req.__dict__, "auto_captions": False}))
     plain.prepare(data, plain.request)
     changed = (t.canonical - plain.canonical).norm(dim=1) > 1e-4
