@@ -1,31 +1,30 @@
-"""Fine-tuning benchmark: does a 5-minute LoRA move the built-in model to a new style?
+"""Fine-tuning benchmark (issue 16): does an adapter take a folder's look and keep the subject?
 
-    .venv/bin/python benchmarks/bench_finetune.py [--minutes 5] [--threads 2] [--grid PATH]
+    .venv/bin/python benchmarks/bench_finetune.py [--folders tango oxygen papirus]
+        [--prompts 100] [--seeds 2] [--dial-prompts 25] [--threads 1] [--grid docs/finetune.png]
 
-1. Builds the 20-image "riso tiles" folder (benchmarks/style_folder.py: procedurally drawn,
-   opaque, a palette and print look that the icon/emoji data do not have).
-2. Measures training throughput (images/s) with and without image augmentation, and the
-   process's peak memory.
-3. Trains an adapter with the default recipe, its step count fitted to the time box from the
-   measured throughput (the whole ``train()`` call, folder reading and preparation included,
-   must end within ``--minutes``).
-4. Generates the same prompts and seeds before (base model) and after (adapter at weight 1),
-   and reports the evaluation encoder's mean image-embedding distance (1 - cosine) of the
-   generated images to the folder's images; the bar is "after" >= 30 % closer. Also the
-   ablations memory-only and LoRA-only, and the CPU load while measuring.
-5. Writes a before/after grid (docs/finetune.png by default).
+For each public style folder (benchmarks/icon_theme_folders.py: 20 icons of one Debian icon
+theme the built-in model never saw), with the default recipe (or the one given by the flags):
 
-The evaluation encoder (t2i_core/weights/eval_encoder.safetensors) only measures: it is never
-in a loss.
+1. trains an adapter with ``t2i train``'s code path (the whole ``train()`` call is timed; the
+   load average before and after says how busy the shared machine was);
+2. generates "<test prompt>, <trigger>" (``--prompts`` test prompts x ``--seeds`` seeds) with
+   the base model and with the adapter at weight 1, and checks that weight 0 gives the base
+   model's pixels exactly;
+3. measures (benchmarks/finetune_eval.py) R-precision (subject kept: weight 1 >= 0.8 x base),
+   style distance to the folder (style learned: >= 30 % closer than base), copies (< 2 % of
+   samples nearer a folder image than the folder's 5th-percentile pair distance), the style
+   distance at weights 0, 0.25, 0.5, 0.75, 1 on ``--dial-prompts`` of the prompts (the dial:
+   monotone), and training time (<= 5 min);
+4. draws docs/finetune.png: per folder, the folder and six prompts (2 seeds) before, at weight
+   0.5 and at weight 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -36,175 +35,197 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from style_folder import build_style_folder  # noqa: E402
+from finetune_eval import FolderMeasure, folder_at_32, load_encoder, test_prompts  # noqa: E402
+from icon_theme_folders import THEMES, TRIGGERS, build_theme_folder  # noqa: E402
 
-PROMPTS = ["a star", "a house", "a fish", "a flower",  # subjects the folder has
-           "a cat", "a car", "an apple", "a key"]  # subjects it has not
-TRIGGER = "riso print"
-SEEDS = 4
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+GRID_PROMPTS = ["a house", "a cat", "a car", "a tree", "an apple", "a bicycle"]
+DIAL = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def generate(backend, net, memories, prompts: list[str], seeds: int) -> np.ndarray:
+def generate(backend, prompts: list[str], ids: list[int], trigger: str, seeds: int,
+             loras: list) -> np.ndarray:
+    """Images for "<prompt>, <trigger>"; prompt i always gets seed 1000 + 10 * ids[i]."""
     from t2i_core.backends.base import GenerateRequest
 
     out = []
-    for i, p in enumerate(prompts):
-        req = GenerateRequest(prompt=f"{p}, {TRIGGER}", seed=1000 + 10 * i, count=seeds,
-                              width=32, height=32, steps=20, guidance=3.0)
-        out.extend(backend.generate_with(req, net, memories).images)
+    for p, i in zip(prompts, ids, strict=True):
+        req = GenerateRequest(prompt=f"{p}, {trigger}", seed=1000 + 10 * i, count=seeds,
+                              width=32, height=32, steps=20, guidance=3.0, loras=list(loras))
+        out.extend(backend.generate(req).images)
     return np.stack(out)
 
 
-def mean_distance(enc, images: np.ndarray, folder_emb) -> float:
-    e = enc.images(images)
-    return float((1 - e @ folder_emb.T).mean())
+def bench_folder(backend, enc, name: str, folder: Path, args, overrides: dict) -> dict:
+    from t2i_core.backends.base import LoraRef
+    from t2i_core.finetune.job import train
+    from t2i_core.finetune.request import TrainRequest
+
+    trigger = TRIGGERS[name]
+    out: dict = {"folder": name, "package": THEMES[name][0], "licence": THEMES[name][4],
+                 "trigger": trigger, "load_before": [round(x, 2) for x in os.getloadavg()]}
+    req = TrainRequest(folder=str(folder), name=name, trigger=trigger, sample_every=0,
+                       **overrides)
+    t0 = time.monotonic()
+    res = train(backend, req)
+    out |= {"train_seconds": round(time.monotonic() - t0, 1), "steps": res.steps,
+            "batch": req.batch, "images_per_s": res.images_per_s,
+            "final_loss": round(res.loss, 4),
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "recipe": req.settings()}
+    print(f"[{name}] trained {res.steps} steps in {out['train_seconds']} s", flush=True)
+
+    meas = FolderMeasure(enc, folder_at_32(folder))
+    prompts = test_prompts(args.prompts)
+    ids = list(range(len(prompts)))
+    base = generate(backend, prompts, ids, trigger, args.seeds, [])
+    after = generate(backend, prompts, ids, trigger, args.seeds, [LoraRef(name, 1.0)])
+    zero = generate(backend, prompts[:3], ids[:3], trigger, args.seeds, [LoraRef(name, 0.0)])
+    out["weight0_equals_base"] = bool(np.array_equal(zero, base[: 3 * args.seeds]))
+    out["base"] = meas.all(base, prompts, args.seeds)
+    out["weight1"] = meas.all(after, prompts, args.seeds)
+    # the dial, on an even spread of the prompts (same prompts and seeds at every weight)
+    step = max(1, len(prompts) // args.dial_prompts)
+    sub = ids[::step][: args.dial_prompts]
+    rows = np.concatenate([np.arange(i * args.seeds, (i + 1) * args.seeds) for i in sub])
+    dial = {}
+    for w in DIAL:
+        if w == 0.0:
+            imgs = base[rows]
+        elif w == 1.0:
+            imgs = after[rows]
+        else:
+            imgs = generate(backend, [prompts[i] for i in sub], sub, trigger, args.seeds,
+                            [LoraRef(name, w)])
+        dial[str(w)] = round(meas.style_distance(imgs), 4)
+    out["dial_style_distance"] = dial
+    vals = list(dial.values())
+    b, a = out["base"], out["weight1"]
+    out["bar"] = {
+        "subject_kept": a["r_precision"] >= 0.8 * b["r_precision"],
+        "r_precision_ratio": round(a["r_precision"] / max(b["r_precision"], 1e-9), 3),
+        "style_closer_percent": round(100 * (1 - a["style_distance"] / b["style_distance"]), 1),
+        "style_learned": a["style_distance"] <= 0.7 * b["style_distance"],
+        "no_copies": a["copy_rate"] < 0.02,
+        "dial_monotone": all(x > y for x, y in zip(vals, vals[1:], strict=False)),
+        "fast": out["train_seconds"] <= 300,
+        "weight0_is_base": out["weight0_equals_base"],
+    }
+    print(json.dumps(out), flush=True)
+    grid_ids = [len(prompts) + j for j in range(len(GRID_PROMPTS))]
+    out["_grid"] = [folder_at_32(folder)] + [
+        generate(backend, GRID_PROMPTS, grid_ids, trigger, 2, loras)
+        for loras in ([], [LoraRef(name, 0.5)], [LoraRef(name, 1.0)])]
+    return out
 
 
-def grid(path: Path, folder: np.ndarray, before: np.ndarray, after: np.ndarray,
-         prompts: list[str], seeds: int, cell: int = 64) -> None:
+def draw_grid(path: Path, results: list[dict], cell: int = 48) -> None:
     from PIL import Image, ImageDraw
 
-    label, gap = 110, 16
-    cols = 2 * seeds
-    w = label + cols * (cell + 2) + gap
-    h = (len(prompts) + 1) * (cell + 2) + 20
-    img = Image.new("RGB", (w, h), "white")
+    label, gap, seeds = 90, 14, 2
+    cols = 3 * seeds
+    w = label + cols * (cell + 2) + 2 * gap
+    block = 16 + (cell + 2) * (1 + len(GRID_PROMPTS)) + 8
+    img = Image.new("RGB", (w, 18 + block * len(results)), "white")
     d = ImageDraw.Draw(img)
+    heads = ["before (base)", "adapter 0.5", "adapter 1"]
+    for c, h in enumerate(heads):
+        d.text((label + c * (seeds * (cell + 2) + gap), 4), h, fill="black")
 
     def tile(rgba: np.ndarray) -> Image.Image:
         t = Image.new("RGBA", (cell, cell), (235, 235, 235, 255))
         t.alpha_composite(Image.fromarray(rgba).resize((cell, cell), Image.NEAREST))
         return t.convert("RGB")
 
-    d.text((4, 6), "the folder", fill="black")
-    for c in range(min(cols, len(folder))):
-        img.paste(tile(folder[c]), (label + c * (cell + 2) + (gap if c >= seeds else 0), 0))
-    y0 = cell + 20
-    d.text((label, y0 - 14), "before (base model)", fill="black")
-    d.text((label + seeds * (cell + 2) + gap, y0 - 14), "after (adapter, weight 1)", fill="black")
-    for r, p in enumerate(prompts):
-        y = y0 + r * (cell + 2)
-        d.text((4, y + cell // 2 - 6), p, fill="black")
-        for c in range(seeds):
-            img.paste(tile(before[r * seeds + c]), (label + c * (cell + 2), y))
-            img.paste(tile(after[r * seeds + c]),
-                      (label + (seeds + c) * (cell + 2) + gap, y))
+    for bi, r in enumerate(results):
+        folder, *runs = r["_grid"]
+        y0 = 18 + bi * block
+        d.text((4, y0 + 2), f"{r['folder']} folder ({r['trigger']})", fill="black")
+        for c in range(min(cols, len(folder))):
+            img.paste(tile(folder[c * 3 % len(folder)]),
+                      (label + c * (cell + 2) + gap * (c // seeds), y0 + 14))
+        for pi, p in enumerate(GRID_PROMPTS):
+            y = y0 + 14 + (pi + 1) * (cell + 2)
+            d.text((4, y + cell // 2 - 6), p, fill="black")
+            for ri, imgs in enumerate(runs):
+                for s in range(seeds):
+                    x = label + (ri * seeds + s) * (cell + 2) + gap * ri
+                    img.paste(tile(imgs[pi * seeds + s]), (x, y))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=5.0, help="time box of the training run")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=0, help="fixed step count (0: fit the box)")
+    ap.add_argument("--folders", nargs="+", default=list(THEMES), choices=list(THEMES))
+    ap.add_argument("--prompts", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--dial-prompts", type=int, default=25)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--grid", type=Path, default=Path("docs/finetune.png"))
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    ap.add_argument("--probe-steps", type=int, default=20)
+    ap.add_argument("--work", type=Path, default=None, help="folders and adapters go here")
+    for flag, kind in (("steps", int), ("batch", int), ("rank", int), ("alpha", float),
+                       ("learning-rate", float), ("layers", str), ("prior", float)):
+        ap.add_argument(f"--{flag}", type=kind, default=None, help="recipe override")
+    ap.add_argument("--no-auto-captions", action="store_true")
+    ap.add_argument("--draw-from", type=Path, nargs="+", default=None,
+                    help="only draw the grid from earlier runs' --json files (one per folder, "
+                         "run in parallel), and merge their numbers into --json")
     args = ap.parse_args()
+    if args.draw_from:
+        return merge(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
     torch.set_num_threads(args.threads)
     from t2i_core.backends.builtin import BuiltinBackend
-    from t2i_core.eval.clip_encoder import EvalEncoder
-    from t2i_core.finetune.dataset import load_folder
-    from t2i_core.finetune.job import train
-    from t2i_core.finetune.request import TrainRequest
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-finetune-"))
-    folder = build_style_folder(tmp / "riso")
-    backend = BuiltinBackend(adapters_dir=tmp / "adapters")
-    m = backend.model
-    out: dict = {"machine": f"{os.cpu_count()} cores, torch threads {args.threads}",
-                 "load_before": [round(x, 2) for x in os.getloadavg()]}
-    rss0 = peak_rss_mb()
-
-    # -- throughput, with and without image augmentation -----------------------------------
-    for aug in (True, False):
-        res = train(backend, TrainRequest(folder=str(folder), name=f"probe-{int(aug)}",
-                                          trigger=TRIGGER, steps=args.probe_steps,
-                                          augment_images=aug, sample_every=0))
-        key = "with_augmentation" if aug else "without_augmentation"
-        out[f"images_per_s_{key}"] = res.images_per_s
-        print(f"throughput {key}: {res.images_per_s:.1f} images/s", flush=True)
-    out["peak_rss_mb_training"] = round(peak_rss_mb(), 1)
-    out["peak_rss_mb_model_loaded"] = round(rss0, 1)
-
-    # -- the time-boxed run -------------------------------------------------------------------
-    default = TrainRequest(folder=str(folder), name="riso", trigger=TRIGGER)
-    if args.steps:
-        steps = args.steps
-    else:  # leave ~30 % for preparing, writing the adapter and a shared CPU slowing down
-        rate = out["images_per_s_with_augmentation"]
-        steps = int(min(default.steps, 0.7 * args.minutes * 60 * rate / default.batch))
-    req = TrainRequest(folder=str(folder), name="riso", trigger=TRIGGER, steps=steps,
-                       sample_every=0)
-    t0 = time.monotonic()
-    res = train(backend, req)
-    out["train_seconds"] = round(time.monotonic() - t0, 1)
-    out["train_steps"] = res.steps
-    out["train_images_seen"] = res.steps * req.batch
-    out["train_images_per_s"] = res.images_per_s
-    out["final_loss"] = round(res.loss, 4)
-    out["load_during"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"trained {res.steps} steps in {out['train_seconds']} s", flush=True)
-
-    # -- before / after -------------------------------------------------------------------------
-    enc = EvalEncoder(Path("t2i_core/weights/eval_encoder.safetensors"))
-    data = load_folder(folder)
-    from t2i_core.finetune.augment import centre
-    from t2i_core.models.autoencoder import to_pixels
-
-    folder32 = to_pixels(centre(data.images)).numpy()
-    folder_emb = enc.images(folder32)
-    applied = backend.adapters.apply([_Ref("riso", 1.0)], m.denoiser)
-    lora_net = functools.partial(_call, m.denoiser, applied.params)
-    before = generate(backend, m.denoiser, [], PROMPTS, SEEDS)
-    after = generate(backend, lora_net, applied.memories, PROMPTS, SEEDS)
-    memory_only = generate(backend, m.denoiser, applied.memories, PROMPTS, SEEDS)
-    lora_only = generate(backend, lora_net, [], PROMPTS, SEEDS)
-    d = {k: mean_distance(enc, v, folder_emb) for k, v in
-         {"before": before, "after": after, "memory_only": memory_only,
-          "lora_only": lora_only}.items()}
-    half = len(PROMPTS) // 2 * SEEDS
-    d["after_seen_subjects"] = mean_distance(enc, after[:half], folder_emb)
-    d["after_unseen_subjects"] = mean_distance(enc, after[half:], folder_emb)
-    d["before_seen_subjects"] = mean_distance(enc, before[:half], folder_emb)
-    d["before_unseen_subjects"] = mean_distance(enc, before[half:], folder_emb)
-    d["folder_to_itself"] = float((1 - folder_emb @ folder_emb.T).mean())
-    with torch.no_grad():  # the autoencoder's own round trip: a floor for any generator
-        roundtrip = to_pixels(m.ae.decode(m.ae.encode(centre(data.images)))).numpy()
-    d["folder_autoencoder_roundtrip"] = mean_distance(enc, roundtrip, folder_emb)
-    out["distance"] = {k: round(v, 4) for k, v in d.items()}
-    out["closer_percent"] = round(100 * (1 - d["after"] / d["before"]), 1)
-    out["closer_percent_memory_only"] = round(100 * (1 - d["memory_only"] / d["before"]), 1)
-    out["closer_percent_lora_only"] = round(100 * (1 - d["lora_only"] / d["before"]), 1)
-    out["bar_met"] = out["closer_percent"] >= 30 and out["train_seconds"] <= args.minutes * 60
-    grid(args.grid, folder32, before, after, PROMPTS, SEEDS)
-    out["grid"] = str(args.grid)
-    text = json.dumps(out, indent=1)
+    overrides = {k: getattr(args, k) for k in ("steps", "batch", "rank", "alpha",
+                                               "learning_rate", "layers", "prior")
+                 if getattr(args, k) is not None}
+    if args.no_auto_captions:
+        overrides["auto_captions"] = False
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-finetune-"))
+    backend = BuiltinBackend(adapters_dir=work / f"adapters-{time.time_ns()}")
+    enc = load_encoder()
+    results = []
+    for name in args.folders:
+        folder = build_theme_folder(name, work / "folders" / name)
+        results.append(bench_folder(backend, enc, name, folder, args, overrides))
+    draw_grid(args.grid, results)
+    summary = {"machine": f"{os.cpu_count()} cores (shared), torch threads {args.threads}",
+               "prompts": args.prompts, "seeds": args.seeds, "dial_prompts": args.dial_prompts,
+               "folders": [{k: v for k, v in r.items() if k != "_grid"} for r in results],
+               "grid": str(args.grid)}
+    text = json.dumps(summary, indent=1)
     print(text)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text + "\n")
-    print(f"after / before distance ratio: {d['after'] / d['before']:.3f} "
-          f"({out['closer_percent']} % closer; bar 30 %)")
+        np.savez_compressed(args.json.with_suffix(".npz"),
+                            **{f"{r['folder']}_{i}": a for r in results
+                               for i, a in enumerate(r["_grid"])})
     return 0
 
 
-class _Ref:
-    def __init__(self, name: str, weight: float) -> None:
-        self.name, self.weight = name, weight
-
-
-def _call(module, params, *args):
-    import torch
-
-    return torch.func.functional_call(module, params, args)
+def merge(args) -> int:
+    """Draw one grid from several runs (each --json has its .npz of grid images)."""
+    results, summary = [], None
+    for path in args.draw_from:
+        run = json.loads(path.read_text())
+        grids = np.load(path.with_suffix(".npz"))
+        for r in run["folders"]:
+            r["_grid"] = [grids[f"{r['folder']}_{i}"] for i in range(4)]
+            results.append(r)
+        summary = summary or {k: v for k, v in run.items() if k != "folders"}
+    draw_grid(args.grid, results)
+    summary["folders"] = [{k: v for k, v in r.items() if k != "_grid"} for r in results]
+    summary["grid"] = str(args.grid)
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -84,10 +84,23 @@ class RetrievalIndex:
     def scores(self, query: torch.Tensor) -> torch.Tensor:
         return self.text @ torch.nn.functional.normalize(query.float(), dim=-1)
 
+    def look_similarity(self, centroid: torch.Tensor) -> torch.Tensor:
+        """Cosine between every entry's latent and a unit ``centroid`` (a fine-tuning
+        folder's mean look, finetune/builtin_trainer.py); cached unit latents."""
+        if getattr(self, "_unit", None) is None:
+            flat = self.latent_q.reshape(len(self), -1).float()
+            self._unit = torch.nn.functional.normalize(flat, dim=-1)  # the scale cancels
+        return self._unit @ centroid.float()
+
     def query(self, query: torch.Tensor, k: int, rng: np.random.Generator,
-              style: str | None = None, top_k: int = 16, temperature: float = 0.05) -> Neighbours:
-        """K neighbours for one image; ``rng`` is seeded from the image's seed."""
+              style: str | None = None, top_k: int = 16, temperature: float = 0.05,
+              bias: torch.Tensor | None = None) -> Neighbours:
+        """K neighbours for one image; ``rng`` is seeded from the image's seed. ``bias`` is
+        added to every entry's caption score (a style adapter prefers examples that look
+        like its folder among those that match the prompt)."""
         scores = self.scores(query)
+        if bias is not None:
+            scores = scores + bias
         if style is None:  # draw the anchor among all styles
             anchor = self._draw(scores, torch.ones_like(scores, dtype=torch.bool), 1, rng,
                                 top_k, temperature)[0]

@@ -231,8 +231,8 @@ class GenerateParams:
 # The training settings that depend on the model, as the built-in model wants them. A model
 # may list its own (``list_models``: ``train_defaults``); the worker fills a request's
 # unset (None) ones from the model's, then from these.
-TRAIN_DEFAULTS: dict[str, int | float] = {"steps": 400, "batch": 16, "rank": 8, "alpha": 8.0,
-                                          "learning_rate": 2e-3}
+TRAIN_DEFAULTS: dict[str, int | float] = {"steps": 120, "batch": 16, "rank": 8, "alpha": 8.0,
+                                          "learning_rate": 5e-3}
 
 
 @dataclass

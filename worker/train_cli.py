@@ -24,11 +24,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "to call the style up in prompts, e.g. 'inkwash style'")
     p.add_argument("--model", default=None, help="the model to fine-tune (default: builtin; an "
                    "SD 1.x/2.x/SDXL/SD3 id of a worker started with --backend diffusers)")
-    p.add_argument("--steps", type=int, default=None, help="training steps (default 400)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps (default: the model's; built-in 120)")
     p.add_argument("--batch", type=int, default=None, help="images per step (default 16)")
     p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 8)")
     p.add_argument("--lr", type=float, default=None, dest="learning_rate",
-                   help="learning rate (default 2e-3)")
+                   help="learning rate (default: the model's; built-in 5e-3)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--no-image-augment", action="store_true",
                    help="no crops, flips or colour jitter")
@@ -64,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     body = _body(args)
-    bar = tqdm(total=body.get("steps", 400), desc="training", unit="step")
+    bar = tqdm(total=body.get("steps", 120), desc="training", unit="step")
 
     def on_progress(step: int, total: int, phase: str, info: dict, samples: list) -> None:
         bar.total = total

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
+from t2i_core.finetune.builtin_trainer import STYLE_BIAS
 from t2i_core.finetune.library import AdapterLibrary
 from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
@@ -47,7 +49,8 @@ WEIGHTS_FILE = "builtin.safetensors"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 SIZES = (32, 64, 128, 256, 512)
 NATIVE = 32
-SAMPLING_DEFAULTS = {"top_k": 16, "temperature": 0.05, "anchor_strength": 1.0}
+SAMPLING_DEFAULTS = {"top_k": 16, "temperature": 0.05, "anchor_strength": 1.0,
+                     "style_bias": STYLE_BIAS}
 
 
 class BuiltinModel:
@@ -143,17 +146,18 @@ class BuiltinBackend:
         net = m.denoiser
         if applied is not None and applied.params:  # merged weights, the shared model intact
             net = functools.partial(_call_with, m.denoiser, applied.params)
-        return self.generate_with(request, net, applied.memories if applied else [], progress,
+        return self.generate_with(request, net, applied.styles if applied else [], progress,
                                   cancel, applied.warnings if applied else [])
 
-    def generate_with(self, request: GenerateRequest, net, memories: list,
+    def generate_with(self, request: GenerateRequest, net, styles: list,
                       progress: ProgressCallback | None = None, cancel: CancelFlag | None = None,
                       warnings: list[str] | None = None) -> GenerateResult:
-        """Generate with a given denoiser callable and style memories ``[(index, weight)]``
-        (adapters applied, or a model being fine-tuned for its previews)."""
+        """Generate with a given denoiser callable and the active adapters' retrieval styles
+        (``finetune.adapters.StyleRef``; adapters applied, or a model being fine-tuned for
+        its previews)."""
         m = self.model
         with torch.inference_mode():
-            images, run_warnings = self._run(m, request, progress, cancel, net, memories)
+            images, run_warnings = self._run(m, request, progress, cancel, net, styles)
         prov = [Provenance(
             prompt=request.prompt, negative_prompt=request.negative_prompt,
             seed=request.seed + i, steps=request.steps, guidance=request.guidance,
@@ -166,14 +170,18 @@ class BuiltinBackend:
 
     # -- the pipeline ---------------------------------------------------------------------
     def _run(self, m: BuiltinModel, req: GenerateRequest, progress: ProgressCallback | None,
-             cancel: CancelFlag | None, net, memories: list
+             cancel: CancelFlag | None, net, styles: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
         # colour words are drawn by honour_colours below, not by the encoder; an adapter's
         # trigger phrase ("teal style") is a learned phrase and stays as typed
-        text = req.prompt if req.loras or memories else without_colours(req.prompt)
+        text = req.prompt if req.loras or styles else without_colours(req.prompt)
         prepared = prepare(text, req.negative_prompt)
-        explicit = detect_style(prepared.text)
+        styles = [s for s in styles if s.weight > 0]
+        base_explicit = detect_style(prepared.text)
+        explicit, wanted = retrieval_style(prepared.text, styles)
+        strength = min(1.0, sum(s.weight for s in styles))
+        bias = look_bias(m.index, styles, float(opts["style_bias"]))
         warnings: list[str] = []
         query = m.encoder.encode_weighted([prepared.positive])
         if query.truncated[0]:
@@ -185,19 +193,22 @@ class BuiltinBackend:
         for i in range(req.count):
             seed = req.seed + i
             rng = np.random.default_rng(seed)
-            style_nb = style_neighbours(memories, query.embeddings[0], k, rng, opts)
-            nb = m.index.query(query.embeddings[0], k, rng, explicit,
-                               top_k=int(opts["top_k"]), temperature=float(opts["temperature"]))
-            # with a style adapter the prompt is not re-styled as an emoji or an icon
-            key = None if explicit or style_nb is not None else nb.style
+            # The adapter's kind of picture is used for this image when its own draw falls
+            # below the adapters' weight: the share of images grows with the weight, and one
+            # seed keeps its base retrieval up to some weight, then switches for good.
+            switched = bool(styles) and _draw_below(seed, strength)
+            nb = m.index.query(query.embeddings[0], k, rng,
+                               wanted if switched else base_explicit,
+                               top_k=int(opts["top_k"]), temperature=float(opts["temperature"]),
+                               bias=bias if switched else None)
+            # switched to a style adapter's kind: the prompt is not re-styled as an emoji or
+            # an icon; otherwise exactly as without adapters
+            key = None if switched or base_explicit else nb.style
             if key not in text_by_style:  # "a house" drawn as an emoji is "a house emoji"
                 seg = [*prepared.positive, Segment(f" {STYLE_NOUNS[key]}", 1.0)]
                 text_by_style[key] = m.encoder.encode_weighted([seg]).embeddings[0]
             texts.append(text_by_style[key])
-            latents = nb.latents
-            if style_nb is not None:  # style slots first: the anchor comes from the folder
-                latents = torch.cat([style_nb, latents[: k - len(style_nb)]])
-            neighbours.append(latents)
+            neighbours.append(nb.latents)  # the anchor is always a base-memory example
             gen = torch.Generator().manual_seed(seed)
             noises.append(torch.randn(m.denoiser.cfg.latent_channels, m.denoiser.cfg.latent_size,
                                       m.denoiser.cfg.latent_size, generator=gen))
@@ -259,25 +270,39 @@ def _call_with(module: torch.nn.Module, params: dict, *args: torch.Tensor) -> to
     return torch.func.functional_call(module, params, args)
 
 
-def style_neighbours(memories: list, query: torch.Tensor, k: int, rng: np.random.Generator,
-                     opts: dict) -> torch.Tensor | None:
-    """Neighbour latents from the adapters' style memories (their training folders): half of
-    the ``k`` slots at weight 1 (as trained, finetune/builtin_trainer.py), all at weight 2,
-    split between adapters by weight. None when no adapter brings a memory."""
-    total = sum(w for _, w in memories)
-    if total <= 0:
+def look_bias(index: RetrievalIndex, styles: list, scale: float) -> torch.Tensor | None:
+    """Per memory entry: ``scale`` x how much its latent looks like the adapters' folders
+    (weighted mean of their centroids). Added to the caption scores of retrieval, so among the
+    examples that match the prompt, those drawn in a look near the folder's are preferred;
+    the folder's images themselves are never used."""
+    refs = [s for s in styles if s.centroid is not None]
+    if not refs or scale == 0:
         return None
-    slots = min(k, max(1, round(k * 0.5 * min(total, 2.0))))
-    picked = []
-    for n, (index, w) in enumerate(memories):
-        share = slots - len(picked) if n == len(memories) - 1 else round(slots * w / total)
-        if share > 0:
-            nb = index.query(query, share, rng, "color", top_k=int(opts["top_k"]),
-                             temperature=float(opts["temperature"]))
-            picked.extend(nb.latents)
-    while 0 < len(picked) < slots:  # a memory smaller than its share: repeat its examples
-        picked.append(picked[len(picked) % max(1, len(picked))])
-    return torch.stack(picked[:slots]) if picked else None
+    total = sum(s.weight for s in refs)
+    centroid = sum(s.weight / total * s.centroid for s in refs)
+    return scale * index.look_similarity(torch.nn.functional.normalize(centroid, dim=0))
+
+
+def _draw_below(seed: int, p: float) -> bool:
+    """A per-image uniform draw (its own stream: the retrieval draws stay as they were) < p."""
+    return p >= 1.0 or float(np.random.default_rng([seed, 0x5717E]).random()) < p
+
+
+def retrieval_style(prompt: str, styles: list) -> tuple[str | None, str | None]:
+    """(the style the prompt names, the style retrieval uses). Without adapters: the prompt's
+    own. With adapters (``finetune.adapters.StyleRef``, weight > 0) their trigger phrases are
+    not read as a style request ("papirus icon" is a style, not "draw a line icon"), and a
+    prompt that names none draws from the heaviest adapter's kind of picture."""
+    if not styles:
+        explicit = detect_style(prompt)
+        return explicit, explicit
+    text = prompt
+    for ref in styles:
+        if ref.trigger:
+            text = re.sub(re.escape(ref.trigger), " ", text, flags=re.IGNORECASE)
+    explicit = detect_style(text)
+    heaviest = max(styles, key=lambda r: r.weight)
+    return explicit, explicit or heaviest.retrieval_style
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -19,10 +19,22 @@ import torch
 from t2i_core.errors import T2IError
 from t2i_core.finetune import lora
 from t2i_core.finetune.library import AdapterLibrary, read_metadata
-from t2i_core.retrieval import RetrievalIndex
+from t2i_core.retrieval import STYLES
 
 FORMAT = "t2i-studio-lora-1"
 MERGED_CACHE = 2
+
+
+@dataclass
+class StyleRef:
+    """What an active adapter asks of retrieval: draw the base memory's neighbours from the
+    folder's kind of picture (``retrieval_style``: emoji / color / icon) unless the prompt
+    names one, ignoring the trigger phrase when reading the prompt for a style."""
+
+    retrieval_style: str | None
+    trigger: str
+    weight: float
+    centroid: torch.Tensor | None = None  # the folder's mean look (unit latent), if known
 
 
 @dataclass
@@ -33,13 +45,18 @@ class LoadedAdapter:
     meta: dict
     tensors: dict[str, torch.Tensor]
     scale: float  # alpha / rank
-    memory: RetrievalIndex | None  # the training folder's style memory
+    centroid: torch.Tensor | None = None
+
+    def style_ref(self, weight: float) -> StyleRef:
+        style = self.meta.get("retrieval_style")
+        return StyleRef(style if style in STYLES else None, str(self.meta.get("trigger", "")),
+                        weight, self.centroid)
 
 
 @dataclass
 class Applied:
     params: dict[str, torch.Tensor]  # merged denoiser weights (empty: none adapted)
-    memories: list[tuple[RetrievalIndex, float]]  # (style memory, weight)
+    styles: list[StyleRef]  # the adapters with a weight above 0
     warnings: list[str]
 
 
@@ -73,19 +90,18 @@ class AdapterCache:
 
         tensors = load_file(str(path))
         rank = max(1, int(meta.get("rank", 1)))
-        memory = None
-        if "memory.text" in tensors and "memory.latents" in tensors:
-            n = tensors["memory.text"].shape[0]
-            memory = RetrievalIndex.build(tensors["memory.text"].float(),
-                                          tensors["memory.latents"].float(), ["color"] * n)
+        # an older adapter's "memory.*" (the folder's own latents) is ignored on purpose: as
+        # neighbours and start they made the model re-draw the folder (docs/finetune.md)
+        centroid = tensors.get("style.centroid")
         loaded = LoadedAdapter(name, path, stamp, meta,
                                {k: v for k, v in tensors.items() if ".lora_" in k},
-                               float(meta.get("alpha", rank)) / rank, memory)
+                               float(meta.get("alpha", rank)) / rank,
+                               None if centroid is None else centroid.float().flatten())
         self._files[name] = loaded
         return loaded
 
     def apply(self, refs: list, denoiser: torch.nn.Module) -> Applied:
-        """Merged weights and style memories for ``refs`` (objects with name and weight)."""
+        """Merged weights and retrieval styles for ``refs`` (objects with name and weight)."""
         with self._lock:
             loaded = [(self.load(r.name), float(r.weight)) for r in refs]
             warnings = [f"adapter '{a.name}' was trained on another version of the built-in "
@@ -103,5 +119,4 @@ class AdapterCache:
                     self._merged.popitem(last=False)
             else:
                 self._merged.move_to_end(key)
-            memories = [(a.memory, w) for a, w in loaded if a.memory is not None and w > 0]
-            return Applied(params, memories, warnings)
+            return Applied(params, [a.style_ref(w) for a, w in loaded if w > 0], warnings)

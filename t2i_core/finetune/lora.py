@@ -1,11 +1,11 @@
 """LoRA on the built-in denoiser: peft for training, a plain merge for inference.
 
 Training injects peft ``LoraConfig`` layers into a *copy* of the denoiser (the shared model
-that serves generation is never touched). Which layers: every linear map of the transformer
-blocks (attention qkv/proj, MLP, the adaLN modulation), the input embedding that mixes the
-noisy latent with the retrieved neighbours, the text projection and the output head. The
-adaLN and text maps matter most for a style: they decide how the condition shifts and scales
-every block.
+that serves generation is never touched). Which layers (``LAYER_SETS``): by default only the
+style path, the adaLN modulation of every block, the output modulation and the text
+projection (issue 16: LoRA on every linear map at lr 2e-3 re-drew the folder's pictures;
+docs/finetune.md has the measurements); "all" adds attention, MLPs, the input embedding that
+mixes the noisy latent with the neighbours, and the output head.
 
 Inference does not need peft (it is a training dependency; the runtime stays small):
 ``W' = W + sum_i weight_i * (alpha_i / rank_i) * B_i @ A_i`` for every adapted layer, handed
@@ -23,17 +23,24 @@ import torch
 from t2i_core.errors import T2IError
 
 TARGETS = r"^(embed|ada_out|out|text_mlp\.[02]|blocks\.\d+\.(qkv|proj|ada|mlp\.[02]))$"
+# The style path: the maps from the condition (time + text) to every block's scale / shift /
+# gate. They act on all tokens alike, so they restyle (palette, shading, outline) but cannot
+# carry a folder image's layout; attention, MLPs and the neighbour embedding keep the content.
+STYLE_TARGETS = r"^(ada_out|text_mlp\.[02]|blocks\.\d+\.ada)$"
+LAYER_SETS = {"style": STYLE_TARGETS, "all": TARGETS}
 PREFIX = "denoiser."
 
 
-def inject(denoiser: torch.nn.Module, rank: int, alpha: float) -> torch.nn.Module:
-    """``denoiser`` with peft LoRA layers (B = 0: starts as the base model); only LoRA trains."""
+def inject(denoiser: torch.nn.Module, rank: int, alpha: float,
+           layers: str = "style") -> torch.nn.Module:
+    """``denoiser`` with peft LoRA layers (B = 0: starts as the base model); only LoRA trains.
+    ``layers``: "style" (adaLN and text map, the default) or "all" (every linear map)."""
     try:
         from peft import LoraConfig, inject_adapter_in_model
     except ImportError as e:
         raise T2IError("training_unavailable", "fine-tuning needs the 'peft' package; install "
                        "it with `pip install 't2i-studio[train]'`") from e
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=TARGETS, lora_dropout=0.0,
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=LAYER_SETS[layers], lora_dropout=0.0,
                      bias="none")
     model = inject_adapter_in_model(cfg, denoiser)
     for name, p in model.named_parameters():

@@ -22,11 +22,14 @@ class TrainRequest:
     name: str
     trigger: str = ""  # put in front of every caption; type it in a prompt to call the style
     model: str = "builtin"
-    steps: int = 400
+    steps: int = 120  # issue 16: <= 5 min on a busy 2-core CPU (docs/finetune.md)
     batch: int = 16
     rank: int = 8
     alpha: float = 8.0
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-3  # on the style path only (layers="style")
+    layers: str = "style"  # "style": adaLN + text map (lora.py); "all": every linear map
+    prior: float = 0.5  # share of each batch from the base data (prior preservation)
+    auto_captions: bool = True  # file-name captions replaced by nearest base captions
     seed: int = 0
     augment_images: bool = True  # crops, flips, mild colour jitter (augment.py)
     augment_text: bool = True  # word replace/delete/insert, tag shuffle, caption dropout
@@ -37,8 +40,8 @@ class TrainRequest:
 
     def settings(self) -> dict:
         """What must match for a run to resume from another one's checkpoint."""
-        keep = ("model", "steps", "batch", "rank", "alpha", "learning_rate", "seed",
-                "augment_images", "augment_text", "colour_jitter")
+        keep = ("model", "steps", "batch", "rank", "alpha", "learning_rate", "layers", "prior",
+                "auto_captions", "seed", "augment_images", "augment_text", "colour_jitter")
         return {k: getattr(self, k) for k in keep}
 
     def to_dict(self) -> dict:
@@ -59,6 +62,12 @@ class TrainRequest:
         _num("alpha", self.alpha, 0.0, 1024.0)
         _num("learning_rate", self.learning_rate, 1e-6, 1.0)
         _num("colour_jitter", self.colour_jitter, 0.0, 0.5)
+        _num("prior", self.prior, 0.0, 0.9)
+        if self.layers not in ("style", "all"):
+            raise T2IError("bad_layers", f"layers {self.layers!r} is not known; use 'style' "
+                           "(the default) or 'all'")
+        if not isinstance(self.auto_captions, bool):
+            raise T2IError("bad_auto_captions", "auto_captions must be true or false")
         if (not isinstance(self.sample_prompts, list)
                 or len(self.sample_prompts) > MAX_SAMPLE_PROMPTS
                 or not all(isinstance(p, str) and 0 < len(p.strip()) <= 300

@@ -264,3 +264,35 @@ def test_settings_left_out_come_from_the_model(raw, squares):
     assert float(meta["ss_learning_rate"]) == own["learning_rate"]
     assert meta["ss_network_dim"] == str(own["rank"])
     assert meta["ss_max_train_steps"] == "2"  # the request's own value wins
+
+
+def test_prior_preservation_draws_class_images_without_the_trigger(zoo: Zoo, squares,
+                                                                   tmp_path):
+    """DreamBooth's regularisation batch (issue 16): the base model draws one image per
+    folder caption with the trigger taken out; each step mixes them in (``prior``)."""
+    import torch
+
+    from t2i_core.backends.diffusers_backend import DiffusersBackend
+    from t2i_core.backends.diffusers_backend.trainer import class_prompts
+    from t2i_core.finetune.dataset import load_folder
+    from t2i_core.finetune.request import TrainRequest
+
+    assert class_prompts(["sq style, a red square", "a blue square", "sq style"],
+                         "sq style") == ["a red square", "a blue square", "an image"]
+    backend = DiffusersBackend(models_dir=zoo.models, cache_dir=zoo.cache, device="cpu",
+                               loras_dir=tmp_path / "loras")
+    req = TrainRequest(folder=str(squares), name="prior", model="tiny-sd1", trigger="sq style",
+                       steps=2, batch=2, rank=4, alpha=4.0, learning_rate=1e-2, prior=0.5)
+    trainable = backend.trainer(req)
+    trainable.adapter_name = "prior"
+    data = load_folder(squares, req.trigger)
+    trainable.prepare(data, req)
+    try:
+        assert trainable.prior_captions == [c.split(", ", 1)[1] for c in data.captions]
+        assert trainable.prior_mean.shape[:2] == (len(data), 1)
+        assert trainable.prior_mean.shape[2:] == trainable.mean.shape[2:]
+        assert torch.isfinite(trainable.loss(np.random.default_rng(0)))
+    finally:
+        from t2i_core.backends.diffusers_backend.trainer import release
+
+        release(trainable.loaded)

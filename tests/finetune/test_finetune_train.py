@@ -36,7 +36,10 @@ def test_training_writes_an_adapter_with_metadata_and_never_touches_the_folder(
     assert meta["trigger"] == "teal style" and meta["captions"]["from_txt"] == 1
     with safe_open(res.path, "pt") as f:
         keys = set(f.keys())
-    assert "denoiser.blocks.0.qkv.lora_A.weight" in keys and "memory.latents" in keys
+    # the style path only (adaLN + text map); the folder's images are not in the file
+    assert {"denoiser.blocks.0.ada.lora_A.weight", "denoiser.text_mlp.0.lora_B.weight"} <= keys
+    assert not any(k.startswith("memory.") or ".qkv." in k for k in keys)
+    assert meta["retrieval_style"] in ("emoji", "color", "icon")
     phases = [e.phase for e in events]
     assert phases[0] == "loading" and "training" in phases and phases[-1] == "sampling"
     trained = [e for e in events if e.phase == "training"]

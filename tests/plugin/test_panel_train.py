@@ -17,6 +17,8 @@ import pytest
 from panel_helpers import WAIT
 from qtpy.QtCore import Qt
 
+from worker import protocol as P
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "finetune"))
 from finetune_helpers import make_folder  # noqa: E402
 
@@ -57,7 +59,8 @@ def test_the_studio_shows_generate_and_train_tabs(window):
     assert tabs.currentWidget() is window.panel  # Generate first
     tp = window.train_panel
     # defaults come from the protocol; Advanced is folded away
-    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (400, 8, 0.002)
+    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (
+        P.TRAIN_DEFAULTS["steps"], 8, P.TRAIN_DEFAULTS["learning_rate"])
     tabs.setCurrentIndex(1)  # Train (its form sits in a scroll area)
     assert not tp.advanced.isVisible()
     tp.advanced_toggle.setChecked(True)
@@ -84,7 +87,8 @@ def test_base_model_offers_trainable_models_with_their_own_settings(qtbot, windo
     body = tp.params().to_body()
     assert body["model"] == "sd15" and "batch" not in body  # the worker fills it per model
     tp.model.setCurrentIndex(tp.model.findText("builtin"))
-    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (400, 8, 0.002)
+    assert (tp.steps.value(), tp.rank.value(), tp.learning_rate.value()) == (
+        P.TRAIN_DEFAULTS["steps"], 8, P.TRAIN_DEFAULTS["learning_rate"])
 
 
 def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(

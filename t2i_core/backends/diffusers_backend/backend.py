@@ -51,7 +51,10 @@ log = logging.getLogger("t2i.diffusers")
 SIZES = tuple(range(64, 2049, 64))
 # What kohya users train SD LoRAs with (a train request's own values win): the protocol's
 # defaults (batch 16, learning rate 2e-3) suit the small built-in model, not a UNet.
-SD_TRAIN_DEFAULTS = {"batch": 2, "learning_rate": 1e-4, "steps": 1500, "rank": 16,
+# 20 images: 800 steps x batch 2, half of each batch the base model's own class images (prior
+# preservation, TrainRequest.prior) = 40 passes over the folder (1500 x 2 without a prior was
+# 150 passes: the overfitting of issue 16). Not yet measured on a full-size model (no GPU here).
+SD_TRAIN_DEFAULTS = {"batch": 2, "learning_rate": 1e-4, "steps": 800, "rank": 8,
                      "alpha": 8.0}
 
 

@@ -145,6 +145,10 @@ class DiffusersTrainable:
                 module.requires_grad_(False)
         if self.loaded.adapters:
             pipe.disable_lora()  # the user's adapters stay loaded but off while training
+        self.prior_captions = class_prompts(self.captions, request.trigger)
+        self.prior_mean = self.prior_std = None
+        if request.prior > 0:  # DreamBooth's class images, drawn by the base model itself
+            self.prior_mean, self.prior_std = self._prior_latents(request.seed)
         unet.add_adapter(LoraConfig(r=request.rank, lora_alpha=request.alpha,
                                     target_modules=lora_target_modules(self.family)),
                          adapter_name=TRAIN_ADAPTER)
@@ -166,20 +170,52 @@ class DiffusersTrainable:
         cap = int(self.backend.train_resolution or 0)
         return min(native, cap) // 8 * 8 if cap else native
 
+    def _prior_latents(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prior preservation: one base-model image per folder caption without the trigger
+        ("a red square" for "inkwash, a red square"), encoded like the folder's images. The
+        training batch mixes them in (``request.prior``) so the LoRA learns the trigger's
+        look, not to turn every prompt into the folder's pictures."""
+        pixels = [(img * 2.0 - 1.0).transpose(2, 0, 1).copy()
+                  for img in self._base_images(self.prior_captions, seed)]
+        return self._encode_pixels(pixels, flips=1)
+
+    def _base_images(self, prompts: list[str], seed: int) -> list[np.ndarray]:
+        """HWC float RGB in [0, 1] from the base pipeline (no LoRA yet), one per prompt."""
+        import torch
+
+        from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
+
+        pipe, fam = self.pipe, self.family
+        pipe.scheduler = make_scheduler(fam.scheduler, self.loaded.scheduler_config, fam.flow)
+        out = []
+        for i, prompt in enumerate(prompts):
+            with torch.no_grad():
+                res = pipe(prompt=prompt, num_inference_steps=min(fam.steps, PREVIEW_STEPS),
+                           guidance_scale=fam.guidance, width=self.resolution,
+                           height=self.resolution, output_type="np",
+                           generator=torch.Generator("cpu").manual_seed(seed + 7919 * (i + 1)))
+            out.append(np.asarray(res.images[0], np.float32)[..., :3])
+        return out
+
     def _encode_folder(self, data: FolderData) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, F, C, h, w) latent mean and std, F = 2 with mirrored copies, else 1; scaled."""
+        flips = 2 if self.request.augment_images else 1
+        return self._encode_pixels([self._pixels(data, j) for j in range(self.n)], flips)
+
+    def _encode_pixels(self, pixels: list[np.ndarray], flips: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """CHW images in [-1, 1] -> (N, F, C, h, w) scaled latent mean and std."""
         import torch
 
         vae = self.pipe.vae
+        n = len(pixels)
         upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
         if upcast:  # SDXL's VAE overflows in fp16
             vae.to(torch.float32)
-        flips = 2 if self.request.augment_images else 1
         means, stds = [], []
         try:
-            for i in range(0, self.n, ENCODE_BATCH):
-                pix = torch.from_numpy(np.stack([self._pixels(data, j) for j in
-                                                 range(i, min(self.n, i + ENCODE_BATCH))]))
+            for i in range(0, n, ENCODE_BATCH):
+                pix = torch.from_numpy(np.stack(pixels[i:i + ENCODE_BATCH]))
                 if flips == 2:
                     pix = torch.stack([pix, pix.flip(-1)], 1).flatten(0, 1)
                 with torch.no_grad():
@@ -193,8 +229,8 @@ class DiffusersTrainable:
         shift = float(getattr(vae.config, "shift_factor", None) or 0.0)  # SD3's VAE has one
         mean = (torch.cat(means) - shift) * scale
         std = torch.cat(stds) * scale
-        return (mean.view(self.n, flips, *mean.shape[1:]),
-                std.view(self.n, flips, *std.shape[1:]))
+        return (mean.view(n, flips, *mean.shape[1:]),
+                std.view(n, flips, *std.shape[1:]))
 
     def _pixels(self, data: FolderData, i: int) -> np.ndarray:
         """Image ``i`` at the training resolution, on white, as CHW floats in [-1, 1]."""
@@ -222,9 +258,16 @@ class DiffusersTrainable:
         import torch.nn.functional as F
 
         b = self.request.batch
-        rows = rng.integers(0, self.n, size=b)
-        flip = rng.integers(0, self.mean.shape[1], size=b)
+        n_prior = int(round(b * self.request.prior)) if self.prior_mean is not None else 0
+        rows = rng.integers(0, self.n, size=b - n_prior)
+        flip = rng.integers(0, self.mean.shape[1], size=b - n_prior)
         mean, std = self.mean[rows, flip], self.std[rows, flip]
+        captions = self._captions(rows, rng)
+        if n_prior:
+            p_rows = rng.integers(0, len(self.prior_mean), size=n_prior)
+            mean = torch.cat([mean, self.prior_mean[p_rows, 0]])
+            std = torch.cat([std, self.prior_std[p_rows, 0]])
+            captions += [self.prior_captions[int(i)] for i in p_rows]
         x0 = mean + std * torch.randn_like(mean)
         noise = torch.randn_like(x0)
         if self.family.flow:  # SD3: logit-normal sigmas, x_t = (1-s) x0 + s noise
@@ -237,7 +280,7 @@ class DiffusersTrainable:
             noisy = self.noise_scheduler.add_noise(x0, noise, t)
             target = (self.noise_scheduler.get_velocity(x0, noise, t) if self.prediction ==
                       "v_prediction" else noise)
-        text, extra = self._encode_text(self._captions(rows, rng))
+        text, extra = self._encode_text(captions)
         noisy, t = noisy.to(self.device, self.backend.dtype), t.to(self.device)
         if self.family.flow:
             pred = self.denoiser(hidden_states=noisy, timestep=t, encoder_hidden_states=text,
@@ -346,6 +389,16 @@ class DiffusersTrainable:
         if self.request.trigger:
             meta["modelspec.trigger_phrase"] = self.request.trigger
         return meta
+
+
+def class_prompts(captions: list[str], trigger: str) -> list[str]:
+    """The folder's captions without the trigger phrase: the prompts of the class images."""
+    out = []
+    for c in captions:
+        text = c.replace(trigger.strip(), " ") if trigger.strip() else c
+        text = " ".join(text.replace(" ,", ",").split()).strip(" ,")
+        out.append(text or "an image")
+    return out
 
 
 def release(loaded: Any) -> None:

@@ -1,0 +1,111 @@
+"""The three measures of issue 16 for one style folder, used by bench_finetune.py.
+
+- **subject kept**: R-precision (R=1, candidates = the other test prompts) of images made
+  for "<prompt>, <trigger>", scored against the plain prompt by the evaluation encoder
+  (t2i_core/eval/clip_encoder.py: trained only to measure, never in a loss);
+- **style distance**: mean (1 - cosine) of the evaluation encoder's image embeddings between
+  each generated image and each folder image (the measure bench_finetune.py always used);
+- **copies**: the share of samples whose nearest folder image is closer than the 5th
+  percentile of the distances between two different folder images. Distance: L2 of the RGB
+  pixels at 32 px composited over white (how the evaluation encoder and a person see them).
+  ``copy_rate_premultiplied`` is the same with premultiplied RGBA (t2i_core/eval/metrics.py):
+  it counts any two compact blobs on transparency as close and flags 15 % of the *base*
+  model's samples for the Tango folder (an elephant next to a folder icon), so it is reported
+  but not the bar.
+
+The test prompts are every other-ish row of t2i_core/eval/prompts.tsv (the model card's test
+concepts), a fixed spread so that 25 or 100 prompts cover the list alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_prompts(n: int) -> list[str]:
+    from t2i_core.eval.evaluate import load_prompts
+
+    rows = [p for p, _ in load_prompts()]
+    idx = np.linspace(0, len(rows) - 1, n).round().astype(int)
+    return [rows[i] for i in idx]
+
+
+def generate(backend, prompts: list[str], trigger: str, seeds: int, loras: list,
+             steps: int = 20, guidance: float = 3.0) -> np.ndarray:
+    from t2i_core.backends.base import GenerateRequest
+
+    out = []
+    for i, p in enumerate(prompts):
+        text = f"{p}, {trigger}" if trigger else p
+        req = GenerateRequest(prompt=text, seed=1000 + 10 * i, count=seeds, width=32,
+                              height=32, steps=steps, guidance=guidance, loras=list(loras))
+        out.extend(backend.generate(req).images)
+    return np.stack(out)
+
+
+class FolderMeasure:
+    """Measures samples against one folder (its images at the model's 32 px)."""
+
+    def __init__(self, enc, folder32: np.ndarray) -> None:
+        self.enc = enc
+        self.folder32 = folder32
+        self.folder_emb = enc.images(folder32)
+        self.thresholds = {}
+        for kind, fn in (("white", on_white), ("premultiplied", _premultiplied)):
+            f = fn(folder32)
+            off = torch.cdist(f, f)[~torch.eye(len(f), dtype=torch.bool)]
+            self.thresholds[kind] = float(torch.quantile(off, 0.05))
+
+    def style_distance(self, images: np.ndarray) -> float:
+        e = self.enc.images(images)
+        return float((1 - e @ self.folder_emb.T).mean())
+
+    def copy_rate(self, images: np.ndarray, kind: str = "white") -> float:
+        fn = on_white if kind == "white" else _premultiplied
+        nearest = torch.cdist(fn(images), fn(self.folder32)).min(dim=1).values
+        return float((nearest < self.thresholds[kind]).float().mean())
+
+    def r_precision(self, images: np.ndarray, prompts: list[str], seeds: int) -> float:
+        from t2i_core.eval.metrics import candidate_sets, r_precision
+
+        text = self.enc.texts(prompts)
+        sets = candidate_sets(len(prompts), candidates=len(prompts), seed=0)
+        owner = np.repeat(np.arange(len(prompts)), seeds)
+        return r_precision(self.enc.images(images), owner, text, sets)
+
+    def all(self, images: np.ndarray, prompts: list[str], seeds: int) -> dict:
+        return {"r_precision": round(self.r_precision(images, prompts, seeds), 4),
+                "style_distance": round(self.style_distance(images), 4),
+                "copy_rate": round(self.copy_rate(images), 4),
+                "copy_rate_premultiplied": round(self.copy_rate(images, "premultiplied"), 4)}
+
+
+def on_white(rgba_u8: np.ndarray) -> torch.Tensor:
+    """(N,32,32,4) uint8 -> (N, 3072) RGB in [0, 1] composited over white."""
+    x = torch.from_numpy(np.asarray(rgba_u8)).float() / 255.0
+    return (x[..., :3] * x[..., 3:] + (1 - x[..., 3:])).reshape(len(x), -1)
+
+
+def _premultiplied(rgba_u8: np.ndarray) -> torch.Tensor:
+    from t2i_core.eval.metrics import premultiplied
+
+    return premultiplied(rgba_u8)
+
+
+def load_encoder():
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    return EvalEncoder(ROOT / "t2i_core/weights/eval_encoder.safetensors")
+
+
+def folder_at_32(folder: Path) -> np.ndarray:
+    from t2i_core.finetune.augment import centre
+    from t2i_core.finetune.dataset import load_folder
+    from t2i_core.models.autoencoder import to_pixels
+
+    return to_pixels(centre(load_folder(folder).images)).numpy()
