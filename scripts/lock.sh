@@ -23,7 +23,9 @@ for dir in $(pip config get global.find-links 2>/dev/null || true) ${PIP_FIND_LI
 done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 build_in=$tmp/build.in over=$tmp/torch.txt
-echo "setuptools>=68" > "$build_in"   # the editable install builds without isolation
+# setuptools: the editable install builds without isolation; uv installs the lock (setup.sh),
+# pip stays usable in the environment. All three are pinned with hashes like the rest.
+printf 'setuptools>=68\nuv==0.13.8\npip>=24\n' > "$build_in"
 
 # platform name  uv --python-platform
 PLATFORMS=("linux-x86_64 x86_64-manylinux_2_36"
@@ -42,7 +44,7 @@ lock() {  # lock PLATFORM UV_PLATFORM PROFILE TORCH EXTRAS...
         "${FIND_LINKS[@]}" --no-header --annotation-style line \
         -o "locks/$plat/$profile.txt"
     # stable annotations: name the inputs, not their temporary paths
-    sed -i -e "s#-r $build_in#setuptools for the editable install#" \
+    sed -i -e "s#-r $build_in#the installers (scripts/lock.sh)#" \
         -e "s#--override $over#the torch pin in scripts/lock.sh#" "locks/$plat/$profile.txt"
     sed -i "1i # t2i-studio lock: profile '$profile', $plat, CPython 3.11. Made by scripts/lock.sh;\n# do not edit. Install: bash scripts/setup.sh $profile (docs/install.md)." \
         "locks/$plat/$profile.txt"

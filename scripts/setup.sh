@@ -7,7 +7,8 @@
 #     diffusers  studio + your own Stable-Diffusion-family models (torch 2.14.1, CUDA-capable)
 #     cluster    diffusers + Ray: a studio's gateway and GPU nodes (docs/cluster.md)
 #     test       every extra: training, evaluation, data builder and the test tools (CI)
-# The lock files are in locks/ (made by scripts/lock.sh). A smaller profile asked of an
+# The lock files are in locks/ (made by scripts/lock.sh); uv (pinned there too) installs
+# them, hashes checked, and removes what they do not list. A smaller profile asked of an
 # environment that holds a larger one keeps the larger one: each is a complete, locked set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +46,26 @@ LOCK=locks/$PLATFORM/$PROFILE.txt
 # pip warns about every local index folder it skips; keep real messages only
 pip_q() { .venv/bin/pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; }
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-# --no-deps: the lock is complete, so pip resolves nothing and installs nothing unlisted.
-pip_q --require-hashes --no-deps -r "$LOCK"
-pip_q --no-deps --no-build-isolation -e .
+# 1. uv, the installer, itself from the lock (its pin and hashes only).
+if [ "$(.venv/bin/uv --version 2>/dev/null)" != "uv $(sed -n 's/^uv==\([^ ]*\).*/\1/p' "$LOCK")" ]
+then
+    boot=$(mktemp); awk '/^uv==/{p=1} p&&!/^uv==/&&!/^ /{p=0} p' "$LOCK" > "$boot"
+    pip_q --require-hashes --no-deps -r "$boot"; rm -f "$boot"
+fi
+# 2. The lock, exactly: uv installs every pinned file after checking its hash and removes
+# whatever the lock does not list. The package indexes are the ones pip is configured with
+# (uv does not read pip's configuration); any index may serve a file, as the hash decides.
+INDEXES=()
+for url in $(.venv/bin/pip config get global.index-url 2>/dev/null || true) ${PIP_INDEX_URL:-}
+do INDEXES+=(--index-url "$url"); done
+for url in $(.venv/bin/pip config get global.extra-index-url 2>/dev/null || true) \
+           ${PIP_EXTRA_INDEX_URL:-}; do INDEXES+=(--extra-index-url "$url"); done
+for dir in $(.venv/bin/pip config get global.find-links 2>/dev/null || true) \
+           ${PIP_FIND_LINKS:-}; do INDEXES+=(--find-links "$dir"); done
+.venv/bin/uv pip sync -q --python .venv/bin/python --require-hashes \
+    --index-strategy unsafe-best-match "${INDEXES[@]}" "$LOCK"
+# 3. The project itself, editable, nothing resolved (setuptools comes from the lock).
+.venv/bin/uv pip install -q --python .venv/bin/python --no-deps --no-build-isolation -e .
 echo "$PROFILE" > "$MARKER"
 .venv/bin/python scripts/lockcheck.py >&2
 echo "ready ($PROFILE): .venv/bin/t2i --help" >&2
