@@ -11,6 +11,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Ray (tests/cluster) reads this when it is first imported: with "cluster mode" off every Ray
+# process takes 127.0.0.1 as its node address, so the test clusters stay on loopback.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 # Tests never see the user's worker, history, adapters or settings: before anything is
 # imported, every test (and every worker, Krita or Blender a test starts, which inherit this

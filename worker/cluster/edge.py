@@ -109,6 +109,11 @@ def _check(msg: P.Message, params: P.GenerateParams | P.TrainParams, catalog: Ca
 def _check_generate(msg: P.Message, p: P.GenerateParams, model: dict) -> None:
     from t2i_core.backends.base import GenerateRequest, LoraRef
 
+    # Settings the request left out are the model's own, as the worker fills them
+    # (worker/runner.py); the catalog lists each model's complete generate_defaults.
+    size = model.get("default_size") or 128
+    p = p.filled({**P.GENERATE_DEFAULTS, "width": size, "height": size,
+                  **(model.get("generate_defaults") or {})})
     frames = {im.name: im.to_numpy() for im in msg.images}
     mask = frames.get("mask")
     if mask is not None and mask.ndim == 3 and mask.shape[2] == 1:
@@ -118,7 +123,7 @@ def _check_generate(msg: P.Message, p: P.GenerateParams, model: dict) -> None:
         height=p.height, count=p.count, steps=p.steps, guidance=p.guidance, model=p.model,
         init_image=frames.get("init_image"), strength=p.strength, mask=mask,
         loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler,
-    ).validate(sizes=tuple(model.get("sizes") or ()) or None)
+        vector=p.vector).validate(sizes=tuple(model.get("sizes") or ()) or None)
 
 
 def _check_train(p: P.TrainParams, model: dict) -> None:
