@@ -173,11 +173,11 @@ class BuiltinBackend:
              cancel: CancelFlag | None, net, styles: list
              ) -> tuple[list[np.ndarray], list[str]]:
         opts = {**SAMPLING_DEFAULTS, **m.meta.get("sampling", {}), **self.sampling_overrides}
-        # colour words are drawn by honour_colours below, not by the encoder; an adapter's
-        # trigger phrase ("teal style") is a learned phrase and stays as typed
-        text = req.prompt if req.loras or styles else without_colours(req.prompt)
-        prepared = prepare(text, req.negative_prompt)
-        styles = [s for s in styles if s.weight > 0]
+        styles = [s for s in styles if s.weight > 0]  # weight 0 is the base model, exactly
+        # Colour words are drawn by honour_colours below, not by the encoder, with or without
+        # adapters: the text the encoder reads must not change with an adapter's weight, or
+        # weight 0 would not be the base model and the weight would not be a smooth dial.
+        prepared = prepare(without_colours(req.prompt), req.negative_prompt)
         base_explicit = detect_style(prepared.text)
         explicit, wanted = retrieval_style(prepared.text, styles)
         strength = min(1.0, sum(s.weight for s in styles))

@@ -107,17 +107,23 @@ def test_builtin_backend_honours_the_colour_word(tiny_backend):
     assert not all(_near(dominant_hue(im), 0) for im in plain)  # the random model is not red
 
 
-def test_with_an_adapter_the_prompt_reaches_the_encoder_as_typed(tiny_backend, monkeypatch):
-    """A trigger phrase with a colour word ("teal style") is what the adapter learned: it is
-    not taken out; without adapters the colour word is (the drawing is the plain prompt's)."""
+def test_the_encoder_reads_the_prompt_without_colour_words_with_or_without_adapters(
+        tiny_backend, monkeypatch):
+    """Colour words are drawn by recolouring, never by the encoder, also with an adapter (its
+    trigger "teal style" included): the encoder's text must not depend on the adapter's
+    weight, so that weight 0 is exactly the base model and the weight is a smooth dial."""
+    from t2i_core.finetune.adapters import StyleRef
+
     seen = []
     encode = tiny_backend.model.encoder.encode_weighted
     monkeypatch.setattr(tiny_backend.model.encoder, "encode_weighted",
                         lambda segs: seen.append("".join(s.text for s in segs[0])) or encode(segs))
     tiny_backend.generate_with(GenerateRequest(prompt="a circle, teal style", steps=1,
                                                width=32, height=32),
-                               tiny_backend.model.denoiser, [(None, 0.0)])  # a style memory
+                               tiny_backend.model.denoiser,
+                               [StyleRef(retrieval_style=None, trigger="teal style", weight=1.0)])
     with_adapter, seen[:] = list(seen), []
-    tiny_backend.generate(GenerateRequest(prompt="a teal circle", steps=1, width=32, height=32))
-    assert with_adapter[0] == "a circle, teal style"
-    assert seen[0] == "a circle" and all("teal" not in t for t in seen)
+    tiny_backend.generate(GenerateRequest(prompt="a circle, teal style", steps=1, width=32,
+                                          height=32))
+    assert with_adapter[0] == seen[0]
+    assert all("teal" not in t for t in [*with_adapter, *seen])
