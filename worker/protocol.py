@@ -251,6 +251,9 @@ class TrainParams:
     rank: int | None = None
     alpha: float | None = None
     learning_rate: float | None = None
+    layers: str = "style"  # "style": the style path only; "all": every linear map
+    prior: float = 0.5  # share of each batch from the base data (prior preservation)
+    auto_captions: bool = True  # file-name captions joined by nearest base captions
     seed: int = 0
     augment_images: bool = True
     augment_text: bool = True
@@ -269,12 +272,12 @@ class TrainParams:
         kinds = {"folder": str, "name": str, "trigger": str, "model": str, "steps": int,
                  "batch": int, "rank": int, "alpha": float, "learning_rate": float,
                  "seed": int, "colour_jitter": float, "sample_every": int,
-                 "checkpoint_every": int}
+                 "checkpoint_every": int, "layers": str, "prior": float}
         values: dict[str, Any] = {}
         for name, kind in kinds.items():
             if name in body:
                 values[name] = _typed(body[name], kind, name, request_id)
-        for name in ("augment_images", "augment_text"):
+        for name in ("augment_images", "augment_text", "auto_captions"):
             if name in body:
                 if not isinstance(body[name], bool):
                     raise ProtocolError("bad_message", f"'{name}' must be true or false",
