@@ -27,7 +27,9 @@ def _seal_from_the_user() -> Path:
     parent = os.environ.get("T2I_TEST_HOME_ROOT")
     if parent and Path(os.environ.get("HOME", "/")).is_relative_to(parent):
         # A pytest that a sealed test started (e.g. the panel tests under PyQt6): its
-        # environment, T2I_* settings included, is the suite's own; keep it.
+        # environment, T2I_* settings included, is the suite's own; keep it, but give it an
+        # adapter library of its own (the same names trained twice would become name-2).
+        os.environ["T2I_ADAPTER_DIR"] = tempfile.mkdtemp(prefix="adapters-", dir=parent)
         return Path(parent)
     # Downloads of public packages (the npm icon sets of the data-builder test) may stay
     # cached where they were: they are not the user's work.

@@ -91,9 +91,6 @@ def test_base_model_offers_trainable_models_with_their_own_settings(qtbot, windo
         P.TRAIN_DEFAULTS["steps"], 8, P.TRAIN_DEFAULTS["learning_rate"])
 
 
-# Timing-sensitive on a loaded 2-core machine (failed once in a full fresh-clone run,
-# passes alone): rerun once, visibly.
-@pytest.mark.flaky(reruns=1)
 def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
         qtbot, window, tmp_path: Path):
     folder = make_folder(tmp_path / "teal pictures")
@@ -163,9 +160,6 @@ def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
     assert folder_hashes(folder) == before
 
 
-# Timing-sensitive on a loaded 2-core machine (failed once in a full fresh-clone run,
-# passes alone): rerun once, visibly.
-@pytest.mark.flaky(reruns=1)
 def test_cancel_mid_run_then_the_panel_trains_again(qtbot, window, tmp_path: Path):
     folder = make_folder(tmp_path / "pics")
     tp = window.train_panel
