@@ -35,42 +35,29 @@ def test_studio_command_is_registered():
     assert out.returncode == 0 and "--endpoint" in out.stdout
 
 
-def test_studio_app_connects_opens_a_file_and_quits(qtbot, tmp_path, panel_worker, monkeypatch):
-    """`t2i studio --endpoint E file.ora`, run in-process: the window connects to the running
-    worker and shows the file; then the window is closed and the app's event loop ends.
-    (QApplication.quit as well as close: other tests' windows may still be open.)"""
-    import time
-
-    from qtpy.QtCore import QTimer
-    from qtpy.QtWidgets import QApplication
+def test_studio_app_connects_opens_a_file_and_quits(tmp_path, panel_worker):
+    """`t2i studio --endpoint E file.ora`, in a process of its own (studio_app_driver.py):
+    the window connects to the running worker and shows the file; then the window is closed
+    and the app's event loop ends with exit code 0."""
+    import json
+    import os
+    from pathlib import Path
 
     from plugin.studio import ora
-    from plugin.studio.app import main
     from plugin.studio.document import Document
 
     path = tmp_path / "start.ora"
     doc = Document(64, 48)
     doc.layers[0].name = "paper"
     ora.save_ora(doc, path)
-    monkeypatch.setenv("T2I_WORKER_TOKEN", panel_worker.token)
-    seen: dict = {}
-    deadline = time.monotonic() + 120
-    earlier = QApplication.topLevelWidgets()  # held: their ids cannot be reused
-
-    def check() -> None:
-        wins = [w for w in QApplication.topLevelWidgets() if all(w is not e for e in earlier)
-                and type(w).__name__ == "StudioWindow" and w.isVisible()]
-        if wins and wins[0].panel.bridge.state == "ready" or time.monotonic() > deadline:
-            if wins:
-                seen.update(state=wins[0].panel.bridge.state, title=wins[0].windowTitle(),
-                            layers=[la.name for la in wins[0].doc.layers],
-                            size=wins[0].canvas_size())
-                wins[0].close()
-            QApplication.quit()
-            return
-        QTimer.singleShot(50, check)
-
-    QTimer.singleShot(50, check)
-    assert main(["--endpoint", panel_worker.endpoint, "--no-spawn", str(path)]) == 0
+    env = {**os.environ, "T2I_WORKER_TOKEN": panel_worker.token, "QT_QPA_PLATFORM": "offscreen"}
+    driver = Path(__file__).with_name("studio_app_driver.py")
+    repo = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, str(driver), panel_worker.endpoint, str(path)],
+                          env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["exit_code"] == 0
     assert seen["state"] == "ready" and seen["title"].startswith("start.ora")
-    assert seen["layers"] == ["paper"] and seen["size"] == (64, 48)
+    assert seen["layers"] == ["paper"] and seen["size"] == [64, 48]
