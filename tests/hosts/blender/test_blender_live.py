@@ -30,7 +30,7 @@ def live_run(tmp_path_factory) -> dict:
     xvfb = xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_live")
     zip_path = tmp / "addon.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
+    built = subprocess.run([sys.executable, "-m", "worker.commands", "package", "blender", "-o",
                             str(zip_path)], cwd=REPO, capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr

@@ -270,7 +270,7 @@ def test_an_interpreter_that_cannot_run_the_worker_is_reported():
 
 
 def _build(out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
+    return subprocess.run([sys.executable, "-m", "worker.commands", "package", "blender", "-o",
                            str(out), *args], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
 
@@ -304,7 +304,7 @@ def test_zip_layout_and_vendored_client(addon_zip, tmp_path):
 
 
 def test_packaging_errors_are_clear(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "nope"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "worker.commands", "package", "nope"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown target 'nope'" in proc.stdout
     wheel = tmp_path / "pyzmq-27.3.0-cp311-cp311-manylinux_2_28_x86_64.whl"

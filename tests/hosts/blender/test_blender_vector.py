@@ -35,7 +35,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     blender_or_fail()
     tmp = tmp_path_factory.mktemp("blender_vector")
     zip_path = tmp / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
+    built = subprocess.run([sys.executable, "-m", "worker.commands", "package", "blender", "-o",
                             str(zip_path)], cwd=REPO, capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stdout + built.stderr

@@ -52,7 +52,7 @@ def krita_or_fail() -> str:
 def build_zip(dest: Path, *extra: str) -> Path:
     """``t2i package krita`` (the real command) into ``dest``."""
     out = dest / "t2i_studio-krita.zip"
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "krita", "-o",
+    proc = subprocess.run([sys.executable, "-m", "worker.commands", "package", "krita", "-o",
                            str(out), *extra], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
