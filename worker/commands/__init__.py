@@ -1,11 +1,11 @@
 """The ``t2i`` command: the core commands, plus ``t2i worker``, with ``generate`` via the worker.
 
-Every subcommand lives in this folder (one module each where it has more than a few lines),
-except two kinds: the core's own commands (``t2i_core/cli.py``: ``data``, ``builtin``,
-``eval``, ``upscale``, ``live``, ``generate --local``; they need no worker and stay usable as
-``python -m t2i_core.cli``), and commands that a higher level owns, which register themselves
-through the ``t2i.commands`` entry-point group (``t2i studio`` is ``plugin/``'s). So nothing
-here imports ``plugin`` (docs/structure.md has the levels).
+Every subcommand lives in this folder, one module each where it has more than a few lines
+(``core``: the commands that need t2i_core alone: ``generate --local``, ``data``, ``builtin``,
+``eval``; ``live``, ``upscale``, ``models``, ``train``, ``plan``), except commands that a
+higher level owns: they register themselves through the ``t2i.commands`` entry-point group
+(``t2i studio`` is ``plugin/``'s, see ``registered``). So nothing here imports ``plugin``, and
+nothing in t2i_core imports a command (docs/structure.md has the levels).
 
 ``t2i generate`` talks to a running worker (the one ``t2i worker`` advertises) or starts one
 for the duration of the command, exactly as the editor panels do; ``--local`` runs the model
@@ -23,20 +23,15 @@ from worker.__main__ import add_worker_arguments, run_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    try:
-        from t2i_core.cli import build_parser as core_parser
+    from worker.commands.core import build_parser as core_parser
+    from worker.commands.live import add_live_commands  # light: argparse only
+    from worker.commands.upscale import add_upscale_commands
 
-        parser = core_parser()
-    except ImportError:  # the core CLI is optional for the worker
-        parser = argparse.ArgumentParser(prog="t2i", description="Offline text-to-image.")
-        parser.add_subparsers(dest="command", required=True)
+    parser = core_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    gen = sub.choices.get("generate")
-    if gen is None:
-        from t2i_core.cli import add_generate_args
-
-        gen = sub.add_parser("generate", help="generate images from a prompt")
-        add_generate_args(gen)
+    add_live_commands(sub)
+    add_upscale_commands(sub)
+    gen = sub.choices["generate"]
     g = gen.add_argument_group("worker")
     g.add_argument("--local", action="store_true",
                    help="run the model in this process instead of through the worker")
@@ -107,10 +102,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from t2i_core.backends.base import Provenance
-    from t2i_core.cli import cmd_generate as local_generate
-    from t2i_core.cli import load_request, output_paths
     from t2i_core.png_info import save_png
     from worker.client import WorkerClient, WorkerError
+    from worker.commands.core import cmd_generate as local_generate
+    from worker.commands.core import load_request, output_paths
     from worker.protocol import GenerateParams, LoraParam
 
     if args.local:
@@ -173,6 +168,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from t2i_core.cli import run
+    from worker.commands.core import run
 
     return run(build_parser(), argv)
