@@ -35,6 +35,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from t2i_core.backends.abilities import HintsMemory, SupportsTraining
 from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
@@ -90,11 +91,11 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     t_start = time.monotonic()
     request.validate()
     requested = check_name(request.name)
-    factory = getattr(backend, "trainer", None)
-    library: AdapterLibrary | None = getattr(backend, "adapter_library", None)
-    if not callable(factory) or library is None:
-        raise T2IError("not_trainable", f"backend '{getattr(backend, 'name', '?')}' cannot "
-                       "fine-tune its models; use the built-in model")
+    if not isinstance(backend, SupportsTraining):
+        raise T2IError("not_trainable", f"backend '{backend.name}' cannot fine-tune its "
+                       "models; use the built-in model")
+    factory = backend.trainer
+    library: AdapterLibrary = backend.adapter_library
     report = progress or (lambda p: None)
     report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
     data = load_folder(Path(request.folder), request.trigger)
@@ -261,7 +262,7 @@ def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2I
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    hint = getattr(trainable, "memory_hint", "")  # the backend's own options, if any
+    hint = trainable.memory_hint if isinstance(trainable, HintsMemory) else ""
     return T2IError("out_of_memory", f"not enough memory to train at step {step + 1} with "
                     f"batch {request.batch}; train again with a smaller batch or rank"
                     f"{'; ' + hint if hint else ''}, or close other programs")

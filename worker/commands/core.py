@@ -223,10 +223,10 @@ def cmd_builtin_train(args: argparse.Namespace) -> int:
 
 
 def cmd_builtin_export(args: argparse.Namespace) -> int:
-    from t2i_core.text_encoder import TextEncoder
+    from t2i_core.text_encoder import shared_text_encoder
     from t2i_core.training.export import export_builtin
 
-    empty = TextEncoder().encode([""]).embeddings[0]
+    empty = shared_text_encoder().encode([""]).embeddings[0]
     path = export_builtin(args.data, args.run, args.out / "builtin.safetensors", empty,
                           memory_size=args.memory_size,
                           extra={"sampling": {"anchor_strength": args.anchor_strength}})
