@@ -12,7 +12,7 @@ quietly instead of reported as a load error. The default is ``builtin`` + ``live
 A backend that ``SupportsLazyListing`` (``live``) lists its models from ``describe()`` (file
 hash and metadata, milliseconds) and loads them on its first request, so serving it costs the
 worker's start-up nothing (measured in docs/PERFORMANCE.md, "Live mode"). Every other ability
-is asked the same way, by ``isinstance`` against t2i_core/backends/abilities.py, never by name.
+is asked the same way, by ``isinstance`` against t2i_core/abilities.py, never by name.
 The backends that use the frozen MiniLM share one instance (t2i_core.text_encoder.shared).
 """
 
@@ -23,7 +23,7 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from t2i_core.backends.abilities import (
+from t2i_core.abilities import (
     SupportsAdapters,
     SupportsDevice,
     SupportsLazyListing,

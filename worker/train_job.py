@@ -23,7 +23,7 @@ SAMPLE_SIDE = 128
 
 
 def prepare_train(cache: Any, job: Any) -> None:
-    from t2i_core.backends.abilities import SupportsTraining
+    from t2i_core.abilities import SupportsTraining
     from t2i_core.errors import T2IError
     from t2i_core.finetune.dataset import check_folder
     from t2i_core.finetune.library import check_name

@@ -22,7 +22,7 @@ _DIFFUSERS: dict[str, Any] = {}  # models folder -> DiffusersUpscalers (pipeline
 def models_dir_of(cache: Any) -> Path | None:
     """The folder where a user's diffusers models live: the diffusers backend's, if this
     worker serves it, else ``$T2I_MODELS_DIR``."""
-    from t2i_core.backends.abilities import SupportsModelFolder
+    from t2i_core.abilities import SupportsModelFolder
 
     backends = cache.backends.values() if cache is not None else ()
     folders = [b.models_dir for b in backends if isinstance(b, SupportsModelFolder)]

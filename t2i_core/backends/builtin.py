@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from t2i_core.backends.abilities import WantsPreview
+from t2i_core.abilities import WantsPreview
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,
@@ -31,11 +31,11 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
+from t2i_core.backends.builtin_trainer import STYLE_BIAS
 from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
-from t2i_core.finetune.builtin_trainer import STYLE_BIAS
 from t2i_core.finetune.library import AdapterLibrary
 from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
@@ -124,7 +124,7 @@ class BuiltinBackend:
 
     def trainer(self, request):
         """The fine-tuning seam (t2i_core/finetune/job.py): this model's ``Trainable``."""
-        from t2i_core.finetune.builtin_trainer import BuiltinTrainable
+        from t2i_core.backends.builtin_trainer import BuiltinTrainable
 
         return BuiltinTrainable(self, request)
 

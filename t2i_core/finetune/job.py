@@ -10,11 +10,11 @@ A backend plugs in by offering ``trainer(request) -> Trainable`` and an ``adapte
 (``AdapterLibrary``). The ``Trainable`` knows its model: it prepares the folder's data
 (captions, latents, memory), injects LoRA and says which parameters train, computes one
 batch's loss from the job's RNG, draws previews, and hands back the adapter's tensors and
-metadata. The built-in model's is ``t2i_core.finetune.builtin_trainer``; a diffusers SD
+metadata. The built-in model's is ``t2i_core.backends.builtin_trainer``; a diffusers SD
 backend implements the same five methods (docs/finetune.md, "Other backends").
 
 Resume: the run folder ``.runs/<name>/`` holds ``run.json`` (folder fingerprint + settings)
-and ``checkpoint.safetensors`` (``training/checkpoint.py``: temp file + rename, so a crash or a
+and ``checkpoint.safetensors`` (``t2i_core/checkpoint.py``: temp file + rename, so a crash or a
 full disk mid-write leaves the previous one intact). The same request again (same folder
 content, same settings) continues from the last checkpoint, bit for bit as if it had never
 stopped; anything else gets a fresh run under a free name.
@@ -35,12 +35,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from t2i_core.backends.abilities import HintsMemory, SupportsTraining
+from t2i_core.abilities import HintsMemory, SupportsTraining
+from t2i_core.checkpoint import load_checkpoint, save_checkpoint
 from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
-from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
 RUN_FILE = "run.json"

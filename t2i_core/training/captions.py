@@ -8,20 +8,15 @@ one at random each time it sees the item.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from t2i_core.data.meta import load_meta
 from t2i_core.text_augment import augment
 from t2i_core.text_encoder import TextEncoder, shared_text_encoder
-
-
-def load_meta(data_dir: Path) -> list[dict]:
-    with open(data_dir / "meta.jsonl") as f:
-        return [json.loads(line) for line in f]
 
 
 def embed_captions(data_dir: Path, variants: int = 1, seed: int = 0,

@@ -1,5 +1,5 @@
 """Each backend declares what it can do beyond ``Backend`` by the abilities' protocols
-(t2i_core/backends/abilities.py), and the worker asks only through them."""
+(t2i_core/abilities.py), and the worker asks only through them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from t2i_core.backends.abilities import (
+from t2i_core.abilities import (
     HintsMemory,
     SupportsAdapters,
     SupportsLazyListing,

@@ -214,8 +214,8 @@ def test_the_slim_committed_checkpoint_resumes(tmp_path):
     """checkpoints/upscaler/ holds a slimmed checkpoint (EMA fp16, Adam bf16): it resumes."""
     import shutil
 
+    from t2i_core.checkpoint import slim_checkpoint
     from t2i_core.enhance.train import TrainConfig, train_upscaler
-    from t2i_core.training.checkpoint import slim_checkpoint
 
     pairs = fake_pairs(tmp_path / "pairs")
     run, slim = tmp_path / "run", tmp_path / "slim"

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from t2i_core.backends.abilities import WantsPreview
+from t2i_core.abilities import WantsPreview
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,

@@ -1,4 +1,4 @@
-"""What a backend can do beyond ``Backend`` (base.py), each ability a small protocol.
+"""What a backend can do beyond ``Backend`` (backends/base.py), each ability a small protocol.
 
 The worker and the fine-tuning job ask ``isinstance(backend, SupportsTraining)``, never
 ``getattr(backend, "trainer", None)``: an ability is declared by having its members, checked
@@ -6,10 +6,10 @@ in one place, and a test (tests/core/test_abilities.py) keeps every backend's li
 ``runtime_checkable`` protocols check that the members exist (not their signatures), which
 is what the old look-ups by name did, now with a name a reader can follow.
 
-This module sits at the core's lowest level with base.py: it imports nothing of the core
-above it. The fine-tuning types it mentions (``TrainRequest``, ``AdapterLibrary``,
-``Trainable``, in t2i_core/finetune/) sit above it, so they are ``Any`` here and named in
-the docstrings.
+This is the core's lowest module: it imports nothing of the core, so that every part can ask
+(finetune/ sits below backends/, and both ask). The types it mentions (``ModelInfo``,
+``TrainRequest``, ``AdapterLibrary``, ``Trainable``) live above it, so they are ``Any``
+here and named in the docstrings; docs/structure.md has the levels.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from t2i_core.backends.base import ModelInfo
-
 
 @runtime_checkable
 class SupportsLazyListing(Protocol):
     """Lists its models without loading them (file hash and metadata, milliseconds) and loads
     on the first request (live): serving it costs the worker's start-up nothing."""
 
-    def describe(self) -> list[ModelInfo]: ...
+    def describe(self) -> list[Any]: ...  # what models() returns: ModelInfo each
 
 
 @runtime_checkable
