@@ -25,6 +25,8 @@ from plugin.hosts.blender.provenance import (
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "worker"))
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+from host_tools import run_package  # noqa: E402
 from worker_helpers import QUIET_ENV, start_worker  # noqa: E402
 
 # --- pixels ------------------------------------------------------------------------------
@@ -270,9 +272,7 @@ def test_an_interpreter_that_cannot_run_the_worker_is_reported():
 
 
 def _build(out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.commands", "package", "blender", "-o",
-                           str(out), *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return run_package("blender", out, *args)
 
 
 @pytest.fixture(scope="module")
