@@ -36,8 +36,9 @@ def declared_commands(pyproject: Path = SOURCE_PYPROJECT) -> dict[str, str]:
     return found
 
 
-def add_registered_commands(subparsers: argparse._SubParsersAction) -> None:
-    for name, target in sorted(declared_commands().items()):
+def add_registered_commands(subparsers: argparse._SubParsersAction,
+                            pyproject: Path = SOURCE_PYPROJECT) -> None:
+    for name, target in sorted(declared_commands(pyproject).items()):
         try:
             register: Register = EntryPoint(name, target, GROUP).load()
         except ImportError:  # an install without that part (e.g. a worker-only environment)
