@@ -18,32 +18,13 @@ bl_info = {
 }
 
 
-def _classes():
-    from . import operators, panels, preferences, properties
-
-    return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
-            *panels.CLASSES)
-
-
 def register() -> None:
-    import bpy
+    from . import registration
 
-    from .properties import T2ISettings
-
-    for cls in _classes():
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.t2i = bpy.props.PointerProperty(type=T2ISettings)
+    registration.register()
 
 
 def unregister() -> None:
-    import bpy
+    from . import registration
 
-    from . import addon, live
-
-    live.stop()
-    if bpy.app.timers.is_registered(addon.tick):
-        bpy.app.timers.unregister(addon.tick)
-    addon.close_session()
-    del bpy.types.Scene.t2i
-    for cls in reversed(_classes()):
-        bpy.utils.unregister_class(cls)
+    registration.unregister()
