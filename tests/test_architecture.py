@@ -140,7 +140,7 @@ def test_the_graph_sees_what_it_must():
     ones and ``from package import module``."""
     graph = _graph()
     assert "t2i_core.backends.builtin_trainer" in graph["t2i_core.backends.builtin"]  # lazy
-    assert "plugin.hosts.blender.operators" in graph["plugin.hosts.blender"]  # relative
+    assert "plugin.hosts.blender.operators" in graph["plugin.hosts.blender.registration"]
     assert "worker.commands.core" in graph["worker.commands"]
 
 
