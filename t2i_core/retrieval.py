@@ -86,7 +86,7 @@ class RetrievalIndex:
 
     def look_similarity(self, centroid: torch.Tensor) -> torch.Tensor:
         """Cosine between every entry's latent and a unit ``centroid`` (a fine-tuning
-        folder's mean look, finetune/builtin_trainer.py); cached unit latents."""
+        folder's mean look, backends/builtin_trainer.py); cached unit latents."""
         if getattr(self, "_unit", None) is None:
             flat = self.latent_q.reshape(len(self), -1).float()
             self._unit = torch.nn.functional.normalize(flat, dim=-1)  # the scale cancels

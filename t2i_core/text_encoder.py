@@ -16,6 +16,7 @@ Two implementations of the same network, on the same weights and tokenizer file:
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,3 +136,19 @@ class TextEncoder:
         # A weight of 0 would also drop a token from attention; keep a tiny pooling weight.
         weights = [max(w, 1e-4) for w in weights]
         return [self.cls_id, *ids, self.sep_id], [1.0, *weights, 1.0], cut
+
+
+_SHARED: dict[str, TextEncoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_text_encoder(impl: str = "native") -> TextEncoder:
+    """The process's one frozen MiniLM, built on first use and shared by every model that
+    reads prompts with it (the built-in and live backends, training, evaluation): one copy
+    in memory (~90 MB) and one load (seconds) per worker, however many backends it serves.
+    It is frozen and used under ``torch.no_grad``, so sharing it changes no result. A model
+    that must change its encoder (live's int8 quantization) builds its own ``TextEncoder``."""
+    with _SHARED_LOCK:
+        if impl not in _SHARED:
+            _SHARED[impl] = TextEncoder(impl=impl)
+        return _SHARED[impl]

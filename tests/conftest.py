@@ -69,9 +69,9 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_encoder():
-    from t2i_core.text_encoder import TextEncoder
+    from t2i_core.text_encoder import shared_text_encoder
 
-    return TextEncoder()
+    return shared_text_encoder()  # the one the backends use when given none
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ def test_only_the_cluster_code_imports_ray():
 
 
 def test_worker_client_and_cli_load_without_ray_and_the_gateway_without_torch():
-    code = ("import sys; import worker.cli, worker.server, worker.client, worker.cluster.cli;"
+    code = ("import sys; import worker.commands, worker.server, worker.client, worker.cluster.cli;"
             "import worker.cluster.gateway;"
             "print(sorted(m for m in ('ray', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

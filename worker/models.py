@@ -9,9 +9,11 @@ third-party backend; the factory gets the keyword arguments the worker was confi
 A spec ending in ``?`` is optional: when its weights are not installed it is left out
 quietly instead of reported as a load error. The default is ``builtin`` + ``live?``.
 
-A backend with a ``describe()`` method (``live``) lists its models from that (file hash and
-metadata, milliseconds) and loads them on its first request, so serving it costs the
-worker's start-up nothing (measured in docs/PERFORMANCE.md, "Live mode").
+A backend that ``SupportsLazyListing`` (``live``) lists its models from ``describe()`` (file
+hash and metadata, milliseconds) and loads them on its first request, so serving it costs the
+worker's start-up nothing (measured in docs/PERFORMANCE.md, "Live mode"). Every other ability
+is asked the same way, by ``isinstance`` against t2i_core/abilities.py, never by name.
+The backends that use the frozen MiniLM share one instance (t2i_core.text_encoder.shared).
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from t2i_core.backends.base import ModelFolder
+from t2i_core.abilities import (
+    SupportsAdapters,
+    SupportsDevice,
+    SupportsLazyListing,
+    SupportsModelFolder,
+)
+from t2i_core.backends.base import Backend
+from t2i_core.errors import T2IError
 from worker import protocol as P
 
 log = logging.getLogger("worker.models")
@@ -63,31 +72,23 @@ class ModelCache:
             spec = requested.rstrip("?")
             try:
                 backend = _build(spec, self.options.get(spec, {}))
-                describe = getattr(backend, "describe", None)  # lazy: loads on first use
-                # the built-in backend loads its weights in models()
-                infos = describe() if callable(describe) else backend.models()
+                # lazy: loads on first use; the built-in backend loads its weights in models()
+                infos = backend.describe() if isinstance(backend, SupportsLazyListing) \
+                    else backend.models()
             except Exception as e:  # noqa: BLE001 - any failure becomes a readable message
-                message = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-                if optional and getattr(e, "code", None) in OPTIONAL_MISSING:
+                known = isinstance(e, T2IError)
+                message = e.message if known else f"{type(e).__name__}: {e}"
+                if optional and known and e.code in OPTIONAL_MISSING:
                     log.info("optional backend %s not offered: %s", spec, message)
                     continue
                 log.exception("backend %s failed to load", spec)
                 problems.append(f"backend '{spec}' failed to load: {message}")
                 continue
-            name = getattr(backend, "name", spec)
+            name = backend.name
             self.backends[name] = backend
             self._infos[name] = list(infos)
         self._index()
-        self._share_text_encoder()
         self.load_error = "; ".join(problems)
-
-    def _share_text_encoder(self) -> None:
-        """The live backend reuses the built-in model's (frozen) MiniLM when both are
-        served: its first request then loads only its own small weights."""
-        live, builtin = self.backends.get("live"), self.backends.get("builtin")
-        if live is not None and builtin is not None and hasattr(live, "shared_encoder") \
-                and hasattr(builtin, "model"):
-            live.shared_encoder = lambda: builtin.model.encoder
 
     def _index(self) -> None:
         models: dict[str, tuple[Any, Any]] = {}
@@ -100,14 +101,14 @@ class ModelCache:
 
     @property
     def can_refresh(self) -> bool:
-        return any(isinstance(b, ModelFolder) for b in self.backends.values())
+        return any(isinstance(b, SupportsModelFolder) for b in self.backends.values())
 
     def refresh(self) -> None:
         """Rescan every models folder (new, replaced, removed files) and list them again.
         Slow when a file is new or changed (it is hashed): the worker runs it off its socket
         thread (worker/rescan.py)."""
         for name, backend in list(self.backends.items()):
-            if isinstance(backend, ModelFolder):
+            if isinstance(backend, SupportsModelFolder):
                 backend.rescan()
                 self._infos[name] = list(backend.models())
         self._index()
@@ -115,15 +116,15 @@ class ModelCache:
     def refused(self) -> list[dict[str, str]]:
         """Files and folders the backends refused: ``{"backend", "file", "reason"}``."""
         return [{"backend": name, **item} for name, backend in self.backends.items()
-                if isinstance(backend, ModelFolder) for item in backend.refused_models()]
+                if isinstance(backend, SupportsModelFolder) for item in backend.refused_models()]
 
     def resolve(self, model_id: str) -> tuple[Any, Any]:
         try:
             return self._models[model_id]
         except KeyError:
-            for backend in self.backends.values():  # optional: why a file was not offered
-                why_missing = getattr(backend, "why_missing", None)
-                reason = why_missing(model_id) if callable(why_missing) else None
+            for backend in self.backends.values():  # why a user's file was not offered
+                reason = backend.why_missing(model_id) \
+                    if isinstance(backend, SupportsModelFolder) else None
                 if reason:
                     raise ModelRefused(f"model '{model_id}' was refused: {reason}") from None
             installed = ", ".join(sorted(self._models)) or "none"
@@ -146,24 +147,27 @@ class ModelCache:
         return out
 
     def lora_names(self) -> list[str]:
-        # Optional backend method: the Backend protocol does not require adapters.
         names: set[str] = set()
         for backend in self.backends.values():
-            loras = getattr(backend, "loras", None)
-            if callable(loras):
-                names.update(str(x) for x in loras())
+            if isinstance(backend, SupportsAdapters):
+                names.update(str(x) for x in backend.loras())
         return sorted(names)
 
     def device(self) -> str:
-        devices = {str(getattr(b, "device", "cpu")) for b in self.backends.values()}
+        devices = {str(b.device) if isinstance(b, SupportsDevice) else "cpu"
+                   for b in self.backends.values()}
         return ", ".join(sorted(devices)) or "cpu"
 
 
-def _build(spec: str, kwargs: dict[str, Any]) -> Any:
+def _build(spec: str, kwargs: dict[str, Any]) -> Backend:
     target = KNOWN.get(spec, spec)
     if ":" not in target:
         raise ValueError(f"unknown backend '{spec}'; use one of {', '.join(KNOWN)} or "
                          "'package.module:factory'")
     module_name, attr = target.split(":", 1)
     factory = getattr(importlib.import_module(module_name), attr)
-    return factory(**kwargs)
+    backend = factory(**kwargs)
+    if not isinstance(backend, Backend):
+        raise TypeError(f"backend '{spec}' ({target}) is not a backend: it needs a name, "
+                        "models() and generate() (t2i_core/backends/base.py: Backend)")
+    return backend

@@ -97,7 +97,7 @@ class Runner:
             loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler,
             vector=p.vector)
         request.validate(sizes=tuple(info.sizes) or None)
-        if request.vector and not getattr(info, "vector", False):
+        if request.vector and not info.vector:
             from t2i_core.errors import T2IError
 
             offering = ", ".join(m["id"] for m in self.cache.model_dicts() if m.get("vector"))
@@ -232,7 +232,7 @@ class Runner:
         body = {"provenance": [p.to_dict() for p in result.provenance], "warnings": warnings,
                 # The A1111 text per image: clients without t2i_core write it in PNG chunks.
                 "parameters": [p.a1111_parameters() for p in result.provenance],
-                "history": paths, "model": info.id, "backend": getattr(backend, "name", ""),
+                "history": paths, "model": info.id, "backend": backend.name,
                 "timing": {"queued_s": round(job.started - job.submitted, 4),
                            "run_s": round(ran, 4), "history_s": round(saved, 4)}}
         if result.svgs:  # vector results: one SVG drawing per image, in order

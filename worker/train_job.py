@@ -23,18 +23,17 @@ SAMPLE_SIDE = 128
 
 
 def prepare_train(cache: Any, job: Any) -> None:
+    from t2i_core.abilities import SupportsTraining
     from t2i_core.errors import T2IError
     from t2i_core.finetune.dataset import check_folder
     from t2i_core.finetune.library import check_name
     from t2i_core.finetune.request import TrainRequest
 
     backend, info = cache.resolve(job.params.model)
-    if not callable(getattr(backend, "trainer", None)):
+    if not isinstance(backend, SupportsTraining):
         raise T2IError("not_trainable", f"model '{info.id}' cannot be fine-tuned by this "
                        "worker; train the built-in model")
-    check = getattr(backend, "check_trainable", None)  # optional: e.g. SD3 is not (yet)
-    if callable(check):
-        check(info.id)
+    backend.check_trainable(info.id)  # e.g. SD3 and inpainting models are not (yet)
     # Settings the request left out come from the model (an SD UNet wants a far smaller
     # batch and learning rate than the built-in model), then from the protocol's defaults.
     body = {**P.TRAIN_DEFAULTS, **(info.train_defaults or {}), **job.params.to_body()}
@@ -81,7 +80,7 @@ def run_train(job: Any, send: Callable[[P.Message], None], interval: float) -> P
     body["skipped_total"] = len(result.skipped)
     body["skipped"] = result.skipped[:MAX_SKIPPED_LISTED]
     body["model"] = info.id
-    body["backend"] = getattr(backend, "name", "")
+    body["backend"] = backend.name
     body["loras"] = list(backend.loras())
     body["timing"] = {"queued_s": round(job.started - job.submitted, 4),
                       "run_s": round(time.monotonic() - started, 4)}

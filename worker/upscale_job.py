@@ -22,8 +22,11 @@ _DIFFUSERS: dict[str, Any] = {}  # models folder -> DiffusersUpscalers (pipeline
 def models_dir_of(cache: Any) -> Path | None:
     """The folder where a user's diffusers models live: the diffusers backend's, if this
     worker serves it, else ``$T2I_MODELS_DIR``."""
-    backend = getattr(cache, "backends", {}).get("diffusers")
-    folder = getattr(backend, "models_dir", None) or os.environ.get("T2I_MODELS_DIR")
+    from t2i_core.abilities import SupportsModelFolder
+
+    backends = cache.backends.values() if cache is not None else ()
+    folders = [b.models_dir for b in backends if isinstance(b, SupportsModelFolder)]
+    folder = folders[0] if folders else os.environ.get("T2I_MODELS_DIR")
     return Path(folder) if folder else None
 
 

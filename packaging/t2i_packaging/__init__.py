@@ -1,7 +1,7 @@
 """Building the editor plugins' zips: ``t2i package <target>`` (blender; krita next).
 
 Kept out of the importable top level on purpose: a package named ``packaging`` would shadow
-the PyPI ``packaging`` library. ``worker/cli.py`` puts this folder's parent on ``sys.path``
+the PyPI ``packaging`` library. ``worker/commands/__init__.py`` puts this folder's parent on ``sys.path``
 only when ``t2i package`` runs.
 
 Shared pieces for every host: ``vendor`` (the worker client, pure-Python distributions,

@@ -177,17 +177,6 @@ class ModelInfo:
     vector: bool = False
 
 
-@runtime_checkable
-class ModelFolder(Protocol):
-    """A backend whose models are files a user adds, replaces and removes while the worker
-    runs (diffusers): the worker rescans it on ``hello``/``list_models`` and lists what it
-    refused, with the reason."""
-
-    def rescan(self) -> None: ...
-
-    def refused_models(self) -> list[dict[str, str]]: ...  # [{"file", "reason"}]
-
-
 class ProgressCallback(Protocol):
     def __call__(self, step: int, total: int, preview: np.ndarray | None) -> None: ...
 
@@ -196,8 +185,11 @@ class CancelFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+@runtime_checkable
 class Backend(Protocol):
-    """What the worker needs from a backend. Implementations: builtin, diffusers."""
+    """What the worker needs from a backend. Implementations: builtin, live, diffusers (and
+    worker.testing's synthetic one). What some backends can do beyond this (lazy listing,
+    a models folder, adapters, training, a device) is one protocol each in abilities.py."""
 
     name: str
 

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from t2i_core.abilities import WantsPreview
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,
@@ -30,11 +31,11 @@ from t2i_core.backends.base import (
     ProgressCallback,
     Provenance,
 )
+from t2i_core.backends.builtin_trainer import STYLE_BIAS
 from t2i_core.colour_words import honour_colours, without_colours
 from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
-from t2i_core.finetune.builtin_trainer import STYLE_BIAS
 from t2i_core.finetune.library import AdapterLibrary
 from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
@@ -43,7 +44,7 @@ from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
 from t2i_core.prompt import Segment, prepare
 from t2i_core.retrieval import STYLE_NOUNS, RetrievalIndex, detect_style
 from t2i_core.sampling import sample
-from t2i_core.text_encoder import TextEncoder
+from t2i_core.text_encoder import TextEncoder, shared_text_encoder
 
 WEIGHTS_FILE = "builtin.safetensors"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -77,7 +78,7 @@ class BuiltinModel:
             m.float().eval().requires_grad_(False)
         self.index = RetrievalIndex.from_tensors(tensors)
         self.empty_text = tensors["empty_text"].float()
-        self.encoder = text_encoder or TextEncoder()
+        self.encoder = text_encoder or shared_text_encoder()
         self._hash: str | None = None
 
     @property
@@ -118,9 +119,12 @@ class BuiltinBackend:
     def loras(self) -> list[str]:
         return self.adapter_library.names()  # listed from disk: new adapters show at once
 
+    def check_trainable(self, model_id: str) -> None:
+        """Every built-in model can be fine-tuned (``SupportsTraining``)."""
+
     def trainer(self, request):
         """The fine-tuning seam (t2i_core/finetune/job.py): this model's ``Trainable``."""
-        from t2i_core.finetune.builtin_trainer import BuiltinTrainable
+        from t2i_core.backends.builtin_trainer import BuiltinTrainable
 
         return BuiltinTrainable(self, request)
 
@@ -244,7 +248,8 @@ class BuiltinBackend:
         if progress is not None:
             # A caller may throttle previews (the worker sends ~10/s): decoding one costs
             # about as much as a sampling step, so only decode when it will be used.
-            wants = getattr(progress, "wants_preview", lambda step, total: True)
+            wants = progress.wants_preview if isinstance(progress, WantsPreview) \
+                else (lambda step, total: True)
 
             def on_step(step: int, total: int, x0: torch.Tensor) -> None:
                 preview = (to_pixels(m.ae.decode(x0[:1]))[0].numpy() if wants(step, total)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ from t2i_core.live.weights import check_decoder, load_live
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, Decoder, to_pixels
 from t2i_core.prompt import prepare
 from t2i_core.retrieval import STYLES, RetrievalIndex, detect_style
-from t2i_core.text_encoder import TextEncoder
+from t2i_core.text_encoder import TextEncoder, shared_text_encoder
 
 LIVE_FILE = "live.safetensors"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -72,7 +71,8 @@ class LiveModel:
         self.latent_std = torch.tensor(ae_cfg.latent_std).view(1, -1, 1, 1)
         self.index = RetrievalIndex.from_tensors(tensors)
         self.quantized = quantize
-        self.encoder = text_encoder or TextEncoder()
+        own_encoder = text_encoder is None and quantize  # never quantize the shared one
+        self.encoder = text_encoder or (TextEncoder() if own_encoder else shared_text_encoder())
         if quantize:
             # int8 weights for the Linear layers (torch.ao dynamic quantization): the MiniLM
             # encoder is all Linear layers and the largest cost of a live request; the
@@ -86,7 +86,7 @@ class LiveModel:
                 warnings.simplefilter("ignore")
                 self.generator = quantize_dynamic(self.generator, {torch.nn.Linear},
                                                   dtype=torch.qint8)
-                if text_encoder is None:  # never quantize an encoder shared with others
+                if own_encoder:
                     self.encoder.model = quantize_dynamic(self.encoder.model,
                                                           {torch.nn.Linear},
                                                           dtype=torch.qint8)
@@ -117,21 +117,14 @@ class LiveBackend:
         self.anchor_opts = {**ANCHOR_DEFAULTS, **(anchors or {})}
         self._model: LiveModel | None = None
         self._lock = threading.Lock()
-        # Set by the worker when it also serves `builtin`: that model's MiniLM, shared
-        # instead of loading a second copy (seconds and ~90 MB) on the first live request.
-        self.shared_encoder: Callable[[], TextEncoder] | None = None
         if threads:
             torch.set_num_threads(threads)
 
     @property
     def model(self) -> LiveModel:
         with self._lock:
-            if self._model is None:
-                encoder = None
-                if self.shared_encoder is not None and not self.quantize:
-                    encoder = self.shared_encoder()
-                self._model = LiveModel(self.live_path, self.builtin_path, self.quantize,
-                                        text_encoder=encoder)
+            if self._model is None:  # the MiniLM is the process's shared one (unquantized)
+                self._model = LiveModel(self.live_path, self.builtin_path, self.quantize)
             return self._model
 
     def models(self) -> list[ModelInfo]:

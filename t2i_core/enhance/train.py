@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from t2i_core.checkpoint import load_checkpoint, save_checkpoint
 from t2i_core.enhance.weights import export_upscaler
 from t2i_core.models.upscaler import Upscaler, UpscalerConfig, to_premultiplied
-from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 # Blur (in 32 px pixels) of the generator's own output, measured on real samples (see
 # docs/upscale.md, "Degradation"); training draws sigma from [0.5, 1.5] x this.

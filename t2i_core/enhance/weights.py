@@ -10,9 +10,9 @@ from pathlib import Path
 
 from safetensors import safe_open
 
+from t2i_core.checkpoint import export_weights
 from t2i_core.errors import T2IError
 from t2i_core.models.upscaler import Upscaler, UpscalerConfig
-from t2i_core.training.checkpoint import export_weights
 
 FORMAT = "t2i-studio-upscaler-1"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "weights" / "upscaler.safetensors"

@@ -105,7 +105,7 @@ def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, ba
     """
     from safetensors.torch import save_file
 
-    from t2i_core.training.captions import load_meta
+    from t2i_core.data.meta import load_meta
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -55,8 +55,8 @@ def generate_for_prompts(backend, prompts: list[str], per_prompt: int, steps: in
 
 def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, steps: int = 20,
              guidance: float = 3.0, limit: int | None = None, split: str = "test") -> dict:
+    from t2i_core.data.meta import load_meta
     from t2i_core.eval.clip_encoder import EvalEncoder
-    from t2i_core.training.captions import load_meta
 
     rows = load_prompts(PROMPTS_FILE if split == "test" else VAL_PROMPTS_FILE)[:limit]
     prompts = [p for p, _ in rows]

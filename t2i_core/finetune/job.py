@@ -10,11 +10,11 @@ A backend plugs in by offering ``trainer(request) -> Trainable`` and an ``adapte
 (``AdapterLibrary``). The ``Trainable`` knows its model: it prepares the folder's data
 (captions, latents, memory), injects LoRA and says which parameters train, computes one
 batch's loss from the job's RNG, draws previews, and hands back the adapter's tensors and
-metadata. The built-in model's is ``t2i_core.finetune.builtin_trainer``; a diffusers SD
+metadata. The built-in model's is ``t2i_core.backends.builtin_trainer``; a diffusers SD
 backend implements the same five methods (docs/finetune.md, "Other backends").
 
 Resume: the run folder ``.runs/<name>/`` holds ``run.json`` (folder fingerprint + settings)
-and ``checkpoint.safetensors`` (``training/checkpoint.py``: temp file + rename, so a crash or a
+and ``checkpoint.safetensors`` (``t2i_core/checkpoint.py``: temp file + rename, so a crash or a
 full disk mid-write leaves the previous one intact). The same request again (same folder
 content, same settings) continues from the last checkpoint, bit for bit as if it had never
 stopped; anything else gets a fresh run under a free name.
@@ -35,11 +35,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from t2i_core.abilities import HintsMemory, SupportsTraining
+from t2i_core.checkpoint import load_checkpoint, save_checkpoint
 from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
-from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
 RUN_FILE = "run.json"
@@ -90,11 +91,11 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     t_start = time.monotonic()
     request.validate()
     requested = check_name(request.name)
-    factory = getattr(backend, "trainer", None)
-    library: AdapterLibrary | None = getattr(backend, "adapter_library", None)
-    if not callable(factory) or library is None:
-        raise T2IError("not_trainable", f"backend '{getattr(backend, 'name', '?')}' cannot "
-                       "fine-tune its models; use the built-in model")
+    if not isinstance(backend, SupportsTraining):
+        raise T2IError("not_trainable", f"backend '{backend.name}' cannot fine-tune its "
+                       "models; use the built-in model")
+    factory = backend.trainer
+    library: AdapterLibrary = backend.adapter_library
     report = progress or (lambda p: None)
     report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
     data = load_folder(Path(request.folder), request.trigger)
@@ -261,7 +262,7 @@ def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2I
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    hint = getattr(trainable, "memory_hint", "")  # the backend's own options, if any
+    hint = trainable.memory_hint if isinstance(trainable, HintsMemory) else ""
     return T2IError("out_of_memory", f"not enough memory to train at step {step + 1} with "
                     f"batch {request.batch}; train again with a smaller batch or rank"
                     f"{'; ' + hint if hint else ''}, or close other programs")

@@ -12,9 +12,9 @@ One step, on a batch of (caption embedding, real latent, anchor latent) from liv
    MSE to the built-in multi-step model's sample for the same text, noise and neighbours.
 
 All three networks share one Adam (a param group each; a step only moves the group whose loss
-was just back-propagated), so t2i_core/training/checkpoint.py saves them as one model + one
+was just back-propagated), so t2i_core/checkpoint.py saves them as one model + one
 optimizer + the generator's EMA + the torch RNG. To keep checkpoints small the EMA is stored
-as float16 and the Adam moments as bfloat16 (training/checkpoint.slim_checkpoint); the
+as float16 and the Adam moments as bfloat16 (t2i_core/checkpoint.py: slim_checkpoint); the
 in-memory state is rounded the same way at every checkpoint, so a resumed run continues
 bit-for-bit like the uninterrupted one (tests/live/test_live_train.py checks this).
 """
@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from t2i_core.checkpoint import load_checkpoint, save_checkpoint, slim_checkpoint
 from t2i_core.live.augment import diff_augment
 from t2i_core.live.data import LiveData, live_data, load_builtin_parts
 from t2i_core.live.teacher import FlowTeacher
@@ -41,7 +42,6 @@ from t2i_core.live.weights import export_live
 from t2i_core.models.live_clip import LiveClip, LiveClipConfig, contrastive_loss
 from t2i_core.models.live_discriminator import LiveDiscriminator, LiveDiscriminatorConfig
 from t2i_core.models.live_generator import LiveGenerator, LiveGeneratorConfig
-from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint, slim_checkpoint
 
 CHECKPOINT = "live.ckpt.safetensors"
 LOG = "log.jsonl"

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from t2i_core.checkpoint import export_weights
 from t2i_core.errors import T2IError
 from t2i_core.models.autoencoder import Autoencoder
 from t2i_core.models.live_generator import LiveGenerator, LiveGeneratorConfig
-from t2i_core.training.checkpoint import export_weights
 
 FORMAT = "t2i-studio-live-1"
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MAX_VARIANTS = 6
+from t2i_core.plan.programme import MAX_VARIANTS  # light: no OR-Tools, no shapely
+
+__all__ = ["MAX_VARIANTS"]
 _API = ("PlanResult", "PlanVariant", "plan_from_text", "plan_programme")
 
 

@@ -6,11 +6,10 @@ import time
 from dataclasses import dataclass, field
 
 from t2i_core.errors import T2IError
-from t2i_core.plan import MAX_VARIANTS
 from t2i_core.plan.drawing import Drawing, draw
 from t2i_core.plan.metrics import PlanMetrics, evaluate
 from t2i_core.plan.parser import programme_from_text
-from t2i_core.plan.programme import Programme
+from t2i_core.plan.programme import MAX_VARIANTS, Programme
 from t2i_core.plan.solver import WORK_LIMIT, Layout, solve
 from t2i_core.plan.svg import to_svg
 

@@ -19,6 +19,7 @@ from t2i_core.errors import T2IError
 DIRECTIONS = ("N", "E", "S", "W")
 RELATION_KINDS = ("adjacent", "ensuite", "off", "away", "open")
 MAX_ROOMS = 24  # bigger requests are refused (the solver's time grows steeply beyond this)
+MAX_VARIANTS = 6  # layouts per request (each is a separate solve)
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,15 @@ one at random each time it sees the item.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from t2i_core.data.meta import load_meta
 from t2i_core.text_augment import augment
-from t2i_core.text_encoder import TextEncoder
-
-
-def load_meta(data_dir: Path) -> list[dict]:
-    with open(data_dir / "meta.jsonl") as f:
-        return [json.loads(line) for line in f]
+from t2i_core.text_encoder import TextEncoder, shared_text_encoder
 
 
 def embed_captions(data_dir: Path, variants: int = 1, seed: int = 0,
@@ -35,7 +30,7 @@ def embed_captions(data_dir: Path, variants: int = 1, seed: int = 0,
     texts = [m["caption"] for m in meta]
     aug = [[augment(m["caption"], m["alt"], rng) for _ in range(variants)] for m in meta]
     unique = sorted(set(texts) | {a for row in aug for a in row})
-    encoder = encoder or TextEncoder()
+    encoder = encoder or shared_text_encoder()
     vectors = np.zeros((len(unique), 384), dtype=np.float16)
     step = 1024
     for i in tqdm(range(0, len(unique), step), desc="embedding captions", unit="batch"):

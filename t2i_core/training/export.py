@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from t2i_core.backends.builtin import save_builtin
+from t2i_core.checkpoint import load_checkpoint
 from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
 from t2i_core.retrieval import RetrievalIndex
-from t2i_core.training.checkpoint import load_checkpoint
 from t2i_core.training.train_generator import load_autoencoder, prepare_run
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from t2i_core.data.build import build_dataset
-from t2i_core.text_encoder import TextEncoder
+from t2i_core.text_encoder import shared_text_encoder
 from t2i_core.training.captions import embed_captions
 
 COMMITTED = Path(__file__).resolve().parents[2] / "checkpoints" / "builtin"
@@ -45,7 +45,7 @@ def train_builtin(data_dir: Path, run_dir: Path, out_dir: Path, ae_minutes: floa
         torch.set_num_threads(threads)
     if not (data_dir / "meta.jsonl").exists():
         build_dataset(data_dir)
-    encoder = TextEncoder()
+    encoder = shared_text_encoder()
     embed_captions(data_dir, encoder=encoder)
     empty_text = encoder.encode([""]).embeddings[0]
     run_dir.mkdir(parents=True, exist_ok=True)

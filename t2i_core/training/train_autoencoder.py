@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from t2i_core.checkpoint import export_weights, load_checkpoint, save_checkpoint
+from t2i_core.data.meta import load_meta
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space
-from t2i_core.training.captions import load_meta
-from t2i_core.training.checkpoint import export_weights, load_checkpoint, save_checkpoint
 
 
 def style_balanced_weights(meta: list[dict], idx: np.ndarray) -> np.ndarray:

@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from t2i_core.checkpoint import load_checkpoint, save_checkpoint
+from t2i_core.data.meta import load_meta
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space
 from t2i_core.models.denoiser import DenoiserConfig, RetrievalDenoiser
-from t2i_core.training.captions import load_meta
-from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def load_autoencoder(path: Path) -> Autoencoder:

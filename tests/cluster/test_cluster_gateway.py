@@ -193,7 +193,7 @@ def test_t2i_generate_works_unchanged_against_the_gateway(gateway, tmp_path: Pat
 
     out = tmp_path / "apple.png"
     proc = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "generate", "a red apple", "--seed", "3",
+        [sys.executable, "-m", "worker.commands", "generate", "a red apple", "--seed", "3",
          "--size", "32", "--steps", "3", "--endpoint", gateway.endpoint, "-o", str(out)],
         cwd=REPO, env={**os.environ, **ENV, "T2I_WORKER_TOKEN": gateway.token},
         capture_output=True, text=True, timeout=300)

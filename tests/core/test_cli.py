@@ -12,7 +12,7 @@ from t2i_core.png_info import read_provenance
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "t2i_core.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "worker.commands", *args], capture_output=True,
                           text=True, env=env, cwd=cwd, timeout=300, check=False)
 
 

@@ -103,7 +103,7 @@ def test_slim_checkpoint_resumes(tiny_data, tmp_path, text_encoder):
     """The 16-bit copy committed for the next session loads and continues the run."""
     from safetensors import safe_open
 
-    from t2i_core.training.checkpoint import slim_checkpoint
+    from t2i_core.checkpoint import slim_checkpoint
 
     run, cont = tmp_path / "run", tmp_path / "cont"
     train_autoencoder(tiny_data, run, minutes=2, batch=8, total_steps=5, cfg=AE)

@@ -180,7 +180,7 @@ def test_cli_upscale_writes_png_and_keeps_provenance(tmp_path):
     Image.fromarray(ring(32), "RGBA").save(src, pnginfo=info)
     out = tmp_path / "big.png"
     env = {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "worker.cli", "upscale", str(src), "-o", str(out),
+    cmd = [sys.executable, "-m", "worker.commands", "upscale", str(src), "-o", str(out),
            "--scale", "4"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -214,8 +214,8 @@ def test_the_slim_committed_checkpoint_resumes(tmp_path):
     """checkpoints/upscaler/ holds a slimmed checkpoint (EMA fp16, Adam bf16): it resumes."""
     import shutil
 
+    from t2i_core.checkpoint import slim_checkpoint
     from t2i_core.enhance.train import TrainConfig, train_upscaler
-    from t2i_core.training.checkpoint import slim_checkpoint
 
     pairs = fake_pairs(tmp_path / "pairs")
     run, slim = tmp_path / "run", tmp_path / "slim"

@@ -157,7 +157,7 @@ def test_generate_vector_traces_native_images_and_renders_them(tiny_backend):
 def test_cli_writes_an_svg_with_its_provenance(tmp_path, tiny_weights):
     out = tmp_path / "icon.svg"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "t2i_core.cli", "generate", "a red apple", "-o",
+    r = subprocess.run([sys.executable, "-m", "worker.commands", "generate", "a red apple", "-o",
                         str(out), "--seed", "3", "--size", "256", "--steps", "2",
                         "--weights-dir", str(tiny_weights)], capture_output=True, text=True,
                        env=env, timeout=300, check=False)

@@ -232,13 +232,13 @@ def test_t2i_train_model_option_trains_through_a_diffusers_worker(diffusers_work
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1",
            "T2I_WORKER_TOKEN": diffusers_worker.token}
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "train", "--model", "tiny-sd1",
+    out = subprocess.run([sys.executable, "-m", "worker.commands", "train", "--model", "tiny-sd1",
                           "--folder", str(squares), "--name", "from-cli", "--steps", "3",
                           "--batch", "1", "--endpoint", diffusers_worker.endpoint],
                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert str(zoo.models / "loras" / "from-cli.safetensors") in out.stdout
-    local = subprocess.run([sys.executable, "-m", "worker.cli", "train", "--local", "--model",
+    local = subprocess.run([sys.executable, "-m", "worker.commands", "train", "--local", "--model",
                             "tiny-sd1", "--folder", str(squares), "--name", "x"], cwd=repo,
                            env=env, capture_output=True, text=True, timeout=600)
     assert local.returncode == 2 and "t2i worker --backend diffusers" in local.stderr

@@ -154,7 +154,7 @@ def test_a_refused_file_is_model_refused_and_listed_with_its_reason(folder, raw)
 
 
 def test_t2i_models_prints_what_the_worker_offers_and_refuses(folder):
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "models", "--endpoint",
+    out = subprocess.run([sys.executable, "-m", "worker.commands", "models", "--endpoint",
                           folder.worker.endpoint], env=folder.env, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
@@ -166,7 +166,7 @@ def test_t2i_models_prints_what_the_worker_offers_and_refuses(folder):
 
 
 def test_generate_help_does_not_promise_only_the_builtin_sizes():
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "generate", "--help"],
+    out = subprocess.run([sys.executable, "-m", "worker.commands", "generate", "--help"],
                          capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     assert out.returncode == 0, out.stderr

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def t2i(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=REPO, env=full,
+    return subprocess.run([sys.executable, "-m", "worker.commands", *args], cwd=REPO, env=full,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -12,9 +12,9 @@ from finetune_helpers import quick
 
 from t2i_core.backends.base import GenerateRequest, LoraRef
 from t2i_core.backends.builtin import _draw_below, retrieval_style
+from t2i_core.backends.builtin_trainer import BuiltinTrainable
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import StyleRef
-from t2i_core.finetune.builtin_trainer import BuiltinTrainable
 from t2i_core.finetune.dataset import hash_tree, load_folder
 from t2i_core.finetune.job import train
 from t2i_core.finetune.request import TrainRequest

@@ -153,7 +153,7 @@ def test_a_different_request_does_not_resume_someone_elses_run(backend, style_fo
 def test_disk_full_during_a_checkpoint_is_a_clean_error_and_keeps_the_previous_one(
         backend, style_folder: Path, monkeypatch):
     """In-process variant with ENOSPC (the real-OS variant is in test_finetune_resume.py)."""
-    import t2i_core.training.checkpoint as ckpt_mod
+    import t2i_core.checkpoint as ckpt_mod
 
     real = ckpt_mod.save_file
     calls = {"n": 0}

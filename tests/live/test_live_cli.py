@@ -13,7 +13,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH"
 
 
 def t2i(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "t2i_core.cli", "live", "train", *args],
+    return subprocess.run([sys.executable, "-m", "worker.commands", "live", "train", *args],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
 
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _t2i(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.cli", "plan", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "worker.commands", "plan", *args], cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
                           capture_output=True, text=True, timeout=300)
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from studio_screenshot import render
 
-from worker.cli import build_parser
+from worker.commands import build_parser
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_studio_command_is_registered():
                                       "--no-spawn", "scene.ora"])
     assert args.endpoint == "tcp://127.0.0.1:5555" and args.no_spawn
     assert str(args.file) == "scene.ora"
-    out = subprocess.run([sys.executable, "-m", "worker.cli", "studio", "--help"],
+    out = subprocess.run([sys.executable, "-m", "worker.commands", "studio", "--help"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--endpoint" in out.stdout
 

@@ -11,7 +11,7 @@ from worker_helpers import QUIET_ENV, REPO
 
 
 def t2i(*args: str, env: dict[str, str] | None = None, timeout: float = 180):
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "worker.commands", *args], cwd=REPO,
                           env={**os.environ, **QUIET_ENV, **(env or {})}, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -183,7 +183,7 @@ def test_cli_runs_a_users_diffusers_upscaler(tmp_path):
     src, out = tmp_path / "photo.png", tmp_path / "big.png"
     photo = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     Image.fromarray(photo, "RGB").save(src)
-    cmd = [sys.executable, "-m", "worker.cli", "upscale", str(src), "-o", str(out), "--scale",
+    cmd = [sys.executable, "-m", "worker.commands", "upscale", str(src), "-o", str(out), "--scale",
            "4", "--model", "x4", "--models-dir", str(tmp_path / "models")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)

@@ -78,7 +78,7 @@ def test_t2i_generate_writes_the_svg_through_the_worker(builtin_worker, tmp_path
     import sys
 
     out = tmp_path / "icon.svg"
-    res = subprocess.run([sys.executable, "-m", "worker.cli", "generate", "a star", "-o",
+    res = subprocess.run([sys.executable, "-m", "worker.commands", "generate", "a star", "-o",
                           str(out), "--size", "128", "--steps", "2", "--seed", "5",
                           "--endpoint", builtin_worker.endpoint],
                          env={**os.environ, "T2I_WORKER_TOKEN": builtin_worker.token},

@@ -19,12 +19,12 @@ bl_info = {
 
 
 def register() -> None:
-    from . import addon
+    from . import registration
 
-    addon.register()
+    registration.register()
 
 
 def unregister() -> None:
-    from . import addon
+    from . import registration
 
-    addon.unregister()
+    registration.unregister()

@@ -1,8 +1,9 @@
-"""Registration, the session's lifetime and the timer that brings results into Blender.
+"""The session's lifetime and the timer that brings results into Blender.
 
 The worker client runs on its own thread; this module's ``tick`` runs on Blender's main
 thread from ``bpy.app.timers`` and is the only place that turns worker events into
-datablocks, progress and reports. Operators only submit and return at once.
+datablocks, progress and reports. Operators only submit and return at once. Registration
+is the package's (``__init__``), the one module above operators, panels and this one.
 """
 
 from __future__ import annotations
@@ -259,30 +260,3 @@ def next_seed(settings) -> int:
     if settings.random_seed:
         settings.seed = random.randrange(0, 2 ** 31 - 1)
     return settings.seed
-
-
-def _classes():
-    from . import operators, panels, preferences, properties
-
-    return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
-            *panels.CLASSES)
-
-
-def register() -> None:
-    from .properties import T2ISettings
-
-    for cls in _classes():
-        bpy.utils.register_class(cls)
-    bpy.types.Scene.t2i = bpy.props.PointerProperty(type=T2ISettings)
-
-
-def unregister() -> None:
-    from . import live
-
-    live.stop()
-    if bpy.app.timers.is_registered(tick):
-        bpy.app.timers.unregister(tick)
-    close_session()
-    del bpy.types.Scene.t2i
-    for cls in reversed(_classes()):
-        bpy.utils.unregister_class(cls)

@@ -6,8 +6,8 @@ from array import array
 
 import bpy
 
-from .live import LIVE_IMAGE
 from .pixels import blender_to_rgba8
+from .provenance import LIVE_IMAGE
 
 MAX_INIT_SIDE = 4096  # the protocol's limit; bigger init images are sent scaled down
 TEXTURE_NODE = "T2I Base Color"

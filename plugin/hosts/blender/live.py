@@ -23,8 +23,9 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
+from .provenance import LIVE_IMAGE
+
 LIVE_MODEL = "live"
-LIVE_IMAGE = "T2I Live"
 DEBOUNCE_S = 0.05  # as plugin/panel/live.py's DEBOUNCE_MS
 TICK_S = 0.01
 

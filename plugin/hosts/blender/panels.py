@@ -145,94 +145,25 @@ def draw_plan_panel(layout, context) -> None:
             layout.label(text=line)
 
 
-class T2I_PT_plan_view3d(bpy.types.Panel):
-    bl_idname = "T2I_PT_plan_view3d"
-    bl_label = "Plan"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-    bl_parent_id = "T2I_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_plan_panel(self.layout, context)
+SPACES = {"IMAGE_EDITOR": "image_editor", "VIEW_3D": "view3d"}  # bl_space_type: id part
 
 
-class T2I_PT_image_editor(bpy.types.Panel):
-    bl_idname = "T2I_PT_image_editor"
-    bl_label = "Text to Image"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-
-    def draw(self, context):
-        draw_panel(self.layout, context)
-
-
-class T2I_PT_view3d(bpy.types.Panel):
-    bl_idname = "T2I_PT_view3d"
-    bl_label = "Text to Image"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-
-    def draw(self, context):
-        draw_panel(self.layout, context)
+def _panel(name: str, label: str, space: str, draw, sub: bool = False) -> type:
+    """One sidebar panel class: Blender wants a class per editor and per sub-panel, all alike
+    but for their ids, label and what they draw (a sub-panel starts folded)."""
+    main = f"T2I_PT_{SPACES[space]}"
+    idname = f"T2I_PT_{name}_{SPACES[space]}" if sub else main
+    attrs = {"bl_idname": idname, "bl_label": label, "bl_space_type": space,
+             "bl_region_type": "UI", "bl_category": "T2I",
+             "draw": lambda self, context: draw(self.layout, context)}
+    if sub:
+        attrs |= {"bl_parent_id": main, "bl_options": {"DEFAULT_CLOSED"}}
+    return type(idname, (bpy.types.Panel,), attrs)
 
 
-class T2I_PT_train_image_editor(bpy.types.Panel):
-    bl_idname = "T2I_PT_train_image_editor"
-    bl_label = "Train"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-    bl_parent_id = "T2I_PT_image_editor"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_train_panel(self.layout, context)
-
-
-class T2I_PT_train_view3d(bpy.types.Panel):
-    bl_idname = "T2I_PT_train_view3d"
-    bl_label = "Train"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-    bl_parent_id = "T2I_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_train_panel(self.layout, context)
-
-
-class T2I_PT_advanced_image_editor(bpy.types.Panel):
-    bl_idname = "T2I_PT_advanced_image_editor"
-    bl_label = "Advanced settings"
-    bl_space_type = "IMAGE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-    bl_parent_id = "T2I_PT_image_editor"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_advanced(self.layout, context)
-
-
-class T2I_PT_advanced_view3d(bpy.types.Panel):
-    bl_idname = "T2I_PT_advanced_view3d"
-    bl_label = "Advanced settings"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "T2I"
-    bl_parent_id = "T2I_PT_view3d"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        draw_advanced(self.layout, context)
-
-
-# the advanced sub-panels come first under the main panel, then Train, then Plan
-CLASSES = (T2I_PT_image_editor, T2I_PT_view3d, T2I_PT_advanced_image_editor,
-           T2I_PT_advanced_view3d, T2I_PT_train_image_editor, T2I_PT_train_view3d,
-           T2I_PT_plan_view3d)
+# the advanced sub-panels come first under the main panel, then Train, then Plan (3D view)
+CLASSES = (*(_panel("", "Text to Image", s, draw_panel) for s in SPACES),
+           *(_panel("advanced", "Advanced settings", s, draw_advanced, sub=True)
+             for s in SPACES),
+           *(_panel("train", "Train", s, draw_train_panel, sub=True) for s in SPACES),
+           _panel("plan", "Plan", "VIEW_3D", draw_plan_panel, sub=True))

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 PROVENANCE_KEY = "t2i_provenance"
+LIVE_IMAGE = "T2I Live"  # the one image that live mode repaints as the user types
 PREFIX = "t2i_"
 MAX_NAME_BYTES = 63  # Blender's ID name limit (MAX_ID_NAME - 2), in UTF-8 bytes
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)

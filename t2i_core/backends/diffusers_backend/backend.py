@@ -20,6 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from t2i_core.abilities import WantsPreview
 from t2i_core.backends.base import (
     CancelFlag,
     GenerateRequest,
@@ -289,7 +290,7 @@ class DiffusersBackend:
                            "leaves no step to run (img2img runs steps x strength of them); "
                            "raise the strength or the steps")
         kwargs = self._inputs(req, mode, inpaint_model)
-        wants = getattr(progress, "wants_preview", None)
+        wants = progress.wants_preview if isinstance(progress, WantsPreview) else None
 
         def on_step(p: Any, i: int, t: Any, tensors: dict) -> dict:
             total = int(getattr(p, "num_timesteps", 0) or req.steps)

@@ -4,31 +4,33 @@ scripts folder per run, environment for the worker the add-on starts, a hard tim
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+sys.path.insert(0, str(HERE.parent))  # host_tools.py: what the Krita tests share
+from host_tools import QUIET, REPO, package_plugin, tool_or_fail  # noqa: E402
+
 SCRIPTS = HERE / "scripts"
-QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-         "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
-         "TOKENIZERS_PARALLELISM": "false"}
+__all__ = ["QUIET", "REPO", "SCRIPTS", "blender_env", "blender_or_fail", "blender_rgba8",
+           "build_addon", "run_blender", "xvfb_run_or_fail"]
 
 
 def blender_or_fail() -> str:
     """The blender executable. Missing: a failure in CI (which installs it), else a skip."""
-    exe = shutil.which("blender")
-    if exe is None:
-        why = ("Debian's blender is not installed (apt-get install --no-install-recommends "
-               "blender python3-zmq)")
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{why}; .ci/run installs it, so in CI this is a failure")
-        pytest.skip(why)
-    return exe
+    return tool_or_fail("blender", "blender python3-zmq")
+
+
+def xvfb_run_or_fail() -> str:
+    return tool_or_fail("xvfb-run", "xvfb xauth")
+
+
+def build_addon(zip_path: Path) -> Path:
+    """``t2i package blender`` (the real command): the add-on zip at ``zip_path``."""
+    return package_plugin("blender", zip_path)
 
 
 def blender_env(home: Path, **extra: str) -> dict[str, str]:

@@ -4,14 +4,20 @@ timers, the UI keeps running while the worker generates, the panel draws, Cancel
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8
+from blender_host import (
+    REPO,
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    blender_rgba8,
+    build_addon,
+    xvfb_run_or_fail,
+)
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "tests" / "finetune"))
@@ -20,26 +26,13 @@ from finetune_helpers import make_folder  # noqa: E402
 pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb: ~1 min
 
 
-def xvfb_run_or_fail() -> str:
-    exe = shutil.which("xvfb-run")
-    if exe is None:
-        why = "xvfb-run is not installed (apt-get install --no-install-recommends xvfb xauth)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{why}; .ci/run installs it, so in CI this is a failure")
-        pytest.skip(why)
-    return exe
-
-
 @pytest.fixture(scope="module")
 def gui_run(tmp_path_factory) -> dict:
     blender = blender_or_fail()
     xvfb = xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_gui")
     zip_path = tmp / "addon.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_addon(zip_path)
     out = tmp / "out"
     out.mkdir()
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),

@@ -9,13 +9,20 @@ the PNGs the worker itself wrote to its history folder.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8, run_blender
+from blender_host import (
+    REPO,
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    blender_rgba8,
+    build_addon,
+    run_blender,
+)
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "tests" / "finetune"))
@@ -32,10 +39,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     blender_or_fail()
     tmp = tmp_path_factory.mktemp("blender_host")
     zip_path = tmp / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_addon(zip_path)
     out = tmp / "out"
     out.mkdir()
     history = tmp / "history"

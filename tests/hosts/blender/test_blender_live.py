@@ -10,8 +10,15 @@ import sys
 
 import numpy as np
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8
-from test_blender_gui import xvfb_run_or_fail
+from blender_host import (
+    REPO,
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    blender_rgba8,
+    build_addon,
+    xvfb_run_or_fail,
+)
 
 sys.path.insert(0, str(REPO / "tests" / "worker"))
 from worker_helpers import start_worker  # noqa: E402
@@ -30,10 +37,7 @@ def live_run(tmp_path_factory) -> dict:
     xvfb = xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_live")
     zip_path = tmp / "addon.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_addon(zip_path)
     out = tmp / "out"
     out.mkdir()
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),

@@ -25,6 +25,8 @@ from plugin.hosts.blender.provenance import (
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "worker"))
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+from host_tools import run_package  # noqa: E402
 from worker_helpers import QUIET_ENV, start_worker  # noqa: E402
 
 # --- pixels ------------------------------------------------------------------------------
@@ -270,9 +272,7 @@ def test_an_interpreter_that_cannot_run_the_worker_is_reported():
 
 
 def _build(out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                           str(out), *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return run_package("blender", out, *args)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +304,7 @@ def test_zip_layout_and_vendored_client(addon_zip, tmp_path):
 
 
 def test_packaging_errors_are_clear(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "nope"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "worker.commands", "package", "nope"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown target 'nope'" in proc.stdout
     wheel = tmp_path / "pyzmq-27.3.0-cp311-cp311-manylinux_2_28_x86_64.whl"

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, run_blender
+from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, build_addon, run_blender
 from test_blender_vector import checkout_python
 
 pytestmark = pytest.mark.slow
@@ -25,10 +23,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     blender_or_fail()
     tmp = tmp_path_factory.mktemp("blender_plan")
     zip_path = tmp / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_addon(zip_path)
     from t2i_core.plan.api import plan_from_text
 
     result = plan_from_text("1BHK 50 m2, bathroom next to the bedroom", variants=1)

@@ -5,12 +5,11 @@ on brings curves next to the image datablock; the .blend keeps them."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, run_blender
+from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, build_addon, run_blender
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +34,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     blender_or_fail()
     tmp = tmp_path_factory.mktemp("blender_vector")
     zip_path = tmp / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_addon(zip_path)
     out = tmp / "out"
     out.mkdir()
     cfg = {"zip": str(zip_path), "python": checkout_python(tmp), "out_dir": str(out),

@@ -18,30 +18,14 @@ from xml.etree import ElementTree
 import pytest
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+sys.path.insert(0, str(HERE.parent))  # host_tools.py: what the Blender tests share
+from host_tools import QUIET, REPO, in_ci, package_plugin, tool_or_fail  # noqa: E402
+
+__all__ = ["HERE", "IMPORTER", "QUIET", "REPO", "SYSTEM_PYTHON", "Kra", "build_zip", "in_ci",
+           "install_plugin", "krita_or_fail", "run_scenario", "tool_or_fail"]
 DRIVER = HERE / "driver"
 IMPORTER = Path("/usr/share/krita/pykrita/plugin_importer/plugin_importer.py")
 SYSTEM_PYTHON = "/usr/bin/python3"  # Krita's Python (Debian): the importer runs on it
-QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-         "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
-         "TOKENIZERS_PARALLELISM": "false"}
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def tool_or_fail(name: str, install: str) -> str:
-    """An executable; missing: a failure in CI (which installs it), else a skip."""
-    exe = shutil.which(name)
-    if exe is None:
-        why = f"{name} is not installed (apt-get install --no-install-recommends {install})"
-        if in_ci():
-            pytest.fail(f"{why}; .ci/run installs it, so in CI this is a failure")
-        pytest.skip(why)
-    return exe
-
-
 def krita_or_fail() -> str:
     exe = tool_or_fail("krita", "krita python3-pyqt5 python3-sip python3-zmq")
     if not IMPORTER.is_file() or not Path(SYSTEM_PYTHON).is_file():
@@ -51,12 +35,7 @@ def krita_or_fail() -> str:
 
 def build_zip(dest: Path, *extra: str) -> Path:
     """``t2i package krita`` (the real command) into ``dest``."""
-    out = dest / "t2i_studio-krita.zip"
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "krita", "-o",
-                           str(out), *extra], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    return package_plugin("krita", dest / "t2i_studio-krita.zip", *extra)
 
 
 def install_plugin(home: Path, zip_path: Path, settings: dict[str, str]) -> None:

@@ -60,7 +60,7 @@ def test_plugin_code_imports_only_private_copies(plugin_zip):
 def test_package_command_explains_a_bad_target():
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "worker.cli", "package", "gimp"],
+    proc = subprocess.run([sys.executable, "-m", "worker.commands", "package", "gimp"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "krita" in proc.stdout
 

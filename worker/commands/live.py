@@ -1,7 +1,7 @@
 """``t2i live ...``: train the live model (and resume), export its weights.
 
-Registered by t2i_core/cli.py; heavy imports happen inside the commands so ``t2i --help``
-stays fast.
+Registered by worker/commands/__init__.py; heavy imports happen inside the commands so
+``t2i --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+import t2i_core
+
+WEIGHTS_DIR = Path(t2i_core.__file__).resolve().parent / "weights"
 
 
 def add_live_commands(sub: argparse._SubParsersAction) -> None:

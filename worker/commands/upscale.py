@@ -1,7 +1,7 @@
 """``t2i upscale`` (a user action) and ``t2i upscaler pairs|train`` (the model's recipe).
 
-Registered by t2i_core/cli.py; heavy imports happen inside the commands so ``t2i --help``
-stays fast.
+Registered by worker/commands/__init__.py; heavy imports happen inside the commands so
+``t2i --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "upscaler.safetensors"
-COMMITTED_RUN = Path(__file__).resolve().parents[2] / "checkpoints" / "upscaler"
+import t2i_core
+
+WEIGHTS = Path(t2i_core.__file__).resolve().parent / "weights" / "upscaler.safetensors"
+COMMITTED_RUN = Path(t2i_core.__file__).resolve().parents[1] / "checkpoints" / "upscaler"
 
 
 def add_upscale_commands(sub: argparse._SubParsersAction) -> None:
@@ -55,9 +57,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     from PIL import Image, PngImagePlugin
 
-    from t2i_core.cli import read_rgba
     from t2i_core.enhance.upscale import Enhancer
     from t2i_core.errors import T2IError
+    from worker.commands.core import read_rgba
 
     if args.output.resolve() == args.input.resolve():
         raise T2IError("would_overwrite", f"{args.output} is the input image; write the "

@@ -1,5 +1,12 @@
 """The ``t2i`` command: the core commands, plus ``t2i worker``, with ``generate`` via the worker.
 
+Every subcommand lives in this folder, one module each where it has more than a few lines
+(``core``: the commands that need t2i_core alone: ``generate --local``, ``data``, ``builtin``,
+``eval``; ``live``, ``upscale``, ``models``, ``train``, ``plan``), except commands that a
+higher level owns: they register themselves through the ``t2i.commands`` entry-point group
+(``t2i studio`` is ``plugin/``'s, see ``registered``). So nothing here imports ``plugin``, and
+nothing in t2i_core imports a command (docs/structure.md has the levels).
+
 ``t2i generate`` talks to a running worker (the one ``t2i worker`` advertises) or starts one
 for the duration of the command, exactly as the editor panels do; ``--local`` runs the model
 in this process instead (no socket, no history).
@@ -16,20 +23,15 @@ from worker.__main__ import add_worker_arguments, run_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
-    try:
-        from t2i_core.cli import build_parser as core_parser
+    from worker.commands.core import build_parser as core_parser
+    from worker.commands.live import add_live_commands  # light: argparse only
+    from worker.commands.upscale import add_upscale_commands
 
-        parser = core_parser()
-    except ImportError:  # the core CLI is optional for the worker
-        parser = argparse.ArgumentParser(prog="t2i", description="Offline text-to-image.")
-        parser.add_subparsers(dest="command", required=True)
+    parser = core_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    gen = sub.choices.get("generate")
-    if gen is None:
-        from t2i_core.cli import add_generate_args
-
-        gen = sub.add_parser("generate", help="generate images from a prompt")
-        add_generate_args(gen)
+    add_live_commands(sub)
+    add_upscale_commands(sub)
+    gen = sub.choices["generate"]
     g = gen.add_argument_group("worker")
     g.add_argument("--local", action="store_true",
                    help="run the model in this process instead of through the worker")
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the advertised worker, or start one for this command")
     g.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the result")
     gen.set_defaults(func=cmd_generate)
-    from worker.models_cli import add_models_arguments, cmd_models
+    from worker.commands.models import add_models_arguments, cmd_models
 
     ms = sub.add_parser("models", help="list the models the worker offers and the files it "
                         "refused, with the reasons")
@@ -47,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run the worker process (what the editor panels use)")
     add_worker_arguments(w)
     w.set_defaults(func=run_from_args)
-    from worker.train_cli import add_train_arguments, cmd_train  # light: torch loads on use
+    from worker.commands.train import add_train_arguments, cmd_train  # light: torch loads on use
 
     tr = sub.add_parser("train", help="fine-tune a LoRA adapter on a folder of your images")
     add_train_arguments(tr)
     tr.set_defaults(func=cmd_train)
-    from worker.plan_cli import add_plan_arguments, cmd_plan  # light: OR-Tools loads on use
+    from worker.commands.plan import add_plan_arguments, cmd_plan  # light: OR-Tools loads on use
 
     pl = sub.add_parser("plan", help="a floor plan from text: layered SVG, DXF or JSON")
     add_plan_arguments(pl)
@@ -69,12 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "gateway|keys [--help] (needs the cluster extra)")
     cl.add_argument("options", nargs=argparse.REMAINDER, help="gateway or keys, and options")
     cl.set_defaults(func=cmd_cluster)
-    # The editor needs the gui extra (PySide6, qtpy): imported only when it runs.
-    from plugin.studio.app import add_studio_arguments
+    # Commands owned by higher levels (``t2i studio``: plugin/), found at run time.
+    from worker.commands.registered import add_registered_commands
 
-    st = sub.add_parser("studio", help="the standalone editor window (needs the gui extra)")
-    add_studio_arguments(st)
-    st.set_defaults(func=cmd_studio)
+    add_registered_commands(sub)
     return parser
 
 
@@ -84,15 +84,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return cluster_main(args.options)
 
 
-def cmd_studio(args: argparse.Namespace) -> int:
-    from plugin.studio.app import run
-
-    return run(args)
-
-
 def cmd_package(args: argparse.Namespace) -> int:
     # Not an importable top-level "packaging" (that would shadow the PyPI library).
-    folder = Path(__file__).resolve().parents[1] / "packaging"
+    folder = Path(__file__).resolve().parents[2] / "packaging"
     if not (folder / "t2i_packaging").is_dir():
         print(f"error: t2i package needs a source checkout of t2i-studio ({folder} is "
               "missing)", file=sys.stderr)
@@ -108,10 +102,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from t2i_core.backends.base import Provenance
-    from t2i_core.cli import cmd_generate as local_generate
-    from t2i_core.cli import load_request, output_paths
     from t2i_core.png_info import save_png
     from worker.client import WorkerClient, WorkerError
+    from worker.commands.core import cmd_generate as local_generate
+    from worker.commands.core import load_request, output_paths
     from worker.protocol import GenerateParams, LoraParam
 
     if args.local:
@@ -174,10 +168,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from t2i_core.cli import run
+    from worker.commands.core import run
 
     return run(build_parser(), argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The ``t2i`` command line for the core library (the worker adds ``t2i worker``).
+"""The core library's commands: those that run in this process with t2i_core alone.
 
     t2i generate "a red apple" -o apple.png     make images with the built-in model
     t2i generate "a red apple" -o apple.svg     ... as a vector drawing (SVG)
@@ -16,13 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+import t2i_core
 from t2i_core.errors import T2IError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(t2i_core.__file__).resolve().parent / "weights"
 
 
 def add_generate_args(p: argparse.ArgumentParser) -> None:
@@ -113,12 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--top-k", type=int, default=None)
     e.add_argument("--no-grid", action="store_true")
     e.set_defaults(func=cmd_eval)
-
-    from t2i_core.enhance.cli import add_upscale_commands  # light: argparse only
-    from t2i_core.live.cli import add_live_commands
-
-    add_live_commands(sub)
-    add_upscale_commands(sub)
     return parser
 
 
@@ -228,10 +223,10 @@ def cmd_builtin_train(args: argparse.Namespace) -> int:
 
 
 def cmd_builtin_export(args: argparse.Namespace) -> int:
-    from t2i_core.text_encoder import TextEncoder
+    from t2i_core.text_encoder import shared_text_encoder
     from t2i_core.training.export import export_builtin
 
-    empty = TextEncoder().encode([""]).embeddings[0]
+    empty = shared_text_encoder().encode([""]).embeddings[0]
     path = export_builtin(args.data, args.run, args.out / "builtin.safetensors", empty,
                           memory_size=args.memory_size,
                           extra={"sampling": {"anchor_strength": args.anchor_strength}})
@@ -264,10 +259,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser(), argv)
-
-
 def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     """Parse and dispatch; a ``T2IError`` becomes its message and exit code 2."""
     args = parser.parse_args(argv)
@@ -279,7 +270,3 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,47 @@
+"""What the Blender and Krita host tests share: the quiet environment for the worker a host
+starts, a system tool that is a failure in CI and a skip elsewhere, and the plugin zip built
+by the real ``t2i package`` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+         "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
+         "TOKENIZERS_PARALLELISM": "false"}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def tool_or_fail(name: str, install: str) -> str:
+    """An executable; missing: a failure in CI (which installs it), else a skip."""
+    exe = shutil.which(name)
+    if exe is None:
+        why = f"{name} is not installed (apt-get install --no-install-recommends {install})"
+        if in_ci():
+            pytest.fail(f"{why}; .ci/run installs it, so in CI this is a failure")
+        pytest.skip(why)
+    return exe
+
+
+def run_package(target: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``t2i package TARGET -o OUT`` (the real command), whatever its outcome."""
+    return subprocess.run([sys.executable, "-m", "worker.commands", "package", target, "-o",
+                           str(out), *extra], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def package_plugin(target: str, out: Path, *extra: str) -> Path:
+    """The plugin zip for ``target`` (blender, krita) at ``out``; a failed build fails."""
+    proc = run_package(target, out, *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
