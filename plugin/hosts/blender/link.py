@@ -1,6 +1,7 @@
 """Where the worker client comes from (no bpy).
 
-In the add-on zip, ``t2i package blender`` vendors ``worker/{protocol,client,request,launch}.py``
+In the add-on zip, ``t2i package blender`` vendors the worker client (``worker/client.py``
+and the modules it imports)
 as ``_vendor/t2i_worker`` and, when asked, pyzmq as ``_vendor/site``. Run from a source
 checkout (the tests), the project's own ``worker`` package is used instead.
 

@@ -286,7 +286,8 @@ def addon_zip(tmp_path_factory) -> Path:
 def test_zip_layout_and_vendored_client(addon_zip, tmp_path):
     names = zipfile.ZipFile(addon_zip).namelist()
     assert "t2i_studio/__init__.py" in names
-    for mod in ("protocol", "client", "request", "launch"):
+    for mod in ("fields", "params", "protocol", "replies", "request", "inflight", "launch",
+                "connection", "client"):
         assert f"t2i_studio/_vendor/t2i_worker/{mod}.py" in names
     assert "t2i_studio/_vendor/site/zmq/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -373,7 +374,11 @@ def test_vendoring_helpers_for_other_plugins(tmp_path):
     ones refused unless asked for, the client checked for imports a plugin cannot carry."""
     sys.path.insert(0, str(REPO / "packaging"))
     from t2i_packaging import PackagingError
-    from t2i_packaging.vendor import vendor_distributions, vendor_worker_client
+    from t2i_packaging.vendor import (
+        CLIENT_MODULES,
+        vendor_distributions,
+        vendor_worker_client,
+    )
 
     files = vendor_distributions(["tqdm"], tmp_path / "site")
     assert (tmp_path / "site" / "tqdm" / "__init__.py") in files
@@ -383,7 +388,7 @@ def test_vendoring_helpers_for_other_plugins(tmp_path):
         vendor_distributions(["no-such-distribution-t2i"], tmp_path / "other")
     fake = tmp_path / "fake_worker"
     fake.mkdir()
-    for name in ("protocol", "request", "launch"):
+    for name in CLIENT_MODULES:
         (fake / f"{name}.py").write_text("import json\n")
     (fake / "client.py").write_text("from worker.protocol import x\nimport torch\n")
     with pytest.raises(PackagingError, match="imports torch"):
