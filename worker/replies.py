@@ -298,9 +298,13 @@ class RefusedFile:
 
 @dataclass
 class Upscaler:
+    """One upscaler ``upscale`` can use: ``builtin`` (kind ``learned`` or ``resampling``) or
+    a diffusers upscaler folder (kind ``diffusers``, its ``pipeline`` class)."""
+
     id: str
     kind: str = ""
     scales: list[int] = field(default_factory=list)
+    pipeline: str = ""
 
 
 @dataclass

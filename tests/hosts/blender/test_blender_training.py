@@ -214,7 +214,7 @@ def test_bad_folders_are_explained_and_the_worker_keeps_serving(session, tmp_pat
     assert outcome_text(bad_name).startswith("Choose another adapter name.")
     assert session.connected and not session.busy  # still talking to the same worker
     hello_after = session.client.hello(timeout=30)
-    assert hello_after["models"]
+    assert hello_after.models
 
 
 def test_a_closed_client_ends_the_job_at_once(trainer, tmp_path):
