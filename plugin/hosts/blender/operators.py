@@ -420,4 +420,4 @@ def _offers_vector(session, model_id: str) -> bool:
     models = session.models
     if not models:
         return True
-    return any(m.get("id") == model_id and m.get("vector") for m in models)
+    return any(m.id == model_id and m.vector for m in models)

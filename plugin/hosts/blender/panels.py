@@ -14,7 +14,7 @@ def draw_panel(layout, context) -> None:
     if session is None:
         row.label(text="Not connected", icon="UNLINKED")
     elif session.connected:
-        row.label(text=f"Worker on {session.capabilities.get('device', '?')}", icon="LINKED")
+        row.label(text=f"Worker on {session.capabilities.device or '?'}", icon="LINKED")
     elif session.connect_error:
         row.label(text="Worker unreachable", icon="ERROR")
     else:

@@ -27,8 +27,7 @@ def _keep(kind, items):
 def model_items(self, context):
     session = state.session
     models = session.models if session is not None else []
-    items = [(str(m.get("id")), str(m.get("id")), str(m.get("description", ""))[:200])
-             for m in models if m.get("id")]
+    items = [(m.id, m.id, m.description[:200]) for m in models if m.id]
     return _keep("model", items or [("builtin", "builtin", "The built-in model")])
 
 
@@ -52,8 +51,7 @@ def train_model_items(self, context):
 
     session = state.session
     models = trainable_models(session.models) if session is not None else []
-    items = [(str(m["id"]), str(m["id"]), str(m.get("description", ""))[:200])
-             for m in models]
+    items = [(m.id, m.id, m.description[:200]) for m in models]
     return _keep("train_model", items or [("builtin", "builtin", "The built-in model")])
 
 

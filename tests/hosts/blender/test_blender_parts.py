@@ -144,7 +144,7 @@ def test_shared_mode_uses_the_advertised_worker(slow_worker, tmp_path):
         while not session.connected and time.monotonic() < deadline:
             session.poll()
             time.sleep(0.02)
-        assert [m["id"] for m in session.models] == ["synthetic"]
+        assert [m.id for m in session.models] == ["synthetic"]
         assert session.sizes("synthetic")
     finally:
         session.close()

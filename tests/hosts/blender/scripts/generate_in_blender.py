@@ -110,7 +110,7 @@ job = session.jobs[-1]
 pump_until_done(addon, job, cfg["timeout"])
 log("txt2img", job.state, job.error, job.outputs, f"{time.monotonic() - t0:.1f}s")
 assert job.state == "done", (job.state, job.error, state.last_error)
-sizes = {m["id"]: m["sizes"] for m in session.models}
+sizes = {m.id: m.sizes for m in session.models}
 # the vendored client, not a `worker` package from anywhere else
 client_module = type(session.client).__module__
 assert client_module == f"{MODULE}._vendor.t2i_worker.client", client_module
@@ -195,7 +195,7 @@ if cfg.get("train_folder"):
     assert tjob.state == "done", (tjob.error_code, tjob.error)
     sample = bpy.data.images.get("T2I Training Sample")
     lora_items = [i[0] for i in props_mod.lora_items(settings, bpy.context)]
-    name = tjob.result["name"]
+    name = tjob.result.name
     train.update({"model_items": train_items, "phases": sorted(p for p in phases if p),
                   "outcome": trainings.outcome_text(tjob), "name": name,
                   "progress": settings.train_progress, "lora_items": lora_items,
