@@ -73,6 +73,8 @@ def tick() -> float | None:
         return None
     for job, ev in s.poll():
         if job is None:
+            if s.connected and ev.type == "result":
+                _show_model_defaults(s)
             if ev.type != "result":
                 report("ERROR", f"T2I: cannot reach the worker: {s.connect_error}")
                 if not s.busy:
@@ -118,6 +120,15 @@ def tick() -> float | None:
         _show_training(s.train_job)
         _redraw()
     return TICK_BUSY if s.busy or not s.connected and not s.connect_error else TICK_IDLE
+
+
+def _show_model_defaults(session) -> None:
+    """The worker's model list arrived: each scene shows its model's own settings."""
+    from .model_defaults import show_defaults
+
+    for scene in bpy.data.scenes:
+        if hasattr(scene, "t2i"):
+            show_defaults(scene.t2i, session.model(scene.t2i.model))
 
 
 def plan_finished(job, ev) -> None:

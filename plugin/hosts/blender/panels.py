@@ -66,6 +66,7 @@ def draw_advanced(layout, context) -> None:
     col.prop(settings, "vector")
     col.prop(settings, "steps")
     col.prop(settings, "guidance")
+    col.operator("t2i.model_defaults", icon="LOOP_BACK")
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "random_seed", text="", icon="FILE_REFRESH")

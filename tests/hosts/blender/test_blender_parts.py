@@ -111,6 +111,43 @@ def slow_worker(tmp_path_factory):
     wp.stop()
 
 
+def test_generate_settings_follow_the_models_defaults_until_the_user_changes_them():
+    from types import SimpleNamespace
+
+    from plugin.hosts.blender.model_defaults import (
+        mark_changed,
+        request_fields,
+        show_defaults,
+        use_defaults,
+    )
+    from worker.replies import GenerateDefaults, ModelEntry
+
+    sd = ModelEntry("sd15", sizes=[256, 512], default_size=512,
+                    generate_defaults=GenerateDefaults(25, 7.0, 512, 512, "euler"))
+    icons = ModelEntry("builtin", sizes=[32, 64, 128], default_size=128)
+
+    class Settings(SimpleNamespace):  # Blender calls the update callback on every set
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value)
+            if name in ("steps", "guidance", "size"):
+                mark_changed(self, name)
+
+    s = Settings(steps=20, guidance=3.0, size="128", steps_set=False, guidance_set=False,
+                 size_set=False)
+    show_defaults(s, sd)  # the add-on's own change: not the user's
+    assert (s.steps, s.guidance, s.size) == (25, 7.0, "512")
+    assert request_fields(s) == {"steps": None, "guidance": None, "width": None,
+                                 "height": None}
+    s.steps = 30  # the user's: sent, and kept when the model changes
+    s.size = "256"
+    show_defaults(s, icons)  # 256 px is not an icon size: the model's own again
+    assert (s.steps, s.guidance, s.size) == (30, 3.0, "128")
+    assert request_fields(s) == {"steps": 30, "guidance": None, "width": None,
+                                 "height": None}
+    use_defaults(s, icons)
+    assert s.steps == 20 and request_fields(s)["steps"] is None
+
+
 def test_settings_errors_say_what_to_set(tmp_path):
     from plugin.hosts.blender.link import SettingsError
     from plugin.hosts.blender.session import ConnectionSettings, client_kwargs

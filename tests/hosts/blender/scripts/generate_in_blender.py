@@ -150,6 +150,26 @@ for name in job3.outputs:  # not part of the saved file's checks
 bpy.data.images.remove(big)
 settings.last_result = img2
 
+# --- a model with generation defaults of its own: shown, and left out of the request --------
+defaults = {}
+if cfg.get("defaults_model"):
+    settings.use_init_image, settings.count = False, 1
+    settings.model = cfg["defaults_model"]  # its update shows the model's own values
+    assert bpy.ops.t2i.model_defaults() == {"FINISHED"}  # forget the steps set above
+    defaults["shown"] = [settings.steps, round(settings.guidance, 3), settings.size]
+    assert bpy.ops.t2i.generate() == {"FINISHED"}
+    djob = session.jobs[-1]
+    pump_until_done(addon, djob, cfg["timeout"])
+    assert djob.state == "done", (djob.state, djob.error)
+    prov = djob.result.reply.provenance[0]
+    defaults["sent"] = [djob.params.steps, djob.params.guidance, djob.params.width]
+    defaults["used"] = [prov["model"], prov["steps"], prov["guidance"], prov["width"]]
+    for name in djob.outputs:  # not part of the saved file's checks
+        bpy.data.images.remove(bpy.data.images[name])
+    settings.model = "builtin"  # the built-in model's own values are shown again
+    defaults["builtin_shown"] = [settings.steps, round(settings.guidance, 3), settings.size]
+    settings.last_result = img2
+
 # --- the Train sub-panel: a bad folder is explained, a tiny folder becomes an adapter ----------
 train = {}
 if cfg.get("train_folder"):
@@ -238,7 +258,7 @@ bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 (out / "blender_run.json").write_text(json.dumps({
     "images": records, "unconfigured_error": unconfigured_error, "sizes": sizes,
     "bad_python_error": bad_python_error, "model_items": model_items, "float_init": float_init,
-    "size_items": size_items, "train": train,
+    "size_items": size_items, "train": train, "defaults": defaults,
     "submit_s": submit_s, "plane": plane.name, "blend": str(blend),
     "cube_material": cube.active_material.name,
 }, indent=1))
