@@ -24,7 +24,6 @@ from finetune_helpers import make_folder  # noqa: E402
 pytestmark = pytest.mark.slow  # two Blender runs and a worker start: ~35 s
 
 PROMPT = "a (red:1.2) apple"
-OWN_DEFAULTS = json.dumps({"steps": 7, "guidance": 5.5, "width": 64, "height": 64})
 SEED = 7
 
 
@@ -43,11 +42,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     train_folder = make_folder(tmp / "my tiles")  # the Train sub-panel's folder
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),
            "worker_args": f"--history-dir '{history}' --threads 1 --log-level WARNING "
-                          f"--backend-option 'builtin.adapters_dir={tmp / 'adapters'}' "
-                          # a model with generation defaults unlike the built-in model's
-                          "--backend builtin --backend 'live?' --backend synthetic "
-                          f"--backend-option 'synthetic.generate_defaults={OWN_DEFAULTS}'",
-           "defaults_model": "synthetic",
+                          f"--backend-option 'builtin.adapters_dir={tmp / 'adapters'}'",
+           # a model whose generation defaults are unlike the built-in model's
+           "defaults_model": "live",
            "prompt": PROMPT, "negative_prompt": "green", "seed": SEED, "steps": 12,
            "count": 2, "timeout": 180, "train_folder": str(train_folder),
            "train_name": "tiles", "train_trigger": "teal tile style", "train_steps": 4}
@@ -131,16 +128,17 @@ def test_a_large_float_image_works_as_init_image(runs):
 
 def test_model_and_size_lists_come_from_the_worker(runs):
     first = runs["first"]
-    assert first["model_items"] == ["builtin", "live", "synthetic"]  # the worker's backends
+    assert first["model_items"] == ["builtin", "live"]  # the worker's default backends
     assert first["size_items"] == [str(s) for s in first["sizes"]["builtin"]]
     assert "128" in first["size_items"]
 
 
 def test_a_models_own_generation_defaults_are_shown_and_run(runs):
     d = runs["first"]["defaults"]
-    assert d["shown"] == [7, 5.5, "64"]  # the synthetic model's, not the built-in's 20 / 3
+    # the live model's own (one step, no guidance), not the built-in model's 20 steps at 3
+    assert d["shown"] == [1, 0.0, "128"]
     assert d["sent"] == [None, None, None]  # left out: the worker fills the model's own
-    assert d["used"] == ["synthetic", 7, 5.5, 64]  # the provenance records what ran
+    assert d["used"] == ["live", 1, 0.0, 128]  # the provenance records what ran
     assert d["builtin_shown"] == [20, 3.0, "128"]
 
 
