@@ -57,6 +57,25 @@ def test_protocol_and_client_are_vendorable():
         assert inner <= set(CLIENT_MODULES), f"worker/{name}.py imports {inner}"
 
 
+def test_the_client_modules_import_each_other_without_a_loop():
+    graph = {}
+    for name in CLIENT_MODULES:
+        f = ROOT / "worker" / f"{name}.py"
+        graph[name] = ({m.split(".")[1] for m in imported_modules(f) if m.startswith("worker.")}
+                       | relative_modules(f)) & set(CLIENT_MODULES)
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import loop: {' -> '.join((*path, name))}"
+        if name not in done:
+            for dep in sorted(graph[name]):
+                visit(dep, (*path, name))
+            done.add(name)
+
+    for name in CLIENT_MODULES:
+        visit(name, ())
+
+
 def test_packaging_vendors_every_client_module():
     sys.path.insert(0, str(ROOT / "packaging"))
     try:
