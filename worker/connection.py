@@ -97,7 +97,6 @@ class Connection:
         self._io = threading.Thread(target=self._loop, name="t2i-client-io", daemon=True)
         self._io.start()
 
-
     # --- the I/O thread --------------------------------------------------------------------
 
     def _set_state(self, state: str, detail: str = "") -> None:
