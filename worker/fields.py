@@ -30,6 +30,7 @@ class ProtocolError(Exception):
         self.request_id = request_id
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
 _WANT = {str: "a string", int: "a whole number", float: "a finite number",
          bool: "true or false"}
 
@@ -63,7 +64,9 @@ def read(cls: type[T], body: Any, where: str = "") -> T:
     if not isinstance(body, dict):
         raise ProtocolError("bad_message", f"'{where or cls.__name__}' must be an object, got "
                             f"{type(body).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:  # resolved once per class: progress events arrive ten times a second
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     rest_field = ""
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
