@@ -70,7 +70,8 @@ class UpscaleBar(QWidget):
         # builtin (icons) + the user's own diffusers upscalers, from the worker's hello
         self.model = QComboBox()
         self.model.setObjectName("upscaleModel")
-        self.model.addItem("Built-in (icons)", {"id": "builtin", "scales": list(SCALES)})
+        # until the worker's hello says which kind it is
+        self.model.addItem("Built-in (icons)", Upscaler("builtin", "", list(SCALES)))
         row.addWidget(self.button, 2)
         row.addWidget(self.scale, 1)
         row.addWidget(self.model, 2)

@@ -243,6 +243,7 @@ def test_result_sentences_for_resumed_and_already_finished_runs(qtbot, window):
     """The wording of results the worker sends after a resume (fed to the panel directly:
     the resume itself is tested against the worker in tests/finetune)."""
     from worker.protocol import Message
+    from worker.replies import read_reply
 
     tp = window.train_panel
     base = {"name": "ink", "requested_name": "ink", "images": 5, "steps": 400, "loss": 0.5,
@@ -251,7 +252,9 @@ def test_result_sentences_for_resumed_and_already_finished_runs(qtbot, window):
     for resumed, expected in ((120, "Continued an interrupted run from step 120."),
                               (400, "had already finished")):
         tp.job_id = f"job-{resumed}"
-        tp._on_event(Message("result", tp.job_id, {**base, "resumed_from": resumed}))
+        ev = Message("result", tp.job_id, {**base, "resumed_from": resumed})
+        ev.reply = read_reply("train", ev)  # as the client hands it out
+        tp._on_event(ev)
         text = tp.message.text()
         assert expected in text and "Skipped 1 file: a.md (not an image)." in text, text
         assert "more" not in text and tp.job_id is None

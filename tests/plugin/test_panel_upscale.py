@@ -85,7 +85,8 @@ def test_drawn_box_and_crop():
 def test_the_worker_lists_upscalers_and_a_diffusers_one_limits_the_scales(qtbot, window):
     bar = window.panel.upscale_bar
     # the shared worker has no models folder: only the built-in upscaler, learned
-    qtbot.waitUntil(lambda: bar.model.count() == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: bar.model.count() == 1 and bar.model.currentData().kind != "",
+                    timeout=WAIT)
     assert bar.model.currentData().kind == "learned"
     assert [bar.scale.itemData(i) for i in range(bar.scale.count())] == [2, 4, 8, 16]
     bar.set_upscalers([Upscaler("builtin", "learned", [2, 4, 8, 16]),
