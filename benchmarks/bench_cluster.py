@@ -104,7 +104,7 @@ def paired(direct: WorkerClient, gateway: WorkerClient, pairs: int, direct_pids:
 
 
 def pids_of(gp, client: WorkerClient) -> list[int]:
-    return [gp.proc.pid, *(n["pid"] for n in client.status(timeout=60)["nodes"] if n["up"])]
+    return [gp.proc.pid, *(n["pid"] for n in client.status(timeout=60).nodes if n["up"])]
 
 
 def gateway_client(tmp: Path, cluster, workers: int, *extra: str, **warm):
@@ -112,7 +112,7 @@ def gateway_client(tmp: Path, cluster, workers: int, *extra: str, **warm):
     gp = start_gateway(tmp, cluster.address, weights, "--workers", str(workers), *extra)
     client = WorkerClient(endpoint=gp.endpoint, token=gp.token, spawn=False)
     deadline = time.monotonic() + 300
-    while sum(n["up"] for n in client.status(timeout=60)["nodes"]) < workers:
+    while sum(n["up"] for n in client.status(timeout=60).nodes) < workers:
         assert time.monotonic() < deadline, gp.log_tail()
         time.sleep(0.5)
     client.generate(**{**REQUEST, **warm}, timeout=120)  # a first job through the path

@@ -223,7 +223,7 @@ def bench_overhead(n: int, weights: Path, history: bool, tmp: Path, **params) ->
 def wait_history_idle(client: WorkerClient, timeout: float = 60) -> dict | None:
     deadline = time.monotonic() + timeout
     while True:
-        stats = client.status(timeout=10).get("history")
+        stats = client.status(timeout=10).history
         if not stats or not stats["pending"] or time.monotonic() > deadline:
             return stats
         time.sleep(0.01)

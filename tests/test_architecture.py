@@ -34,16 +34,56 @@ def test_core_never_imports_qt_zmq_or_the_other_parts():
         assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
 
 
+# The modules packaging vendors into the Krita and Blender plugins (the worker client).
+CLIENT_MODULES = ("fields", "params", "protocol", "replies", "request", "inflight", "launch",
+                  "connection", "client")
+
+
+def relative_modules(path: Path) -> set[str]:
+    """``from .x import`` inside worker/: the sibling modules ``x``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {node.module.split(".")[0] for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+
+
 def test_protocol_and_client_are_vendorable():
     allowed = set(sys.stdlib_module_names) | {"zmq", "numpy", "worker"}
-    for name in ("protocol.py", "client.py", "launch.py", "request.py"):
-        f = ROOT / "worker" / name
+    for name in CLIENT_MODULES:
+        f = ROOT / "worker" / f"{name}.py"
         mods = imported_modules(f)
         bad = top_level(mods) - allowed
-        assert not bad, f"worker/{name} imports {bad}"
-        inner = {m for m in mods if m.startswith("worker.")}
-        vendored = {"worker.protocol", "worker.client", "worker.launch", "worker.request"}
-        assert inner <= vendored, inner
+        assert not bad, f"worker/{name}.py imports {bad}"
+        inner = {m.split(".")[1] for m in mods if m.startswith("worker.")}
+        inner |= relative_modules(f)
+        assert inner <= set(CLIENT_MODULES), f"worker/{name}.py imports {inner}"
+
+
+def test_the_client_modules_import_each_other_without_a_loop():
+    graph = {}
+    for name in CLIENT_MODULES:
+        f = ROOT / "worker" / f"{name}.py"
+        graph[name] = ({m.split(".")[1] for m in imported_modules(f) if m.startswith("worker.")}
+                       | relative_modules(f)) & set(CLIENT_MODULES)
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import loop: {' -> '.join((*path, name))}"
+        if name not in done:
+            for dep in sorted(graph[name]):
+                visit(dep, (*path, name))
+            done.add(name)
+
+    for name in CLIENT_MODULES:
+        visit(name, ())
+
+
+def test_packaging_vendors_every_client_module():
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        from t2i_packaging.vendor import CLIENT_MODULES as packaged
+    finally:
+        sys.path.remove(str(ROOT / "packaging"))
+    assert set(packaged) == set(CLIENT_MODULES)
 
 
 def test_plugin_never_imports_ml_code():

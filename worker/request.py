@@ -1,7 +1,9 @@
 """One request in flight, as the client hands it out: its events, its terminal event, cancel.
 
 Standard library only (vendored with the client). The client's I/O thread calls
-``_deliver`` for every event of the request; the caller iterates, waits or cancels.
+``_deliver`` for every event of the request, which types its body first (``ev.reply``, see
+worker/replies.py; a malformed body becomes this request's ``bad_message`` error); the
+caller iterates, waits or cancels.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import threading
 from collections.abc import Callable, Iterator
 from queue import Empty, Queue
 
+from .fields import ProtocolError
 from .protocol import TERMINAL_TYPES, Message
+from .replies import Failure, R, read_reply, reply_as
 
 log = logging.getLogger("worker.client")
 
@@ -45,6 +49,12 @@ class Request:
     def _deliver(self, ev: Message) -> None:
         if self._done.is_set():
             return  # exactly one terminal event, whatever else arrives
+        try:
+            ev.reply = read_reply(self.type, ev)
+        except ProtocolError as e:  # the worker broke the contract: this request ends here
+            log.warning("request %s: %s", self.id, e.message)
+            ev = Message("error", self.id, {"code": "bad_message", "message": e.message})
+            ev.reply = Failure("bad_message", e.message)
         if self.on_event is not None:
             try:
                 self.on_event(ev)
@@ -78,13 +88,23 @@ class Request:
         return self.terminal
 
     def result(self, timeout: float | None = None) -> Message:
-        """The ``result`` event; raises ``WorkerError`` for error and cancelled."""
+        """The ``result`` event (its typed body: ``.reply``); raises ``WorkerError`` for
+        error and cancelled."""
         ev = self.wait(timeout)
-        if ev.type == "error":
-            raise WorkerError(ev.error_code, str(ev.body.get("message", "")), self.id)
+        if isinstance(ev.reply, Failure):
+            raise WorkerError(ev.reply.code, ev.reply.message, self.id)
         if ev.type == "cancelled":
             raise WorkerError("cancelled", f"request '{self.id}' was cancelled", self.id)
         return ev
+
+    def reply(self, kind: type[R], timeout: float | None = None) -> R:
+        """The typed body of the ``result`` event (e.g. ``GenerateResult``, with its images);
+        raises ``WorkerError`` for error and cancelled, and for a reply of another type."""
+        ev = self.result(timeout)
+        try:
+            return reply_as(ev, kind)
+        except ProtocolError as e:
+            raise WorkerError(e.code, e.message, self.id) from None
 
     def cancel(self) -> Request:
         return self._cancel(self.id)

@@ -3,7 +3,8 @@
 It implements the same Backend protocol as ``builtin`` (progress per step, cancel between
 steps, provenance), so it measures the worker's own cost: ``step_time`` seconds of "model"
 per step, images filled from the seed. Select it with ``--backend synthetic`` and tune it with
-``--backend-option synthetic.step_time=0.01``.
+``--backend-option synthetic.step_time=0.01``; ``synthetic.generate_defaults={"steps": 7}``
+gives its model generation defaults of its own (tests of clients that leave them out).
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ class SyntheticBackend:
     name = "synthetic"
 
     def __init__(self, step_time: float = 0.0, sizes: tuple[int, ...] = (32, 64, 128, 256, 512,
-                                                                          1024)) -> None:
+                                                                          1024),
+                 generate_defaults: dict | None = None) -> None:
         self.step_time = float(step_time)
         self.sizes = tuple(sizes)
+        self.generate_defaults = dict(generate_defaults) if generate_defaults else None
         self.hash = hashlib.sha256(b"synthetic-1").hexdigest()
 
     def models(self) -> list[ModelInfo]:
         return [ModelInfo("synthetic", self.name, self.hash, self.sizes, 128,
-                          "deterministic test pattern, no model")]
+                          "deterministic test pattern, no model",
+                          generate_defaults=self.generate_defaults)]
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> GenerateResult:
         request.validate(sizes=self.sizes)

@@ -3,7 +3,7 @@
 Layout (the zip's top folder is the add-on's module name)::
 
     t2i_studio/__init__.py ...          plugin/hosts/blender/*.py
-    t2i_studio/_vendor/t2i_worker/      the worker client (protocol, client, request, launch)
+    t2i_studio/_vendor/t2i_worker/      the worker client (vendor.CLIENT_MODULES)
     t2i_studio/_vendor/site/            pyzmq for the target Python (unless --no-pyzmq)
 """
 

@@ -6,7 +6,7 @@ Layout (Krita's importer finds ``<X-KDE-Library>.desktop`` and the folder of tha
     t2i_studio/                        plugin/hosts/krita/*.py (imports rewritten, below)
     t2i_studio/Manual.html             shown by Krita's Python Plugin Manager
     t2i_studio/_vendor/t2i_plugin/     plugin/{host,qimage,svg,plan_layers}.py + plugin/panel/
-    t2i_studio/_vendor/t2i_worker/     the worker client (protocol, client, request, launch)
+    t2i_studio/_vendor/t2i_worker/     the worker client (vendor.CLIENT_MODULES)
     t2i_studio/_vendor/site/           qtpy + packaging (pure Python) and pyzmq
 
 Krita's embedded Python has the standard library and PyQt only. The panel and the Krita

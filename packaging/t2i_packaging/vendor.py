@@ -3,7 +3,7 @@
 Editors run their own Python (Krita's and Debian's Blender: the system Python; official
 Blender builds: a bundled one without pyzmq), so a plugin carries what it needs:
 
-- ``vendor_worker_client``: ``worker/{protocol,client,request,launch}.py`` as a private
+- ``vendor_worker_client``: the client's modules (``CLIENT_MODULES``) as a private
   package (``<plugin>/_vendor/t2i_worker``) with package-relative imports, so it never
   clashes with a ``worker`` module of the host;
 - ``vendor_distributions``: installed pure-Python distributions (e.g. qtpy + packaging for
@@ -29,7 +29,9 @@ from pathlib import Path
 from . import REPO, PackagingError
 from .archive import included
 
-CLIENT_MODULES = ("protocol", "client", "request", "launch")
+# The vendored client: every module worker/client.py needs, and nothing that needs more.
+CLIENT_MODULES = ("fields", "params", "protocol", "replies", "request", "inflight", "launch",
+                  "connection", "client")
 CLIENT_DEPENDENCIES = {"zmq", "numpy"}  # numpy is optional: imported lazily by to_numpy
 _ABS_WORKER_IMPORT = re.compile(r"^(\s*)from worker\.(\w+) import", re.MULTILINE)
 

@@ -16,12 +16,15 @@ from typing import Any
 from qtpy.QtCore import QObject, Signal
 
 from worker.client import WorkerClient, WorkerError
-from worker.protocol import GenerateParams, Image, Message, TrainParams
+from worker.params import GenerateParams, TrainParams
+from worker.protocol import Image, Message
+from worker.replies import Capabilities, Failure, TrainResult
 
 
 class WorkerBridge(QObject):
     """Signals for one ``WorkerClient``: ``state_changed(state, detail)``, ``event(msg)``
-    for every event of requests submitted here, ``capabilities(hello_body)``."""
+    for every event of requests submitted here (its typed body: ``msg.reply``),
+    ``capabilities(Capabilities)``: the worker's hello."""
 
     state_changed = Signal(str, str)
     event = Signal(object)
@@ -47,8 +50,8 @@ class WorkerBridge(QObject):
 
     def ask_capabilities(self) -> None:
         def on_hello(ev: Message) -> None:
-            if ev.type == "result":
-                self.capabilities.emit(ev.body)
+            if isinstance(ev.reply, Capabilities):
+                self.capabilities.emit(ev.reply)
 
         self._submit("hello", {"client": "t2i-panel"}, on_hello)
 
@@ -70,11 +73,11 @@ class WorkerBridge(QObject):
 
         def on_train_event(ev: Message) -> None:  # I/O thread
             self.event.emit(ev)
-            if ev.type == "result":
+            if isinstance(ev.reply, TrainResult):
                 self.ask_capabilities()
 
-        return self._submit_job(lambda: self.client.request("train", params.to_body(),
-                                                            on_event=on_train_event))
+        return self._submit_job(lambda: self.client.submit_train(params,
+                                                                 on_event=on_train_event))
 
     def plan(self, body: dict) -> str:
         """Submit a floor-plan job (``protocol.PlanParams`` body); returns the request id."""
@@ -87,7 +90,9 @@ class WorkerBridge(QObject):
             return submit().id
         except WorkerError as e:
             rid = e.request_id or "closed"
-            self.event.emit(Message("error", rid, {"code": e.code, "message": e.message}))
+            ev = Message("error", rid, {"code": e.code, "message": e.message})
+            ev.reply = Failure(e.code, e.message)
+            self.event.emit(ev)
             return rid
 
     def cancel(self, request_id: str) -> None:

@@ -4,6 +4,11 @@ model, adapters (LoRA) with weights, the image-to-image mode and its strength, a
 
 ``params()`` reads the widgets into a ``GenerateParams``; ``set_params(body)`` fills them
 from one (a history entry), so the form and the wire format never drift apart.
+
+Steps, guidance and size start at the selected model's own ``generate_defaults`` (the
+worker's model list) and follow the model when it changes. Until the user changes one of
+them it is left out of the request, so the worker runs the model's own value (the
+provenance records it); one the user changed is sent as it is. Defaults puts them back.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from qtpy.QtWidgets import (
 )
 
 from plugin.panel.fold import Foldable
-from worker.protocol import GenerateParams, LoraParam
+from worker.params import GenerateParams, LoraParam
+from worker.replies import GenerateDefaults, ModelEntry
 
 MAX_SEED = 2**31 - 1
 MODES = [("txt2img", "Text to image"), ("img2img", "Image to image (active layer)"),
@@ -64,24 +70,31 @@ class ParamsForm(QWidget):
         self.randomize.clicked.connect(self.new_seed)
         form.addRow("Seed", _row(self.seed, self.seed_lock, self.randomize))
 
+        self.changed: set[str] = set()  # of steps, guidance, size: set by the user, sent
         self.steps = QSpinBox()
         self.steps.setRange(1, 200)
-        self.steps.setValue(20)
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 30.0)
         self.guidance.setSingleStep(0.5)
-        self.guidance.setValue(3.0)
-        form.addRow("Steps", _row(self.steps, QLabel("Guidance"), self.guidance))
+        self.defaults_button = QPushButton("Defaults")
+        self.defaults_button.setToolTip("The model's own steps, guidance and size")
+        self.defaults_button.clicked.connect(self.use_model_defaults)
+        form.addRow("Steps", _row(self.steps, QLabel("Guidance"), self.guidance,
+                                  self.defaults_button))
 
         self.size = QComboBox()
         self.count = QSpinBox()
         self.count.setRange(1, 16)
         form.addRow("Size", _row(self.size, QLabel("Images"), self.count))
         self.set_sizes([32, 64, 128, 256, 512], 128)
+        self.steps.valueChanged.connect(lambda: self.changed.add("steps"))
+        self.guidance.valueChanged.connect(lambda: self.changed.add("guidance"))
+        self.size.currentIndexChanged.connect(lambda: self.changed.add("size"))
 
         self.model = QComboBox()
         self.model.addItem("builtin")
         self.model.currentIndexChanged.connect(self._model_changed)
+        self._show_defaults(self.defaults)
         form.addRow("Model", self.model)
 
         self.adapters = QTableWidget(0, 2)
@@ -114,12 +127,12 @@ class ParamsForm(QWidget):
 
     # --- filled from the worker's capabilities ------------------------------------------------
 
-    def set_models(self, models: list[dict], loras: list[str]) -> None:
+    def set_models(self, models: list[ModelEntry], loras: list[str]) -> None:
         current = self.model.currentText()
         self.model.blockSignals(True)
         self.model.clear()
         for m in models:
-            self.model.addItem(str(m.get("id")), m)
+            self.model.addItem(m.id, m)
         self.model.setCurrentIndex(max(self.model.findText(current), 0))
         self.model.blockSignals(False)
         self._model_changed()
@@ -127,12 +140,37 @@ class ParamsForm(QWidget):
         self.set_loras(loras, kept)  # a refresh (e.g. after a restart) keeps the choice
 
     def set_sizes(self, sizes: list[int], default: int) -> None:
+        """Offer ``sizes``; a size the user chose stays if the model has it, else (and
+        while the user has not chosen one) the model's ``default``."""
         current = self.size.currentData()
+        keep = "size" in self.changed and current in sizes
+        self.size.blockSignals(True)
         self.size.clear()
         for s in sizes:
             self.size.addItem(f"{s} × {s}", int(s))
-        want = current if current in sizes else default
-        self.size.setCurrentIndex(max(self.size.findData(want), 0))
+        self.size.setCurrentIndex(max(self.size.findData(current if keep else default), 0))
+        self.size.blockSignals(False)
+        if not keep:
+            self.changed.discard("size")
+
+    @property
+    def defaults(self) -> GenerateDefaults:
+        """The selected model's generation defaults (the built-in model's before the
+        worker's list arrives)."""
+        info = self.model.currentData()
+        if isinstance(info, ModelEntry):
+            return info.defaults
+        return GenerateDefaults(20, 3.0, 128, 128)
+
+    def use_model_defaults(self) -> None:
+        """Forget the user's steps, guidance and size: the model's own apply again."""
+        self.changed.clear()
+        self._show_defaults(self.defaults)
+
+    @property
+    def size_value(self) -> int:
+        """The size shown (chosen, or the model's default): what the image will be."""
+        return int(self.size.currentData() or self.defaults.width)
 
     def set_loras(self, names: list[str], weights: dict[str, float] | None = None) -> None:
         weights = weights or {}
@@ -166,13 +204,15 @@ class ParamsForm(QWidget):
         """The current settings; an unlocked seed is re-rolled first (and shown)."""
         if not self.seed_lock.isChecked():
             self.new_seed()
-        size = int(self.size.currentData() or 128)
+        size = self.size_value if "size" in self.changed else None
         loras = self._checked_loras()
         return GenerateParams(
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative.toPlainText().strip(), seed=self.seed.value(),
-            width=size, height=size, count=self.count.value(), steps=self.steps.value(),
-            guidance=round(self.guidance.value(), 3), model=self.model.currentText(),
+            width=size, height=size, count=self.count.value(),
+            steps=self.steps.value() if "steps" in self.changed else None,
+            guidance=(round(self.guidance.value(), 3) if "guidance" in self.changed
+                      else None), model=self.model.currentText(),
             strength=round(self.strength.value(), 3), loras=loras,
             vector=self.vector.isChecked() and self.vector.isEnabled())
 
@@ -182,13 +222,16 @@ class ParamsForm(QWidget):
         self.negative.setPlainText(str(body.get("negative_prompt", "")))
         self.seed.setValue(int(body.get("seed", 0)))
         self.seed_lock.setChecked(True)  # reuse means: the same image again
-        self.steps.setValue(int(body.get("steps", 20)))
-        self.guidance.setValue(float(body.get("guidance", 3.0)))
         self.count.setValue(int(body.get("count", 1)))
         idx = self.model.findText(str(body.get("model", "builtin")))
         if idx >= 0:
             self.model.setCurrentIndex(idx)
-        idx = self.size.findData(int(body.get("width", 128)))
+        # the entry's own values are sent as they are; those it left out stay the model's
+        if body.get("steps") is not None:
+            self.steps.setValue(int(body["steps"]))
+        if body.get("guidance") is not None:
+            self.guidance.setValue(float(body["guidance"]))
+        idx = self.size.findData(int(body.get("width") or 0))
         if idx >= 0:
             self.size.setCurrentIndex(idx)
         if body.get("strength") is not None:
@@ -209,10 +252,28 @@ class ParamsForm(QWidget):
 
     def _model_changed(self) -> None:
         info = self.model.currentData()
-        if isinstance(info, dict) and info.get("sizes"):
-            self.set_sizes(list(info["sizes"]), int(info.get("default_size", 128)))
+        defaults = self.defaults
+        if isinstance(info, ModelEntry) and info.sizes:
+            self.set_sizes(list(info.sizes), defaults.width)
+        self._show_defaults(defaults)
         # Vector output only where the model offers it (the hello's model entry says so)
-        self.vector.setEnabled(isinstance(info, dict) and bool(info.get("vector")))
+        self.vector.setEnabled(isinstance(info, ModelEntry) and info.vector)
+
+    def _show_defaults(self, defaults: GenerateDefaults) -> None:
+        """Show the model's values in the fields the user has not changed (quietly: this
+        is not a change of the user's)."""
+        for name, widget, value in (("steps", self.steps, defaults.steps),
+                                    ("guidance", self.guidance, defaults.guidance)):
+            widget.setToolTip(f"The model's default: {value:g}")
+            if name not in self.changed:
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
+        self.size.setToolTip(f"The model's default: {defaults.width} × {defaults.height}")
+        if "size" not in self.changed:
+            self.size.blockSignals(True)
+            self.size.setCurrentIndex(max(self.size.findData(defaults.width), 0))
+            self.size.blockSignals(False)
 
     def _mode_changed(self) -> None:
         self.strength.setEnabled(self.mode_key != "txt2img")

@@ -21,6 +21,7 @@ from plugin.panel.form import ParamsForm
 from plugin.panel.messages import error_text
 from plugin.qimage import to_qimage
 from worker.protocol import GenerateParams, Message
+from worker.replies import Failure, GenerateResult, ModelEntry
 
 LIVE_MODEL = "live"
 PREVIEW_NAME = "Live preview"
@@ -99,11 +100,11 @@ class LiveController(QObject):
 
     # --- the worker offers live or not ------------------------------------------------------
 
-    def set_models(self, models: list[dict]) -> None:
+    def set_models(self, models: list[ModelEntry]) -> None:
         """From the worker's hello: enable the toggle when it lists model ``live``."""
-        info = next((m for m in models if m.get("id") == LIVE_MODEL), None)
-        self.sizes = [int(s) for s in (info or {}).get("sizes") or []]
-        self.vector = bool((info or {}).get("vector"))  # sharp previews traced as SVG
+        info = next((m for m in models if m.id == LIVE_MODEL), None)
+        self.sizes = list(info.sizes) if info else []
+        self.vector = bool(info and info.vector)  # sharp previews traced as SVG
         self.set_available(info is not None)
 
     def set_available(self, available: bool) -> None:
@@ -190,25 +191,22 @@ class LiveController(QObject):
         if not ev.is_terminal:
             return
         self.current_id = None
-        if ev.type == "result" and ev.images and self.active:
-            self._show(ev)
-        elif ev.type == "error":
-            message = error_text(ev.error_code, str(ev.body.get("message", "")))
+        reply = ev.reply
+        if isinstance(reply, GenerateResult) and reply.images and self.active:
+            self._show(reply)
+        elif isinstance(reply, Failure):
+            message = error_text(reply.code, reply.message)
             self.bar.state.setText("Live: error")
             self.failed.emit(message)
 
-    def _show(self, ev: Message) -> None:
-        im = ev.images[0]
+    def _show(self, result: GenerateResult) -> None:
+        im = result.images[0]
         pixels = Pixels.from_wire(im)
-        provenance = dict((ev.body.get("provenance") or [{}])[0])
-        texts = ev.body.get("parameters") or []
-        if texts:
-            provenance["parameters"] = texts[0]
+        provenance = result.provenance_of(0)
         at = self._place(im.width, im.height)
         self.host.set_preview_layer(pixels, PREVIEW_NAME, provenance, at)
         self.last = (pixels, provenance, at)
-        svgs = ev.body.get("svg") or []
-        self.last_svg = svgs[0] if svgs and isinstance(svgs[0], str) else None
+        self.last_svg = result.svg[0] if result.svg else None
         self.bar.pin_button.setEnabled(True)
         self.bar.state.setText(f"Live: {provenance.get('prompt', '')[:30]}")
         self.updated.emit(provenance)

@@ -31,7 +31,9 @@ from plugin.panel.messages import error_text, state_text
 from plugin.panel.results import ResultImage, ResultStrip
 from plugin.panel.upscale import UpscaleBar
 from plugin.qimage import to_pixels, to_qimage
-from worker.protocol import GenerateParams, Image, Message
+from worker.params import GenerateParams
+from worker.protocol import Image, Message
+from worker.replies import Cancelled, Capabilities, Failure, GenerateResult, Progress, Queued
 
 PREVIEW = 96
 
@@ -146,7 +148,7 @@ class GeneratePanel(QWidget):
         self.job = Job(rid, params, mode, region)
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, params.steps)
+        self.progress.setRange(0, params.steps or self.form.steps.value())
         self.progress.setValue(0)
         self.progress.setFormat("waiting for the image generator…")
 
@@ -199,7 +201,7 @@ class GeneratePanel(QWidget):
         source = self.host.source_image(region)
         if source is None:
             raise ValueError("There is no layer to start from: add or select a layer.")
-        size = (params.width, params.height)
+        size = (params.width or self.form.size_value, params.height or self.form.size_value)
         init = _scaled(to_qimage(source), size)
         images = [Image((size[1], size[0], 4), to_pixels(init).data, "init_image")]
         if mode == "inpaint" and selection is not None:
@@ -218,59 +220,55 @@ class GeneratePanel(QWidget):
         self.status.setStyleSheet(f"color: {colour}; font-weight: bold")
         self.status.setToolTip(detail)
 
-    def _on_capabilities(self, hello: dict) -> None:
-        self.form.set_models(list(hello.get("models") or []), list(hello.get("loras") or []))
-        self.live.set_models(list(hello.get("models") or []))
-        if hello.get("load_error"):
-            self.show_message(error_text("backend_unavailable", hello["load_error"]), True)
+    def _on_capabilities(self, hello: Capabilities) -> None:
+        self.form.set_models(hello.models, hello.loras)
+        self.live.set_models(hello.models)
+        if hello.load_error:
+            self.show_message(error_text("backend_unavailable", hello.load_error), True)
 
     def _on_event(self, ev: Message) -> None:
         job = self.job
         if job is None or ev.id != job.id:
             return  # a late event of a finished request
-        if ev.type == "queued":
-            ahead = int(ev.body.get("position", 0))
+        reply = ev.reply
+        if isinstance(reply, Queued):
+            ahead = reply.position
             self.progress.setFormat(f"waiting: {ahead} ahead" if ahead else "starting…")
-        elif ev.type == "progress":
-            total = int(ev.body.get("total", 1))
-            self.progress.setRange(0, total)
-            self.progress.setValue(int(ev.body.get("step", 0)))
+        elif isinstance(reply, Progress):
+            self.progress.setRange(0, max(1, reply.total))
+            self.progress.setValue(reply.step)
             self.progress.setFormat("step %v of %m")
-            if ev.images:
-                self._show_preview(ev.images[0])
-        elif ev.type == "result":
+            if reply.preview is not None:
+                self._show_preview(reply.preview)
+        elif isinstance(reply, GenerateResult):
             self._finish()
-            self._on_result(job, ev)
-        elif ev.type == "cancelled":
+            self._on_result(job, reply)
+        elif isinstance(reply, Cancelled):
             self._finish()
-            self.show_message(f"Cancelled after step {ev.body.get('step', 0)}.")
-        elif ev.type == "error":
+            self.show_message(f"Cancelled after step {reply.step}.")
+        elif isinstance(reply, Failure):
             self._finish()
-            self.show_message(error_text(ev.error_code, str(ev.body.get("message", ""))),
-                              error=True)
+            self.show_message(error_text(reply.code, reply.message), error=True)
 
-    def _on_result(self, job: Job, ev: Message) -> None:
-        provs = list(ev.body.get("provenance") or [])
-        texts = list(ev.body.get("parameters") or [])
-        svgs = [s if isinstance(s, str) else None for s in ev.body.get("svg") or []]
+    def _on_result(self, job: Job, result: GenerateResult) -> None:
         region = job.region
         results = []
-        for i, im in enumerate(ev.images):
-            prov = dict(provs[i]) if i < len(provs) else {}
-            if i < len(texts):
-                prov["parameters"] = texts[i]
+        for i, im in enumerate(result.images):
             image = to_qimage(Pixels.from_wire(im))
             at = (region.x, region.y, region.width, region.height) if region else None
-            results.append(ResultImage(image, prov, job.mode, at,
-                                       svgs[i] if i < len(svgs) else None))
+            results.append(ResultImage(image, result.provenance_of(i), job.mode, at,
+                                       result.svg[i] if result.svg else None))
         self.results.show_results(results)
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat("done")
         if results:
             self.preview.setPixmap(_fit(results[0].image))
-        self.history.add(job.params.to_body(), job.mode, results[0].image if results else None)
-        warnings = [str(w) for w in ev.body.get("warnings") or []]
-        self.show_message("; ".join(warnings))
+        # the history keeps the values the worker used (the model's own, where left out)
+        used = {k: v for k, v in (result.provenance[0] if result.provenance else {}).items()
+                if k in ("steps", "guidance", "width", "height", "scheduler")}
+        self.history.add({**job.params.to_body(), **used}, job.mode,
+                         results[0].image if results else None)
+        self.show_message("; ".join(result.warnings))
         if results and self.auto_insert.isChecked():
             self.insert(results[0])
 

@@ -36,6 +36,7 @@ from plugin.host import HostAdapter, Rect
 from plugin.panel.bridge import WorkerBridge
 from plugin.plan_layers import LAYER_NAMES, split_layers
 from worker.protocol import Message
+from worker.replies import Cancelled, Failure, PlanResult, Progress
 
 STORE_KEY = "t2i-plan"  # document data: the programme of the last plan inserted (JSON)
 COLUMNS = ("Room", "Kind", "Area m²", "Facing")
@@ -52,7 +53,7 @@ class PlanPanel(QWidget):
         self.bridge, self.host = bridge, host
         self.job_id: str | None = None
         self.programme: dict | None = None  # the last programme the worker solved
-        self.result: dict | None = None  # the last result body
+        self.result: PlanResult | None = None  # the last result
         self.svgs: list[str] = []  # per variant
         lay = QVBoxLayout(self)
         self.prompt = QLineEdit()
@@ -186,18 +187,18 @@ class PlanPanel(QWidget):
         if self.host is None or not (0 <= index < len(self.svgs)) or self.result is None:
             return
         svg = self.svgs[index]
-        variant = self.result["variants"][index]
+        variant = self.result.variants[index]
         width, height = self.host.canvas_size()
-        lay = variant["layout"]
+        lay = variant.layout
         if not width or not height:
             self.show_message("Open a document first: the plan is placed on its canvas.",
                               error=True)
             return
         at = _fit(svg, width, height)
         name = (self.prompt.text().strip() or "Plan")[:40]
-        provenance = {"kind": "plan", "programme": self.result["programme"],
+        provenance = {"kind": "plan", "programme": self.result.programme,
                       "layout": lay, "variant": index,
-                      **{k: v for k, v in self.result.get("provenance", {}).items()
+                      **{k: v for k, v in self.result.provenance.items()
                          if k in ("prompt", "seed", "time_limit")}}
         for kind, part in split_layers(svg):
             self.host.insert_vector_layer(part, f"{name} – {LAYER_NAMES.get(kind, kind)}",
@@ -205,7 +206,7 @@ class PlanPanel(QWidget):
         # Kept with the document too, so that re-opening it, editing the table and
         # Re-solve works without finding the layers' provenance.
         self.host.set_document_data(STORE_KEY, json.dumps(
-            {"programme": self.result["programme"], "prompt": self.prompt.text().strip()}))
+            {"programme": self.result.programme, "prompt": self.prompt.text().strip()}))
         self.show_message(f"Inserted variant {index + 1} ({lay['width']:g} × "
                           f"{lay['depth']:g} m) as {len(LAYER_NAMES)} layers.")
 
@@ -254,34 +255,34 @@ class PlanPanel(QWidget):
     def _on_event(self, ev: Message) -> None:
         if self.job_id is None or ev.id != self.job_id and self.job_id != _SUBMITTING:
             return
-        if ev.type == "progress":
-            self.progress.setRange(0, int(ev.body.get("total", 1)))
-            self.progress.setValue(int(ev.body.get("step", 0)))
+        reply = ev.reply
+        if isinstance(reply, Progress):
+            self.progress.setRange(0, reply.total)
+            self.progress.setValue(reply.step)
             return
-        if ev.type == "queued":
+        if not ev.is_terminal:
             return
         self.job_id = None
         self.cancel_button.setEnabled(False)
         self.plan_button.setEnabled(True)
         self.resolve_button.setEnabled(self.programme is not None)
         self.progress.setFormat("")
-        if ev.type == "cancelled":
+        if isinstance(reply, Cancelled):
             self.show_message("Cancelled.")
-        elif ev.type == "error":
-            self.show_message(str(ev.body.get("message", "the plan failed")), error=True)
-        elif ev.type == "result":
-            self._show_result(ev)
+        elif isinstance(reply, Failure):
+            self.show_message(reply.message or "the plan failed", error=True)
+        elif isinstance(reply, PlanResult):
+            self._show_result(reply)
 
-    def _show_result(self, ev: Message) -> None:
-        body = ev.body
-        self.result = body
-        self.programme = body["programme"]
-        self.svgs = [im.text() for im in ev.images if im.name == "svg"]
+    def _show_result(self, result: PlanResult) -> None:
+        self.result = result
+        self.programme = result.programme
+        self.svgs = [im.text() for im in result.files if im.name == "svg"]
         self._fill_table(self.programme)
         self.variant_list.clear()
-        for v in body["variants"]:
-            lay, m = v["layout"], v["metrics"]
-            item = QListWidgetItem(f"Variant {v['index'] + 1}: {lay['width']:g} × "
+        for v in result.variants:
+            lay, m = v.layout, v.metrics
+            item = QListWidgetItem(f"Variant {v.index + 1}: {lay['width']:g} × "
                                    f"{lay['depth']:g} m, median area error "
                                    f"{100 * m['median_area_error']:.0f} %")
             self.variant_list.addItem(item)
@@ -289,10 +290,10 @@ class PlanPanel(QWidget):
         self.insert_button.setEnabled(bool(self.svgs) and self.host is not None)
         self.resolve_button.setEnabled(True)
         self.progress.setValue(self.progress.maximum())
-        parts = [f"{len(body['variants'])} plan(s) for {len(self.programme['rooms'])} rooms."]
-        if body.get("unknown"):
-            parts.append(f"Not understood: {', '.join(body['unknown'])}.")
-        parts += [n[0].upper() + n[1:] + "." for n in body.get("notes", [])]
+        parts = [f"{len(result.variants)} plan(s) for {len(self.programme['rooms'])} rooms."]
+        if result.unknown:
+            parts.append(f"Not understood: {', '.join(result.unknown)}.")
+        parts += [n[0].upper() + n[1:] + "." for n in result.notes]
         self.show_message(" ".join(parts))
 
     def _fill_table(self, prog: dict) -> None:

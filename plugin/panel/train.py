@@ -37,7 +37,17 @@ from plugin.host import HostAdapter, Pixels
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.messages import train_error_text
 from plugin.qimage import to_qimage
-from worker.protocol import TRAIN_DEFAULTS, Image, Message, TrainParams
+from worker.params import TRAIN_DEFAULTS, TrainParams
+from worker.protocol import Image, Message
+from worker.replies import (
+    Cancelled,
+    Capabilities,
+    Failure,
+    Progress,
+    Queued,
+    TrainDefaults,
+    TrainResult,
+)
 
 MAX_SAMPLE_PROMPTS = 4  # the worker's limit (docs/protocol.md, "train")
 THUMB = 72
@@ -55,7 +65,7 @@ class TrainPanel(QWidget):
         super().__init__(parent)
         self.bridge, self.host = bridge, host
         self.job_id: str | None = None
-        self.last_result: dict | None = None  # the body of the last finished job
+        self.last_result: TrainResult | None = None  # the last finished job's
         lay = QVBoxLayout(self)
 
         form = QFormLayout()
@@ -231,52 +241,48 @@ class TrainPanel(QWidget):
         if self.job_id is None or (ev.id != self.job_id and not (
                 self.job_id == _SUBMITTING and ev.is_terminal)):
             return  # another request's event, or a late one
-        if ev.type == "queued":
-            ahead = int(ev.body.get("position", 0))
+        reply = ev.reply
+        if isinstance(reply, Queued):
+            ahead = reply.position
             self.progress.setFormat(f"waiting: {ahead} job(s) ahead" if ahead else "starting…")
-        elif ev.type == "progress":
-            self._on_progress(ev)
-        elif ev.type == "result":
+        elif isinstance(reply, Progress):
+            self._on_progress(reply)
+        elif isinstance(reply, TrainResult):
             self._finish()
-            self._on_result(ev.body)
-        elif ev.type == "cancelled":
+            self._on_result(reply)
+        elif isinstance(reply, Cancelled):
             self._finish()
-            step = int(ev.body.get("step", 0))
+            step = reply.step
             self.show_message(f"Training cancelled after step {step}. A checkpoint was saved: "
                               "press Train with the same folder and settings to continue "
                               "from there." if step else "Training cancelled before its "
                               "first step.")
-        elif ev.type == "error":
+        elif isinstance(reply, Failure):
             self._finish()
-            self.show_message(train_error_text(ev.error_code, str(ev.body.get("message", ""))),
-                              error=True)
+            self.show_message(train_error_text(reply.code, reply.message), error=True)
 
-    def _on_progress(self, ev: Message) -> None:
-        body = ev.body
-        total = max(1, int(body.get("total", 1)))
+    def _on_progress(self, p: Progress) -> None:
+        total = max(1, p.total)
         self.progress.setRange(0, total)
-        self.progress.setValue(min(int(body.get("step", 0)), total))
+        self.progress.setValue(min(p.step, total))
         self.progress.setFormat("step %v of %m")
-        parts = [PHASES.get(str(body.get("phase")), str(body.get("phase", "")))]
-        if body.get("loss") is not None:
-            parts.append(f"loss {float(body['loss']):.4f}")
-        if body.get("eta_s") is not None:
-            parts.append(f"{_duration(float(body['eta_s']))} left")
-        if body.get("images_per_s"):
-            parts.append(f"{float(body['images_per_s']):.1f} images/s")
-        if body.get("message") and body.get("phase") in ("loading", "preparing", "saving"):
-            parts.append(str(body["message"]))
-        self.info.setText(" · ".join(p for p in parts if p))
-        prompts = [str(p) for p in body.get("samples") or []]
-        frames = [im for im in ev.images if im.name == "sample"]
-        if prompts and frames:
-            self._show_samples(prompts, frames)
+        parts = [PHASES.get(p.phase, p.phase)]
+        if p.loss is not None:
+            parts.append(f"loss {p.loss:.4f}")
+        if p.eta_s is not None:
+            parts.append(f"{_duration(p.eta_s)} left")
+        if p.images_per_s:
+            parts.append(f"{p.images_per_s:.1f} images/s")
+        if p.message and p.phase in ("loading", "preparing", "saving"):
+            parts.append(p.message)
+        self.info.setText(" · ".join(part for part in parts if part))
+        if p.samples:
+            self._show_samples(p.samples, p.sample_images)
 
-    def _on_result(self, body: dict) -> None:
-        self.last_result = dict(body)
-        name, asked = str(body.get("name", "")), str(body.get("requested_name", ""))
-        steps, resumed = int(body.get("steps", 0)), int(body.get("resumed_from", 0))
-        lines = [f"Adapter “{name}” is ready: trained on {body.get('images', 0)} images in "
+    def _on_result(self, r: TrainResult) -> None:
+        self.last_result = r
+        name, asked, steps, resumed = r.name, r.requested_name, r.steps, r.resumed_from
+        lines = [f"Adapter “{name}” is ready: trained on {r.images} images in "
                  f"{steps} steps. Pick it in Generate ▸ Adapters (with a weight)."]
         if asked and name != asked:
             lines.append(f"The name “{asked}” was already taken, so this adapter was saved "
@@ -286,19 +292,15 @@ class TrainPanel(QWidget):
                          "(nothing was trained again).")
         elif resumed:
             lines.append(f"Continued an interrupted run from step {resumed}.")
-        skipped = list(body.get("skipped") or [])
-        total = int(body.get("skipped_total", len(skipped)))
+        total = max(r.skipped_total, len(r.skipped))
         if total:
-            named = ", ".join(f"{s.get('file')} ({s.get('reason')})"
-                              for s in skipped[:SKIPPED_SHOWN])
+            named = ", ".join(f"{s.file} ({s.reason})" for s in r.skipped[:SKIPPED_SHOWN])
             more = f" and {total - SKIPPED_SHOWN} more" if total > SKIPPED_SHOWN else ""
             lines.append(f"Skipped {total} file{'s' if total != 1 else ''}: {named}{more}.")
-        for warning in body.get("warnings") or []:
-            lines.append(str(warning))
+        lines.extend(r.warnings)
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat("done")
-        self.info.setText(f"final loss {float(body.get('loss', 0.0)):.4f} · "
-                          f"{_duration(float(body.get('seconds', 0.0)))}")
+        self.info.setText(f"final loss {r.loss or 0.0:.4f} · {_duration(r.seconds)}")
         self.show_message("\n".join(lines))
 
     def _show_samples(self, prompts: list[str], frames: list[Image]) -> None:
@@ -326,15 +328,14 @@ class TrainPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress.setFormat("")
 
-    def _on_capabilities(self, hello: dict) -> None:
+    def _on_capabilities(self, hello: Capabilities) -> None:
         """Offer the worker's trainable models (``train_defaults`` not None)."""
-        models = [m for m in hello.get("models") or []
-                  if isinstance(m, dict) and isinstance(m.get("train_defaults"), dict)]
+        models = [m for m in hello.models if m.train_defaults is not None]
         current = self.model.currentText()
         self.model.blockSignals(True)
         self.model.clear()
         for m in models:
-            self.model.addItem(str(m["id"]), dict(m["train_defaults"]))
+            self.model.addItem(m.id, m.train_defaults)
         self.model.blockSignals(False)
         index = self.model.findText(current)
         self.model.setCurrentIndex(max(index, 0))
@@ -345,8 +346,8 @@ class TrainPanel(QWidget):
         """Show the picked model's own training settings (an SD model wants a far smaller
         learning rate than the built-in one); what the panel does not show (batch, alpha)
         the worker fills from the same defaults."""
-        own = self.model.currentData() or {}
-        settings = {**DEFAULTS, **own}
+        own = self.model.currentData()
+        settings = {**DEFAULTS, **(own.given() if isinstance(own, TrainDefaults) else {})}
         self.steps.setValue(int(settings["steps"]))
         self.rank.setValue(int(settings["rank"]))
         self.learning_rate.setValue(float(settings["learning_rate"]))

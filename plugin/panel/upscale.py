@@ -18,6 +18,7 @@ from plugin.host import HostAdapter, Pixels, Rect
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.messages import error_text
 from worker.protocol import MAX_SIDE, Image, Message
+from worker.replies import Failure, Upscaler, UpscaleResult
 
 SCALES = (2, 4, 8, 16)
 
@@ -69,7 +70,8 @@ class UpscaleBar(QWidget):
         # builtin (icons) + the user's own diffusers upscalers, from the worker's hello
         self.model = QComboBox()
         self.model.setObjectName("upscaleModel")
-        self.model.addItem("Built-in (icons)", {"id": "builtin", "scales": list(SCALES)})
+        # until the worker's hello says which kind it is
+        self.model.addItem("Built-in (icons)", Upscaler("builtin", "", list(SCALES)))
         row.addWidget(self.button, 2)
         row.addWidget(self.scale, 1)
         row.addWidget(self.model, 2)
@@ -82,29 +84,28 @@ class UpscaleBar(QWidget):
         self.button.clicked.connect(self.upscale)
         self.model.currentIndexChanged.connect(self._on_model)
         bridge.event.connect(self._on_event)
-        bridge.capabilities.connect(lambda hello: self.set_upscalers(
-            list(hello.get("upscalers") or [])))
+        bridge.capabilities.connect(lambda hello: self.set_upscalers(hello.upscalers))
 
-    def set_upscalers(self, upscalers: list[dict]) -> None:
+    def set_upscalers(self, upscalers: list[Upscaler]) -> None:
         """The worker's ``upscalers`` (hello): the built-in one first, then the user's
         diffusers upscalers by folder name. Says plainly when only resampling is there."""
         self.model.blockSignals(True)
         self.model.clear()
-        builtin = next((u for u in upscalers if u.get("id") == "builtin"),
-                       {"id": "builtin", "kind": "learned", "scales": list(SCALES)})
+        builtin = next((u for u in upscalers if u.id == "builtin"),
+                       Upscaler("builtin", "learned", list(SCALES)))
         self.model.addItem("Built-in (icons)", builtin)
         for u in upscalers:
-            if u.get("kind") == "diffusers":
-                self.model.addItem(f"{u['id']} ({u.get('pipeline', 'diffusers')})", u)
+            if u.kind == "diffusers":
+                self.model.addItem(f"{u.id} ({u.pipeline or 'diffusers'})", u)
         self.model.blockSignals(False)
         self._on_model()
-        if builtin.get("kind") == "resampling" and self.model.count() == 1:
+        if builtin.kind == "resampling" and self.model.count() == 1:
             self._say("Only resampling is available: the built-in upscaler's weights are "
                       "missing and the models folder has no upscaler model.", error=True)
 
     def _on_model(self) -> None:
-        entry = self.model.currentData() or {}
-        scales = [s for s in SCALES if s in (entry.get("scales") or SCALES)]
+        entry = self.model.currentData()
+        scales = [s for s in SCALES if s in ((entry.scales if entry else None) or SCALES)]
         current = self.scale.currentData()
         self.scale.clear()
         for s in scales:
@@ -137,7 +138,8 @@ class UpscaleBar(QWidget):
         cx, cy = region.x + box.x + box.width / 2, region.y + box.y + box.height / 2
         w, h = box.width * scale, box.height * scale
         at = Rect(round(cx - w / 2), round(cy - h / 2), w, h)
-        model = str((self.model.currentData() or {}).get("id", "builtin"))
+        entry = self.model.currentData()
+        model = entry.id if entry else "builtin"
         rid = self.bridge.upscale(Image((image.height, image.width, 4), image.data, "image"),
                                   scale, model)
         self.job = (rid, at, scale, f"upscaled {scale}×")
@@ -150,23 +152,21 @@ class UpscaleBar(QWidget):
         _, at, scale, name = self.job
         self.job = None
         self.button.setEnabled(True)
-        if ev.type == "error":
-            return self._say(error_text(ev.error_code, str(ev.body.get("message", ""))),
-                             error=True)
-        if ev.type != "result" or not ev.images:
+        reply = ev.reply
+        if isinstance(reply, Failure):
+            return self._say(error_text(reply.code, reply.message), error=True)
+        if not isinstance(reply, UpscaleResult) or reply.image is None:
             return self._say("The upscale was cancelled.")
-        im = ev.images[0]
-        method = str(ev.body.get("method", ""))
-        prov = {"upscale": {"scale": scale, "method": method,
-                            "model": str(ev.body.get("model", "builtin"))}}
+        im, method = reply.image, reply.method
+        prov = {"upscale": {"scale": scale, "method": method, "model": reply.model}}
         self.host.insert_layer(Pixels(im.width, im.height, bytes(im.data)), name, prov, at)
         if method == "learned":
             self._say(f"Added a {im.width}×{im.height} px layer (learned upscaler).")
         elif method == "diffusers":
-            self._say(f"Added a {im.width}×{im.height} px layer ({ev.body.get('model')}).")
+            self._say(f"Added a {im.width}×{im.height} px layer ({reply.model}).")
         else:
             self._say(f"Added a {im.width}×{im.height} px layer, but only resampling was "
-                      f"available: {ev.body.get('notice', '')}", error=True)
+                      f"available: {reply.notice}", error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)

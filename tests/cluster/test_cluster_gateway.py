@@ -42,8 +42,9 @@ def test_a_stock_client_generates_through_the_gateway(gateway, tiny_backend):
     events: list[P.Message] = []
     try:
         hello = client.hello(timeout=60)
-        assert [m["id"] for m in hello["models"]] == ["builtin"]
-        assert hello["cluster"]["nodes"] == 2 and hello["load_error"] == ""
+        assert [m.id for m in hello.models] == ["builtin"]
+        assert hello.cluster is not None and hello.cluster["nodes"] == 2
+        assert hello.load_error == ""
         req = client.submit_generate(prompt="a red apple", seed=11, width=64, height=64,
                                      steps=6, on_event=events.append)
         result = req.result(timeout=60)

@@ -86,7 +86,7 @@ def test_each_artist_has_a_key_and_a_revoked_key_is_refused_at_once(tmp_path: Pa
         monkeypatch.setenv("T2I_CURVE_DIR", str(alice))
         stock = WorkerClient(endpoint=gp.endpoint, spawn=False)
         try:
-            assert stock.status(timeout=30)["session"]
+            assert stock.status(timeout=30).session
         finally:
             stock.close()
     finally:

@@ -7,6 +7,7 @@ from qtpy.QtCore import Qt
 
 from worker.client import WorkerClient
 from worker.protocol import LoraParam
+from worker.replies import ModelEntry
 
 
 def test_form_reads_and_refills_every_setting(qtbot):
@@ -14,8 +15,8 @@ def test_form_reads_and_refills_every_setting(qtbot):
 
     form = ParamsForm()
     qtbot.addWidget(form)
-    form.set_models([{"id": "builtin", "sizes": [32, 64], "default_size": 64},
-                     {"id": "sd15", "sizes": [512, 768], "default_size": 512}], ["ink", "paper"])
+    form.set_models([ModelEntry("builtin", sizes=[32, 64], default_size=64),
+                     ModelEntry("sd15", sizes=[512, 768], default_size=512)], ["ink", "paper"])
     assert form.size.currentData() == 64 and form.adapters.rowCount() == 2
     form.model.setCurrentIndex(1)  # another model offers other sizes
     assert [form.size.itemData(i) for i in range(form.size.count())] == [512, 768]
@@ -32,12 +33,13 @@ def test_form_reads_and_refills_every_setting(qtbot):
     p = form.params()
     assert (p.prompt, p.negative_prompt, p.seed, p.steps, p.guidance, p.count) == (
         "a red kite", "blurry", 1234, 12, 4.5, 3)
-    assert (p.width, p.height, p.model) == (64, 64, "builtin")
+    # the size was left at the model's default: left out, the worker runs the model's own
+    assert (p.width, p.height, p.model, form.size_value) == (None, None, "builtin", 64)
     assert p.loras == [LoraParam("ink", 0.8)]
 
     other = ParamsForm()
     qtbot.addWidget(other)
-    other.set_models([{"id": "builtin", "sizes": [32, 64, 128], "default_size": 128}],
+    other.set_models([ModelEntry("builtin", sizes=[32, 64, 128], default_size=128)],
                      ["paper"])
     other.set_params(p.to_body())
     q = other.params()

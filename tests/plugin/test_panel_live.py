@@ -92,7 +92,7 @@ def direct(client: WorkerClient, prompt: str, seed: int = 1234, size: int = 64) 
 
 
 def test_default_worker_offers_live_and_the_toggle_is_enabled(live_window, live_client):
-    models = {m["id"] for m in live_client.list_models(timeout=60)["models"]}
+    models = {m.id for m in live_client.list_models(timeout=60).models}
     assert {"builtin", "live"} <= models
     toggle = live_window.panel.live_bar.toggle
     assert toggle.isEnabled() and "preview" in toggle.toolTip()

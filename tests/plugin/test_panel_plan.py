@@ -51,10 +51,10 @@ def test_plan_edit_resolve_insert(qtbot, window, tmp_path):
     pp.table.selectRow(hall)
     pp.remove_room()
     solve(qtbot, pp, pp.resolve_button)
-    prog = pp.result["programme"]
+    prog = pp.result.programme
     kinds = [room["kind"] for room in prog["rooms"]]
     assert "hall" not in kinds and kinds.count("study") == 1, prog
-    lay = pp.result["variants"][0]["layout"]
+    lay = pp.result.variants[0].layout
     study = next(r for r in lay["rooms"] if r["id"] == "bedroom_2")
     assert abs(study["w"] * study["h"] - 9) <= 0.9 + 1e-6
     assert study["y"] + study["h"] == lay["depth"]  # on the north wall
@@ -86,7 +86,7 @@ def test_plan_edit_resolve_insert(qtbot, window, tmp_path):
         if row[1] == "living":
             pp.table.setItem(r, 2, QTableWidgetItem("15"))
     solve(qtbot, pp, pp.resolve_button)
-    living = next(r for r in pp.result["variants"][0]["layout"]["rooms"]
+    living = next(r for r in pp.result.variants[0].layout["rooms"]
                   if r["kind"] == "living")
     assert abs(living["area"] - 15) <= 1.5 + 1e-6
 

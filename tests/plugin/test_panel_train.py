@@ -18,6 +18,8 @@ from panel_helpers import WAIT
 from qtpy.QtCore import Qt
 
 from worker import protocol as P
+from worker.fields import read
+from worker.replies import Capabilities
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "finetune"))
 from finetune_helpers import make_folder  # noqa: E402
@@ -74,12 +76,12 @@ def test_base_model_offers_trainable_models_with_their_own_settings(qtbot, windo
     assert tp.params().model == "builtin"
     # a worker that also serves SD models (the diffusers tests list real ones): only the
     # trainable ones are offered, and picking one shows its own settings
-    window.panel.bridge.capabilities.emit({"models": [
+    window.panel.bridge.capabilities.emit(read(Capabilities, {"models": [
         {"id": "builtin", "train_defaults": {}},
         {"id": "sd15", "train_defaults": {"batch": 2, "learning_rate": 1e-4, "steps": 1500,
                                           "rank": 16, "alpha": 8.0}},
         {"id": "sd15-inpaint", "train_defaults": None}, {"id": "live", "train_defaults": None}],
-        "loras": []})
+        "loras": []}))
     assert [tp.model.itemText(i) for i in range(tp.model.count())] == ["builtin", "sd15"]
     assert tp.model.currentText() == "builtin"  # the choice survives a new model list
     tp.model.setCurrentIndex(tp.model.findText("sd15"))
@@ -114,11 +116,11 @@ def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
     text = tp.message.text()
     assert "Adapter “teal” is ready" in text, text
     assert "trained on 7 images in 12 steps" in text
-    body = tp.last_result
-    assert body["name"] == "teal" and body["images"] == 7
-    total = body["skipped_total"]
+    res = tp.last_result
+    assert res is not None and res.name == "teal" and res.images == 7
+    total = res.skipped_total
     assert total >= 4 and f"Skipped {total} files: " in text
-    assert f"{body['skipped'][0]['file']} ({body['skipped'][0]['reason']})" in text
+    assert f"{res.skipped[0].file} ({res.skipped[0].reason})" in text
     assert f"and {total - 3} more" in text
     # the bar moved through the run, with loss and ETA in words
     training = [s for s in seen if s[1] == 12 and "Training" in s[2]]
@@ -241,6 +243,7 @@ def test_result_sentences_for_resumed_and_already_finished_runs(qtbot, window):
     """The wording of results the worker sends after a resume (fed to the panel directly:
     the resume itself is tested against the worker in tests/finetune)."""
     from worker.protocol import Message
+    from worker.replies import read_reply
 
     tp = window.train_panel
     base = {"name": "ink", "requested_name": "ink", "images": 5, "steps": 400, "loss": 0.5,
@@ -249,7 +252,9 @@ def test_result_sentences_for_resumed_and_already_finished_runs(qtbot, window):
     for resumed, expected in ((120, "Continued an interrupted run from step 120."),
                               (400, "had already finished")):
         tp.job_id = f"job-{resumed}"
-        tp._on_event(Message("result", tp.job_id, {**base, "resumed_from": resumed}))
+        ev = Message("result", tp.job_id, {**base, "resumed_from": resumed})
+        ev.reply = read_reply("train", ev)  # as the client hands it out
+        tp._on_event(ev)
         text = tp.message.text()
         assert expected in text and "Skipped 1 file: a.md (not an image)." in text, text
         assert "more" not in text and tp.job_id is None

@@ -11,6 +11,7 @@ from plugin.host import Pixels, Rect
 from plugin.panel.upscale import crop, drawn_box
 from plugin.qimage import to_pixels
 from t2i_core.enhance.upscale import Enhancer
+from worker.replies import Upscaler
 
 
 def ring(size: int = 32) -> np.ndarray:
@@ -84,15 +85,15 @@ def test_drawn_box_and_crop():
 def test_the_worker_lists_upscalers_and_a_diffusers_one_limits_the_scales(qtbot, window):
     bar = window.panel.upscale_bar
     # the shared worker has no models folder: only the built-in upscaler, learned
-    qtbot.waitUntil(lambda: bar.model.count() == 1, timeout=WAIT)
-    assert bar.model.currentData()["kind"] == "learned"
+    qtbot.waitUntil(lambda: bar.model.count() == 1 and bar.model.currentData().kind != "",
+                    timeout=WAIT)
+    assert bar.model.currentData().kind == "learned"
     assert [bar.scale.itemData(i) for i in range(bar.scale.count())] == [2, 4, 8, 16]
-    bar.set_upscalers([{"id": "builtin", "kind": "learned", "scales": [2, 4, 8, 16]},
-                       {"id": "x4", "kind": "diffusers",
-                        "pipeline": "StableDiffusionUpscalePipeline", "scales": [4]}])
+    bar.set_upscalers([Upscaler("builtin", "learned", [2, 4, 8, 16]),
+                       Upscaler("x4", "diffusers", [4], "StableDiffusionUpscalePipeline")])
     bar.model.setCurrentIndex(1)
     assert [bar.scale.itemData(i) for i in range(bar.scale.count())] == [4]
     said: list[str] = []
     bar.said.connect(said.append)
-    bar.set_upscalers([{"id": "builtin", "kind": "resampling", "scales": [2, 4, 8, 16]}])
+    bar.set_upscalers([Upscaler("builtin", "resampling", [2, 4, 8, 16])])
     assert "Only resampling is available" in said[-1]

@@ -9,16 +9,18 @@ import xml.etree.ElementTree as ET
 from panel_helpers import WAIT
 from qtpy.QtCore import Qt
 
+from worker.replies import ModelEntry
+
 
 def test_vector_option_follows_the_model(window):
     form = window.panel.form
     assert form.vector.isEnabled()  # the built-in model offers vector output
-    form.set_models([{"id": "sd", "sizes": [512], "default_size": 512}], [])
+    form.set_models([ModelEntry("sd", sizes=[512], default_size=512)], [])
     assert not form.vector.isEnabled()
     form.vector.setChecked(True)
     assert form.params().vector is False  # never asked of a model that cannot
-    form.set_models([{"id": "builtin", "sizes": [32, 64, 128], "default_size": 128,
-                      "vector": True}], [])
+    form.set_models([ModelEntry("builtin", sizes=[32, 64, 128], default_size=128,
+                                vector=True)], [])
     assert form.vector.isEnabled() and form.params().vector is True
 
 

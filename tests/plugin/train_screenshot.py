@@ -72,8 +72,8 @@ def render(out: Path, steps: int = 120) -> dict:
             if not window.grab().save(str(out), "PNG"):
                 raise OSError(f"could not write {out}")
             return {"message": tp.message.text(), "info": tp.info.text(),
-                    "samples": tp.visible_samples(), "seconds": tp.last_result["seconds"],
-                    "images_per_s": tp.last_result["images_per_s"]}
+                    "samples": tp.visible_samples(), "seconds": tp.last_result.seconds,
+                    "images_per_s": tp.last_result.images_per_s}
         finally:
             client.close()
 

@@ -24,7 +24,7 @@ def test_kill_9_during_a_job_is_reported_and_worker_restarts(tmp_path, tiny_weig
         env=QUIET_ENV,
         on_worker_lost=lambda ids, why: lost_calls.append((ids, why, time.monotonic())))
     try:
-        first_pid = client.hello(timeout=120)["pid"]
+        first_pid = client.hello(timeout=120).pid
         running = threading.Event()
         job = client.submit_generate(prompt="a tree", width=32, height=32, steps=200, count=16,
                                      on_event=lambda e: e.type == "progress" and running.set())
@@ -44,7 +44,7 @@ def test_kill_9_during_a_job_is_reported_and_worker_restarts(tmp_path, tiny_weig
         # The client starts a new worker; the next request just works.
         res = client.generate(prompt="a tree", width=32, height=32, steps=2, timeout=120)
         assert res.images[0].shape == (32, 32, 4)
-        assert client.hello(timeout=30)["pid"] != first_pid and client.restarts == 1
+        assert client.hello(timeout=30).pid != first_pid and client.restarts == 1
         assert client.stray_events == 0
     finally:
         client.close()
@@ -59,7 +59,7 @@ def test_hung_worker_is_detected_by_heartbeats(tmp_path):
     client = WorkerClient(wp.endpoint, wp.token, spawn=False, heartbeat_timeout=1.5,
                           on_worker_lost=lambda ids, why: lost.set())
     try:
-        assert client.hello(timeout=30)["backends"] == ["synthetic"]
+        assert client.hello(timeout=30).backends == ["synthetic"]
         job = client.submit_generate(prompt="x", model="synthetic", steps=200)
         time.sleep(0.3)
         os.kill(wp.pid, signal.SIGSTOP)
@@ -72,7 +72,7 @@ def test_hung_worker_is_detected_by_heartbeats(tmp_path):
         # When it wakes up, the client reconnects to the same endpoint (not spawned by us).
         os.kill(wp.pid, signal.SIGCONT)
         assert client.wait_connected(10)
-        assert client.status(timeout=10)["state"] in ("busy", "idle")
+        assert client.status(timeout=10).state in ("busy", "idle")
     finally:
         client.close(stop_worker=False)
         os.kill(wp.pid, signal.SIGCONT)

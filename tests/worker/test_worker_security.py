@@ -52,7 +52,7 @@ def test_curve_admits_only_authorized_clients(tmp_path):
     try:
         good = WorkerClient(endpoint, "", spawn=False, curve=curve_options(
             keys / "client.key_secret", keys / "server.key"))
-        assert good.hello(timeout=20)["backends"] == ["synthetic"]
+        assert good.hello(timeout=20).backends == ["synthetic"]
         assert good.generate(prompt="x", model="synthetic", steps=1, timeout=20).images
         good.close(stop_worker=False)
         # A stranger's key pair (not in authorized_clients) and a plain socket get nothing.
@@ -95,7 +95,7 @@ def test_manual_worker_makes_a_token_and_advertises_it_privately(tmp_path):
         # Without the token: refused. A default client finds the advertised worker and uses it.
         assert Raw(info["endpoint"], "").call("status").body["code"] == "unauthorized"
         client = WorkerClient(connection_file=conn, spawn=False)
-        assert client.status(timeout=20)["pid"] == proc.pid
+        assert client.status(timeout=20).pid == proc.pid
         client.close()
         assert proc.poll() is None  # not ours to stop
     finally:

@@ -107,6 +107,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from worker.commands.core import cmd_generate as local_generate
     from worker.commands.core import load_request, output_paths
     from worker.protocol import GenerateParams, LoraParam
+    from worker.replies import GenerateResult, Progress, Queued
 
     if args.local:
         return local_generate(args)
@@ -128,10 +129,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         bar = tqdm(total=None, desc="generating", unit="step", leave=False)
         try:
             for ev in handle.events(timeout=args.timeout):
-                if ev.type == "queued" and ev.body.get("position"):
-                    bar.set_postfix_str(f"queued, position {ev.body['position']}")
-                elif ev.type == "progress":
-                    bar.total, bar.n = ev.body["total"], ev.body["step"]
+                if isinstance(ev.reply, Queued) and ev.reply.position:
+                    bar.set_postfix_str(f"queued, position {ev.reply.position}")
+                elif isinstance(ev.reply, Progress):
+                    bar.total, bar.n = ev.reply.total, ev.reply.step
                     bar.set_postfix_str("")
                     bar.refresh()
         except KeyboardInterrupt:
@@ -140,16 +141,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print("cancelled", file=sys.stderr)
             return 130
         bar.close()
-        result = handle.result(timeout=0)
+        result = handle.reply(GenerateResult, timeout=0)
     except WorkerError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
     finally:
         client.close()
-    for w in result.body.get("warnings", []):
+    for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    provs = [Provenance.from_dict(p) for p in result.body["provenance"]]
-    svgs = result.body.get("svg") or []
+    provs = [Provenance.from_dict(p) for p in result.provenance]
+    svgs = result.svg
     for i, (path, img, prov) in enumerate(zip(output_paths(args.output, len(provs)),
                                               result.images, provs, strict=True)):
         if req.vector:
@@ -161,8 +162,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else:
             save_png(Path(path), img.to_numpy(), prov)
         print(f"{path}  (seed {prov.seed})")
-    if result.body.get("history"):
-        print(f"also kept in {Path(result.body['history'][0]).parent}", file=sys.stderr)
+    if result.history:
+        print(f"also kept in {Path(result.history[0]).parent}", file=sys.stderr)
     print(f"done in {time.time() - t0:.1f} s", file=sys.stderr)
     return 0
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+
+from worker.replies import ModelList, reply_as
 
 
 def add_models_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,44 +29,40 @@ def cmd_models(args: argparse.Namespace) -> int:
     worker_args = ["--weights-dir", str(args.weights_dir)] if args.weights_dir else []
     client = WorkerClient(endpoint=args.endpoint, worker_args=worker_args)
     try:
-        listing = client.list_models(timeout=args.timeout)
+        answer = client.request("list_models").result(timeout=args.timeout)
     except WorkerError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 2
     finally:
         client.close()
-    if args.json:
-        print(json.dumps(listing, indent=1))
+    if args.json:  # the worker's own list, as it came
+        print(json.dumps(answer.body, indent=1))
     else:
-        print(format_listing(listing))
+        print(format_listing(reply_as(answer, ModelList)))
     return 0
 
 
-def format_listing(listing: dict[str, Any]) -> str:
+def format_listing(listing: ModelList) -> str:
     """The listing as text a person reads: one block per model, then the refused files."""
-    models = listing.get("models", [])
-    lines = [f"{len(models)} model(s) offered:"]
-    for m in models:
-        d = m.get("generate_defaults") or {}
-        sizes = m.get("sizes") or []
+    lines = [f"{len(listing.models)} model(s) offered:"]
+    for m in listing.models:
+        d, sizes = m.defaults, m.sizes
         span = (f"{sizes[0]}-{sizes[-1]} px ({len(sizes)} sizes)" if len(sizes) > 6
                 else ", ".join(map(str, sizes)) + " px")
-        defaults = ", ".join(f"{k} {d[k]}" for k in ("steps", "guidance", "scheduler")
-                             if d.get(k) not in (None, ""))
-        lines.append(f"  {m['id']}  [{m.get('backend', '')}]  {m.get('description', '')}")
-        lines.append(f"      sizes {span}; default {d.get('width', m.get('default_size'))}x"
-                     f"{d.get('height', m.get('default_size'))}"
+        defaults = ", ".join(f"{k} {v}" for k, v in (("steps", d.steps),
+                                                      ("guidance", d.guidance),
+                                                      ("scheduler", d.scheduler)) if v != "")
+        lines.append(f"  {m.id}  [{m.backend}]  {m.description}")
+        lines.append(f"      sizes {span}; default {d.width}x{d.height}"
                      + (f"; {defaults}" if defaults else ""))
-        lines.append(f"      hash {str(m.get('hash', ''))[:10]}; "
-                     + ("trainable" if m.get("train_defaults") is not None
-                        else "not trainable"))
-    if listing.get("loras"):
-        lines.append(f"adapters: {', '.join(listing['loras'])}")
-    refused = listing.get("refused", [])
-    if refused:
-        lines.append(f"{len(refused)} file(s) refused:")
-        for r in refused:
-            lines.append(f"  {r['file']}  [{r.get('backend', '')}]: {r['reason']}")
+        lines.append(f"      hash {m.hash[:10]}; "
+                     + ("trainable" if m.train_defaults is not None else "not trainable"))
+    if listing.loras:
+        lines.append(f"adapters: {', '.join(listing.loras)}")
+    if listing.refused:
+        lines.append(f"{len(listing.refused)} file(s) refused:")
+        for r in listing.refused:
+            lines.append(f"  {r.file}  [{r.backend}]: {r.reason}")
     else:
         lines.append("no file refused")
     return "\n".join(lines)

@@ -144,12 +144,13 @@ def _local(body: dict) -> tuple[dict, list[dict], list[bytes]]:
 
 def _worker(args: argparse.Namespace, body: dict) -> tuple[dict, list[dict], list[bytes]]:
     from worker.client import WorkerClient, WorkerError
+    from worker.replies import PlanResult
 
     client = WorkerClient(endpoint=args.endpoint)
     try:
         handle = client.request("plan", body)
         try:
-            result = handle.result(timeout=args.timeout)
+            result = handle.reply(PlanResult, timeout=args.timeout)
         except KeyboardInterrupt:
             handle.cancel().wait(timeout=10)
             raise
@@ -157,5 +158,6 @@ def _worker(args: argparse.Namespace, body: dict) -> tuple[dict, list[dict], lis
         raise _Failed(e.message) from e
     finally:
         client.close()
-    files = [im.to_bytes() for im in result.images]
-    return result.body["programme"], result.body["variants"], files
+    files = [im.to_bytes() for im in result.files]
+    variants = [{"metrics": v.metrics, "layout": v.layout} for v in result.variants]
+    return result.programme, variants, files

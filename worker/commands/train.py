@@ -13,6 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from worker.fields import read
+from worker.replies import TrainResult
+
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folder", required=True, type=Path,
@@ -90,20 +93,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     bar.close()
-    if result.get("name") != result.get("requested_name"):
-        print(f"note: an adapter named '{result['requested_name']}' exists already; this one "
-              f"is '{result['name']}'", file=sys.stderr)
-    if result.get("resumed_from") and result["resumed_from"] >= result.get("steps", 0):
+    if result.name != result.requested_name:
+        print(f"note: an adapter named '{result.requested_name}' exists already; this one "
+              f"is '{result.name}'", file=sys.stderr)
+    if result.resumed_from and result.resumed_from >= result.steps:
         print("already trained: the same folder and settings finished before; nothing was "
               "retrained", file=sys.stderr)
-    elif result.get("resumed_from"):
-        print(f"resumed from step {result['resumed_from']}", file=sys.stderr)
-    for s in result.get("skipped", []):
-        print(f"skipped {s['file']}: {s['reason']}", file=sys.stderr)
-    print(f"{result['path']}  ({result['images']} images, {result['steps']} steps, "
-          f"loss {result['loss']:.4f}, {result['seconds']:.0f} s)")
+    elif result.resumed_from:
+        print(f"resumed from step {result.resumed_from}", file=sys.stderr)
+    for s in result.skipped:
+        print(f"skipped {s.file}: {s.reason}", file=sys.stderr)
+    print(f"{result.path}  ({result.images} images, {result.steps} steps, "
+          f"loss {result.loss or 0.0:.4f}, {result.seconds:.0f} s)")
     print(f"use it: t2i generate \"a cat, {body['trigger'] or '...'}\" --lora "
-          f"\"{result['name']}\"", file=sys.stderr)
+          f"\"{result.name}\"", file=sys.stderr)
     return 0
 
 
@@ -111,7 +114,7 @@ class _Failed(Exception):
     pass
 
 
-def _train_local(args: argparse.Namespace, body: dict, on_progress) -> dict:
+def _train_local(args: argparse.Namespace, body: dict, on_progress) -> TrainResult:
     from t2i_core.backends.builtin import BuiltinBackend
     from t2i_core.errors import T2IError
     from t2i_core.finetune.job import train
@@ -131,13 +134,16 @@ def _train_local(args: argparse.Namespace, body: dict, on_progress) -> dict:
                       "`t2i worker --backend diffusers ...` and run this without --local")
     backend = BuiltinBackend(args.weights_dir, adapters_dir=args.adapters_dir)
     try:
-        return train(backend, TrainRequest(**body), progress, _Flag()).to_dict()
+        # the same typed result as the worker's (its result body is this dict)
+        return read(TrainResult, train(backend, TrainRequest(**body), progress,
+                                       _Flag()).to_dict())
     except T2IError as e:
         raise _Failed(e.message) from e
 
 
-def _train_worker(args: argparse.Namespace, body: dict, on_progress) -> dict:
+def _train_worker(args: argparse.Namespace, body: dict, on_progress) -> TrainResult:
     from worker.client import WorkerClient, WorkerError
+    from worker.replies import Progress
 
     worker_args = ["--weights-dir", str(args.weights_dir)] if args.weights_dir else []
     client = WorkerClient(endpoint=args.endpoint, worker_args=worker_args)
@@ -145,15 +151,16 @@ def _train_worker(args: argparse.Namespace, body: dict, on_progress) -> dict:
         handle = client.request("train", body)
         try:
             for ev in handle.events(timeout=args.timeout):
-                if ev.type == "progress":
-                    samples = list(zip(ev.body.get("samples", []),
-                                       [im.to_numpy() for im in ev.images], strict=False))
-                    on_progress(ev.body["step"], ev.body["total"], ev.body.get("phase", ""),
-                                ev.body, samples)
+                if isinstance(p := ev.reply, Progress):
+                    samples = list(zip(p.samples, [im.to_numpy() for im in p.sample_images],
+                                       strict=True))
+                    info = {"loss": p.loss, "images_per_s": p.images_per_s}
+                    on_progress(p.step, p.total, p.phase,
+                                {k: v for k, v in info.items() if v is not None}, samples)
         except KeyboardInterrupt:
             handle.cancel().wait(timeout=30)
             raise
-        return handle.result(timeout=0).body
+        return handle.reply(TrainResult, timeout=0)
     except WorkerError as e:
         raise _Failed(e.message) from e
     finally:

@@ -74,6 +74,8 @@ def tick() -> float | None:
         return None
     for job, ev in s.poll():
         if job is None:
+            if s.connected and ev.type == "result":
+                _show_model_defaults(s)
             if ev.type != "result":
                 report("ERROR", f"T2I: cannot reach the worker: {s.connect_error}")
                 if not s.busy:
@@ -118,7 +120,16 @@ def tick() -> float | None:
         _show_progress(s)
         _show_training(s.train_job)
         _redraw()
-    return TICK_BUSY if s.busy or not s.capabilities and not s.connect_error else TICK_IDLE
+    return TICK_BUSY if s.busy or not s.connected and not s.connect_error else TICK_IDLE
+
+
+def _show_model_defaults(session) -> None:
+    """The worker's model list arrived: each scene shows its model's own settings."""
+    from .model_defaults import show_defaults
+
+    for scene in bpy.data.scenes:
+        if hasattr(scene, "t2i"):
+            show_defaults(scene.t2i, session.model(scene.t2i.model))
 
 
 def plan_finished(job, ev) -> None:
@@ -136,12 +147,12 @@ def plan_finished(job, ev) -> None:
         state.plan_message = f"cannot build the plan: {e}"
         report("ERROR", f"T2I: {state.plan_message}")
         return
-    body = ev.body
-    lay = body["variants"][0]["layout"]
+    result = ev.reply
+    lay = result.variants[0].layout
     parts = [f"{collection.name}: {lay['width']:g} × {lay['depth']:g} m, "
              f"{len(lay['rooms'])} rooms."]
-    if body.get("unknown"):
-        parts.append(f"Not understood: {', '.join(body['unknown'])}.")
+    if result.unknown:
+        parts.append(f"Not understood: {', '.join(result.unknown)}.")
     state.plan_message = " ".join(parts)
     _undo_push("T2I plan")
     _redraw()
@@ -176,13 +187,12 @@ def _show_training(job) -> None:
 def store_results(job, ev) -> list[bpy.types.Image]:
     """Each result image as a packed datablock with its provenance; shown in Image Editors.
     A vector result's drawings also become curve objects (``vectors.py``)."""
-    provs = ev.body.get("provenance", [])
-    history = ev.body.get("history", [])
-    svgs = ev.body.get("svg") or []
+    result = ev.reply  # a GenerateResult (Session._apply keeps only those)
+    history, svgs = result.history, result.svg
     images = []
     curves: list[str] = []
-    for i, frame in enumerate(ev.images):
-        prov = provs[i] if i < len(provs) and isinstance(provs[i], dict) else {}
+    for i, frame in enumerate(result.images):
+        prov = result.provenance[i]
         extra = {"history": history[i] if i < len(history) else "", "request": job.id}
         height, width = frame.shape[0], frame.shape[1]
         floats = job.blender_pixels[i] if i < len(job.blender_pixels) \
@@ -193,7 +203,7 @@ def store_results(job, ev) -> list[bpy.types.Image]:
         job.outputs.append(img.name)
         images.append(img)
         svg = svgs[i] if i < len(svgs) else None
-        if isinstance(svg, str):  # a vector result: curves next to the image datablock
+        if svg is not None:  # a vector result: curves next to the image datablock
             from .vectors import VectorImportError, import_svg_curves
 
             try:
@@ -204,13 +214,13 @@ def store_results(job, ev) -> list[bpy.types.Image]:
     job.curves = curves
     # The pixels now live in the datablocks: do not keep a second and third copy around.
     job.blender_pixels = []
-    ev.images = []
+    ev.images, result.images = [], []
     if images:
         for scene in bpy.data.scenes:
             if hasattr(scene, "t2i"):
                 scene.t2i.last_result = images[0]
         _show_in_image_editors(images[0])
-    warnings = "; ".join(str(w) for w in ev.body.get("warnings", []))
+    warnings = "; ".join(result.warnings)
     report("WARNING" if warnings else "INFO",
            f"T2I: {len(images)} image(s): {', '.join(job.outputs)}"
            + (f"; curves in {', '.join(curves)}" if curves else "")

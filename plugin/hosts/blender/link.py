@@ -1,6 +1,7 @@
 """Where the worker client comes from (no bpy).
 
-In the add-on zip, ``t2i package blender`` vendors ``worker/{protocol,client,request,launch}.py``
+In the add-on zip, ``t2i package blender`` vendors the worker client (``worker/client.py``
+and the modules it imports)
 as ``_vendor/t2i_worker`` and, when asked, pyzmq as ``_vendor/site``. Run from a source
 checkout (the tests), the project's own ``worker`` package is used instead.
 
@@ -57,12 +58,18 @@ if (VENDOR / "t2i_worker").is_dir():
         default_connection_file,
         read_connection_file,
     )
-    from ._vendor.t2i_worker.protocol import (
-        GenerateParams,
-        Image,
-        LoraParam,
-        Message,
-        TrainParams,
+    from ._vendor.t2i_worker.params import GenerateParams, LoraParam, TrainParams
+    from ._vendor.t2i_worker.protocol import Image, Message
+    from ._vendor.t2i_worker.replies import (
+        Cancelled,
+        Capabilities,
+        Failure,
+        GenerateResult,
+        ModelEntry,
+        PlanResult,
+        Progress,
+        Queued,
+        TrainResult,
     )
 else:  # a source checkout: the project's worker package
     from worker.client import WorkerClient, WorkerError
@@ -72,8 +79,21 @@ else:  # a source checkout: the project's worker package
         default_connection_file,
         read_connection_file,
     )
-    from worker.protocol import GenerateParams, Image, LoraParam, Message, TrainParams
+    from worker.params import GenerateParams, LoraParam, TrainParams
+    from worker.protocol import Image, Message
+    from worker.replies import (
+        Cancelled,
+        Capabilities,
+        Failure,
+        GenerateResult,
+        ModelEntry,
+        PlanResult,
+        Progress,
+        Queued,
+        TrainResult,
+    )
 
-__all__ = ["ConnectionSettings", "GenerateParams", "Image", "LoraParam", "Message",
-           "SettingsError", "TrainParams", "WorkerClient", "WorkerError", "default_connection_file",
-           "read_connection_file"]
+__all__ = ["Cancelled", "Capabilities", "ConnectionSettings", "Failure", "GenerateParams",
+           "GenerateResult", "Image", "LoraParam", "Message", "ModelEntry", "PlanResult",
+           "Progress", "Queued", "SettingsError", "TrainParams", "TrainResult", "WorkerClient",
+           "WorkerError", "default_connection_file", "read_connection_file"]

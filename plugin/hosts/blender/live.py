@@ -68,6 +68,8 @@ class LiveRequests:
     def tick(self, session: Any, now: float | None = None) -> LiveUpdate | None:
         """Send a debounced request, then apply what arrived; the newest result of the
         current request, if any."""
+        from .link import Failure, GenerateResult
+
         now = time.monotonic() if now is None else now
         if self.pending is not None and now >= self.due:
             params, self.pending = self.pending, None
@@ -85,23 +87,25 @@ class LiveRequests:
             if self.current is None or request_id != self.current.id:
                 self.ignored_events += 1  # a stale request answering late
                 continue
-            if ev.type == "result" and floats is not None and ev.images:
-                provs = ev.body.get("provenance") or [{}]
-                update = LiveUpdate(ev.images[0].width, ev.images[0].height, floats,
-                                    dict(provs[0]) if isinstance(provs[0], dict) else {})
+            reply = ev.reply
+            if isinstance(reply, GenerateResult) and floats is not None and reply.images:
+                update = LiveUpdate(reply.images[0].width, reply.images[0].height, floats,
+                                    dict(reply.provenance[0]))
                 self.error = ""
-            elif ev.type == "error":
-                self.error = str(ev.body.get("message", "")) or ev.error_code
+            elif isinstance(reply, Failure):
+                self.error = reply.message or reply.code
             if ev.is_terminal:
                 self.current = None
         return update
 
     def _on_event(self, ev: Any) -> None:  # the client's I/O thread: convert here
+        from .link import GenerateResult
         from .pixels import rgba8_to_blender
 
         floats = None
-        if ev.type == "result" and ev.images and ev.images[0].channels == 4:
-            im = ev.images[0]
+        reply = ev.reply
+        if isinstance(reply, GenerateResult) and reply.images and reply.images[0].channels == 4:
+            im = reply.images[0]
             floats = rgba8_to_blender(im.data, im.width, im.height)
         self._events.put((ev.id, ev, floats))
 

@@ -54,6 +54,7 @@ class T2I_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         from .link import GenerateParams, LoraParam, SettingsError
+        from .model_defaults import request_fields
 
         settings = context.scene.t2i
         prompt = settings.prompt.strip()
@@ -73,11 +74,11 @@ class T2I_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, f"T2I: {e}")
             state.last_error = str(e)
             return {"CANCELLED"}
-        size = _size(settings)
+        # steps, guidance, size the user did not change: left out, the model's own run
         params = GenerateParams(
             prompt=prompt, negative_prompt=settings.negative_prompt.strip(),
-            seed=addon.next_seed(settings), width=size, height=size, count=settings.count,
-            steps=settings.steps, guidance=settings.guidance, model=settings.model or "builtin",
+            seed=addon.next_seed(settings), count=settings.count,
+            **request_fields(settings), model=settings.model or "builtin",
             strength=settings.strength, vector=settings.vector and _offers_vector(
                 session, settings.model or "builtin"),
             loras=[LoraParam(settings.lora, round(settings.lora_weight, 4))]  # a float32 in RNA
@@ -86,6 +87,19 @@ class T2I_OT_generate(bpy.types.Operator):
         state.last_error = ""
         addon.start_timer()
         self.report({"INFO"}, f"T2I: generating '{prompt}' (seed {params.seed})…")
+        return {"FINISHED"}
+
+
+class T2I_OT_model_defaults(bpy.types.Operator):
+    bl_idname = "t2i.model_defaults"
+    bl_label = "Model defaults"
+    bl_description = "Steps, guidance and size as the selected model wants them"
+
+    def execute(self, context):
+        from .model_defaults import use_defaults
+
+        settings, session = context.scene.t2i, state.session
+        use_defaults(settings, session.model(settings.model) if session is not None else None)
         return {"FINISHED"}
 
 
@@ -409,7 +423,8 @@ class T2I_OT_live_pin(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_cancel, T2I_OT_train, T2I_OT_train_cancel,
+CLASSES = (T2I_OT_connect, T2I_OT_generate, T2I_OT_model_defaults, T2I_OT_cancel, T2I_OT_train,
+           T2I_OT_train_cancel,
            T2I_OT_use_as_init, T2I_OT_base_color, T2I_OT_image_plane, T2I_OT_report,
            T2I_OT_plan, T2I_OT_plan_resolve, T2I_OT_live_type, T2I_OT_live_pin)
 
@@ -420,4 +435,4 @@ def _offers_vector(session, model_id: str) -> bool:
     models = session.models
     if not models:
         return True
-    return any(m.get("id") == model_id and m.get("vector") for m in models)
+    return any(m.id == model_id and m.vector for m in models)

@@ -14,7 +14,7 @@ def draw_panel(layout, context) -> None:
     if session is None:
         row.label(text="Not connected", icon="UNLINKED")
     elif session.connected:
-        row.label(text=f"Worker on {session.capabilities.get('device', '?')}", icon="LINKED")
+        row.label(text=f"Worker on {session.capabilities.device or '?'}", icon="LINKED")
     elif session.connect_error:
         row.label(text="Worker unreachable", icon="ERROR")
     else:
@@ -66,6 +66,7 @@ def draw_advanced(layout, context) -> None:
     col.prop(settings, "vector")
     col.prop(settings, "steps")
     col.prop(settings, "guidance")
+    col.operator("t2i.model_defaults", icon="LOOP_BACK")
     row = col.row(align=True)
     row.prop(settings, "seed")
     row.prop(settings, "random_seed", text="", icon="FILE_REFRESH")

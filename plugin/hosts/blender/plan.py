@@ -147,13 +147,14 @@ def _material(name: str, colour) -> bpy.types.Material:
 def build_from_result(context, ev, collection_name: str = "") -> bpy.types.Collection:
     """A ``plan`` result (its first variant's ``geometry`` frame) as a plan collection; the
     programme goes to a Text datablock ``<plan> programme`` the user can edit and re-solve."""
-    frames = [im for im in ev.images if im.name == "geometry"]
-    if not frames:
+    result = ev.reply  # a PlanResult
+    files = result.files_of(0) if result.variants else {}
+    if "geometry" not in files:
         raise ValueError("the result has no geometry (ask for formats ['geometry'])")
-    geometry = json.loads(frames[0].text())
-    geometry["layout"] = ev.body["variants"][0]["layout"]
-    provenance = dict(ev.body.get("provenance", {}))
-    provenance["programme"] = ev.body["programme"]
+    geometry = json.loads(files["geometry"].text())
+    geometry["layout"] = result.variants[0].layout
+    provenance = dict(result.provenance)
+    provenance["programme"] = result.programme
     height = float(getattr(context.scene.t2i, "plan_wall_height", WALL_HEIGHT))
     existing = bpy.data.collections.get(collection_name) if collection_name else None
     name = existing.name if existing is not None else _plan_name(provenance)
@@ -161,7 +162,7 @@ def build_from_result(context, ev, collection_name: str = "") -> bpy.types.Colle
     text_name = collection.get("t2i_programme_text") or f"{collection.name} programme"
     text = bpy.data.texts.get(text_name) or bpy.data.texts.new(text_name)
     text.clear()
-    text.write(json.dumps(ev.body["programme"], indent=2, ensure_ascii=False))
+    text.write(json.dumps(result.programme, indent=2, ensure_ascii=False))
     collection["t2i_programme_text"] = text.name
     return collection
 

@@ -52,8 +52,8 @@ class T2IPreferences(bpy.types.AddonPreferences):
         session = state.session
         if session is not None and session.connected:
             caps = session.capabilities
-            row.label(text=f"Connected: worker {caps.get('worker', '?')} on "
-                           f"{caps.get('device', '?')}", icon="CHECKMARK")
+            row.label(text=f"Connected: worker {caps.worker or '?'} on "
+                           f"{caps.device or '?'}", icon="CHECKMARK")
 
 
 def connection_settings(context):

@@ -14,6 +14,23 @@ def _live_changed(settings, context):
 
     changed(settings, context)
 
+
+def _changed(name):
+    """An update callback: the user set ``name`` (sent from now on, model_defaults.py)."""
+    def update(settings, context):
+        from .model_defaults import mark_changed
+
+        mark_changed(settings, name)
+    return update
+
+
+def _model_changed(settings, context):
+    """Another model: its own steps, guidance and size, where the user set none."""
+    from .model_defaults import show_defaults
+
+    session = state.session
+    show_defaults(settings, session.model(settings.model) if session is not None else None)
+
 DEFAULT_SIZES = (32, 64, 128, 256, 512)
 NO_LORA = "NONE"
 _items_cache: dict[str, list] = {"model": [], "lora": [], "size": [], "train_model": []}
@@ -27,8 +44,7 @@ def _keep(kind, items):
 def model_items(self, context):
     session = state.session
     models = session.models if session is not None else []
-    items = [(str(m.get("id")), str(m.get("id")), str(m.get("description", ""))[:200])
-             for m in models if m.get("id")]
+    items = [(m.id, m.id, m.description[:200]) for m in models if m.id]
     return _keep("model", items or [("builtin", "builtin", "The built-in model")])
 
 
@@ -52,8 +68,7 @@ def train_model_items(self, context):
 
     session = state.session
     models = trainable_models(session.models) if session is not None else []
-    items = [(str(m["id"]), str(m["id"]), str(m.get("description", ""))[:200])
-             for m in models]
+    items = [(m.id, m.id, m.description[:200]) for m in models]
     return _keep("train_model", items or [("builtin", "builtin", "The built-in model")])
 
 
@@ -61,18 +76,28 @@ class T2ISettings(bpy.types.PropertyGroup):
     prompt: bpy.props.StringProperty(name="Prompt", description="What to draw; (word:1.3) "
                                      "weights a word")
     negative_prompt: bpy.props.StringProperty(name="Negative", description="What to avoid")
-    model: bpy.props.EnumProperty(name="Model", items=model_items)
+    model: bpy.props.EnumProperty(name="Model", items=model_items, update=_model_changed)
     lora: bpy.props.EnumProperty(name="Adapter", items=lora_items,
                                  description="A LoRA adapter the worker has installed")
     lora_weight: bpy.props.FloatProperty(name="Weight", default=1.0, min=-4.0, max=4.0)
-    size: bpy.props.EnumProperty(name="Size", items=size_items, default=2)
+    size: bpy.props.EnumProperty(name="Size", items=size_items, default=2,
+                                 update=_changed("size"))
     count: bpy.props.IntProperty(name="Count", default=1, min=1, max=16)
     vector: bpy.props.BoolProperty(
         name="Vector", default=False,
         description="Also return an SVG drawing, imported as curves next to the image "
                     "(icon models only)")
-    steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=200)
-    guidance: bpy.props.FloatProperty(name="Guidance", default=3.0, min=0.0, max=30.0)
+    steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=200,
+                                 update=_changed("steps"),
+                                 description="Sampling steps (shown: the model's default)")
+    guidance: bpy.props.FloatProperty(name="Guidance", default=3.0, min=0.0, max=30.0,
+                                      update=_changed("guidance"),
+                                      description="How closely to follow the prompt "
+                                                  "(shown: the model's default)")
+    # set by the user (sent); else left out of the request: the model's own value runs
+    steps_set: bpy.props.BoolProperty(default=False, options={"HIDDEN"})
+    guidance_set: bpy.props.BoolProperty(default=False, options={"HIDDEN"})
+    size_set: bpy.props.BoolProperty(default=False, options={"HIDDEN"})
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     random_seed: bpy.props.BoolProperty(name="New seed each time", default=False)
     use_init_image: bpy.props.BoolProperty(

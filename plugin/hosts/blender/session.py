@@ -14,11 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .link import (
+    Cancelled,
+    Capabilities,
     ConnectionSettings,
+    Failure,
     GenerateParams,
+    GenerateResult,
     Image,
     Message,
+    ModelEntry,
+    Progress,
+    Queued,
     TrainParams,
+    TrainResult,
     WorkerClient,
     WorkerError,
     default_connection_file,
@@ -91,18 +99,19 @@ class PlanJob:
         return self.state in ("sending", "queued", "running")
 
     def apply(self, ev: Message) -> None:
-        if ev.type == "queued":
+        reply = ev.reply
+        if isinstance(reply, Queued):
             self.state = "queued"
-        elif ev.type == "progress":
+        elif isinstance(reply, Progress):
             self.state = "running"
-            self.step, self.total = int(ev.body.get("step", 0)), int(ev.body.get("total", 0))
+            self.step, self.total = reply.step, reply.total
         elif ev.type == "result":
             self.state, self.result = "done", ev
-        elif ev.type == "cancelled":
+        elif isinstance(reply, Cancelled):
             self.state = "cancelled"
-        elif ev.type == "error":
-            self.state, self.error_code = "error", ev.error_code
-            self.error = str(ev.body.get("message", "")) or ev.error_code
+        elif isinstance(reply, Failure):
+            self.state, self.error_code = "error", reply.code
+            self.error = reply.message or reply.code
 
     def fail(self, code: str, message: str) -> None:
         self.state, self.error_code, self.error = "error", code, message
@@ -120,7 +129,7 @@ class Session:
         self.jobs: list[Job] = []
         self.train_job: TrainJob | None = None  # the latest training, running or finished
         self.plan_job: PlanJob | None = None  # the latest floor plan, running or finished
-        self.capabilities: dict[str, Any] = {}
+        self.capabilities: Capabilities | None = None  # the worker's hello
         self.hellos = 0  # answers to ``hello`` applied so far (1 after connecting)
         self.connect_error = ""
         self.lost_reason = ""
@@ -135,21 +144,22 @@ class Session:
 
     @property
     def connected(self) -> bool:
-        return bool(self.capabilities)
+        return self.capabilities is not None
 
     @property
-    def models(self) -> list[dict[str, Any]]:
-        return [m for m in self.capabilities.get("models", []) if isinstance(m, dict)]
+    def models(self) -> list[ModelEntry]:
+        return self.capabilities.models if self.capabilities is not None else []
 
     @property
     def loras(self) -> list[str]:
-        return [str(x) for x in self.capabilities.get("loras", [])]
+        return self.capabilities.loras if self.capabilities is not None else []
+
+    def model(self, model_id: str) -> ModelEntry | None:
+        return next((m for m in self.models if m.id == model_id), None)
 
     def sizes(self, model_id: str) -> list[int]:
-        for m in self.models:
-            if m.get("id") == model_id:
-                return [int(s) for s in m.get("sizes", [])]
-        return []
+        m = self.model(model_id)
+        return list(m.sizes) if m is not None else []
 
     # --- jobs --------------------------------------------------------------------------------
 
@@ -167,16 +177,18 @@ class Session:
         return job
 
     def _on_job_event(self, job: Job, ev: Message) -> None:  # the client's I/O thread
+        reply = ev.reply
         try:
-            if ev.type == "progress" and ev.images and ev.images[0].channels == 4:
-                im = ev.images[0]  # the latest preview replaces any not yet shown
+            if isinstance(reply, Progress) and reply.preview is not None \
+                    and reply.preview.channels == 4:
+                im = reply.preview  # the latest preview replaces any not yet shown
                 job.preview = (im.width, im.height, rgba8_to_blender(im.data, im.width,
                                                                        im.height))
-            elif ev.type == "result":
+            elif isinstance(reply, GenerateResult):
                 # Convert here, off Blender's main thread (about 0.2 s for a 512 px image in
                 # pure Python); the main thread then only copies the floats in.
                 job.blender_pixels = [rgba8_to_blender(im.data, im.width, im.height)
-                                      for im in ev.images]
+                                      for im in reply.images]
         except ValueError:
             job.blender_pixels = []  # not RGBA: the main thread reports it
         finally:
@@ -228,16 +240,16 @@ class Session:
         job = TrainJob(params)
         self.train_job = job
         try:
-            job.request = self.client.request("train", params.to_body(),
-                                              on_event=lambda ev: self._on_train_event(job, ev))
+            job.request = self.client.submit_train(
+                params, on_event=lambda ev: self._on_train_event(job, ev))
         except WorkerError as e:  # a closed client refuses at once: the job ends here
             job.fail(e.code, e.message)
         return job
 
     def _on_train_event(self, job: TrainJob, ev: Message) -> None:  # the client's I/O thread
         try:
-            if ev.type == "progress" and ev.images:
-                job.take_sample(ev)
+            if isinstance(ev.reply, Progress) and ev.reply.sample_images:
+                job.take_sample(ev.reply)
         except ValueError:
             pass  # a malformed preview is only a preview
         finally:
@@ -254,7 +266,7 @@ class Session:
     def snapshot(self) -> tuple:
         """What the panel shows; the add-on redraws only when it changes."""
         t = self.train_job
-        return (bool(self.capabilities), self.connect_error, len(self.loras),
+        return (self.connected, self.connect_error, len(self.loras),
                 tuple((j.id, j.state, j.step, j.position) for j in self.jobs[-3:]),
                 (t.id, t.state, t.phase, t.step, t.loss) if t is not None else None)
 
@@ -268,17 +280,19 @@ class Session:
             except queue.Empty:
                 break
             if job is None:
-                if ev.type == "result":
-                    self.capabilities, self.connect_error = dict(ev.body), ""
+                if isinstance(ev.reply, Capabilities):
+                    self.capabilities, self.connect_error = ev.reply, ""
                     self.hellos += 1
+                elif isinstance(ev.reply, Failure):
+                    self.connect_error = ev.reply.message or ev.reply.code
                 elif ev.is_terminal:
-                    self.connect_error = str(ev.body.get("message", ev.type))
+                    self.connect_error = ev.type
                 finished.append((None, ev))
                 continue
             if isinstance(job, PlanJob | TrainJob):
                 job.apply(ev)
-                if ev.type == "result" and isinstance(job, TrainJob):
-                    self._adapter_added(ev)
+                if isinstance(ev.reply, TrainResult):
+                    self._adapter_added(ev.reply)
             else:
                 self._apply(job, ev)
             if ev.is_terminal:
@@ -289,31 +303,31 @@ class Session:
             self.jobs = [j for j in self.jobs if id(j) not in drop]
         return finished
 
-    def _adapter_added(self, ev: Message) -> None:
+    def _adapter_added(self, result: TrainResult) -> None:
         """A training result: the new adapter is in the list at once (the result carries
         the worker's library), and the capabilities are asked again for the rest."""
-        loras = ev.body.get("loras")
-        if isinstance(loras, list) and self.capabilities:
-            self.capabilities["loras"] = [str(x) for x in loras]
+        if self.capabilities is not None:
+            self.capabilities.loras = list(result.loras)
         with contextlib.suppress(WorkerError):
             self.ask_capabilities()
 
     @staticmethod
     def _apply(job: Job, ev: Message) -> None:
-        if ev.type == "queued":
-            job.state, job.position = "queued", int(ev.body.get("position", 0))
-        elif ev.type == "progress":
+        reply = ev.reply
+        if isinstance(reply, Queued):
+            job.state, job.position = "queued", reply.position
+        elif isinstance(reply, Progress):
             job.state = "running"
-            job.step, job.total = int(ev.body.get("step", 0)), int(ev.body.get("total", 0))
-        elif ev.type == "result":
+            job.step, job.total = reply.step, reply.total
+        elif isinstance(reply, GenerateResult):
             job.state, job.result = "done", ev
-            job.step = job.total = job.total or job.params.steps
-        elif ev.type == "cancelled":
+            job.step = job.total = job.total or job.params.steps or 1
+        elif isinstance(reply, Cancelled):
             job.state = "cancelled"
-        elif ev.type == "error":
+        elif isinstance(reply, Failure):
             job.state = "error"
-            job.error_code = ev.error_code
-            job.error = str(ev.body.get("message", "")) or ev.error_code
+            job.error_code = reply.code
+            job.error = reply.message or reply.code
 
     def _on_worker_lost(self, ids: list[str], reason: str) -> None:  # client I/O thread
         self.lost_reason = reason

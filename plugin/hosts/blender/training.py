@@ -10,10 +10,19 @@ alone in its zip, so it carries its own copy of the sentences.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .link import Message, TrainParams
+from .link import (
+    Cancelled,
+    Failure,
+    Message,
+    ModelEntry,
+    Progress,
+    Queued,
+    TrainParams,
+    TrainResult,
+)
 from .pixels import rgba8_to_blender
 
 PHASES = {"loading": "Reading the folder", "preparing": "Preparing",
@@ -57,9 +66,9 @@ def train_error_text(code: str, message: str) -> str:
     return template.format(message=message).strip()
 
 
-def trainable_models(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def trainable_models(models: list[ModelEntry]) -> list[ModelEntry]:
     """The worker's models that can be fine-tuned (``train_defaults`` is not null)."""
-    return [m for m in models if m.get("id") and isinstance(m.get("train_defaults"), dict)]
+    return [m for m in models if m.id and m.train_defaults is not None]
 
 
 @dataclass
@@ -81,7 +90,7 @@ class TrainJob:
     error: str = ""
     error_code: str = ""
     cancelled_step: int = 0
-    result: dict[str, Any] = field(default_factory=dict)
+    result: TrainResult | None = None
     # the latest sample preview not yet shown: (width, height, Blender floats, prompt)
     sample: tuple[int, int, array, str] | None = None
 
@@ -97,39 +106,38 @@ class TrainJob:
     def fraction(self) -> float:
         return min(1.0, self.step / self.total) if self.total else 0.0
 
-    def take_sample(self, ev: Message) -> None:  # the client's I/O thread
+    def take_sample(self, p: Progress) -> None:  # the client's I/O thread
         """Convert the first ``sample`` frame of a progress event for Blender, off the UI."""
-        prompts = [str(p) for p in ev.body.get("samples") or []]
-        frames = [im for im in ev.images if im.name == "sample" and im.channels == 4]
-        if prompts and frames:
-            im = frames[0]
+        pairs = [(im, prompt) for im, prompt in zip(p.sample_images, p.samples, strict=False)
+                 if im.channels == 4]
+        if pairs:
+            im, prompt = pairs[0]
             self.sample = (im.width, im.height, rgba8_to_blender(im.data, im.width, im.height),
-                           prompts[0])
+                           prompt)
 
     def apply(self, ev: Message) -> None:
         """Main thread: one event of this job."""
-        body = ev.body
-        if ev.type == "queued":
-            self.state, self.position = "queued", int(body.get("position", 0))
-        elif ev.type == "progress":
+        reply = ev.reply
+        if isinstance(reply, Queued):
+            self.state, self.position = "queued", reply.position
+        elif isinstance(reply, Progress):
             self.state = "running"
-            self.step, self.total = int(body.get("step", 0)), int(body.get("total", 0))
-            self.phase = str(body.get("phase", ""))
+            self.step, self.total, self.phase = reply.step, reply.total, reply.phase
             for name in ("loss", "eta_s", "images_per_s"):
-                if body.get(name) is not None:
-                    setattr(self, name, float(body[name]))
-            self.phase_message = str(body.get("message", ""))
-        elif ev.type == "result":
-            self.state, self.result = "done", dict(body)
-            self.step = self.total = int(body.get("steps", self.total))
-            if body.get("loss") is not None:
-                self.loss = float(body["loss"])
+                if getattr(reply, name) is not None:
+                    setattr(self, name, getattr(reply, name))
+            self.phase_message = reply.message
+        elif isinstance(reply, TrainResult):
+            self.state, self.result = "done", reply
+            self.step = self.total = reply.steps or self.total
+            if reply.loss is not None:
+                self.loss = reply.loss
             self.eta_s = 0.0
-        elif ev.type == "cancelled":
-            self.state, self.cancelled_step = "cancelled", int(body.get("step", 0))
-        elif ev.type == "error":
-            self.state, self.error_code = "error", ev.error_code
-            self.error = str(body.get("message", "")) or ev.error_code
+        elif isinstance(reply, Cancelled):
+            self.state, self.cancelled_step = "cancelled", reply.step
+        elif isinstance(reply, Failure):
+            self.state, self.error_code = "error", reply.code
+            self.error = reply.message or reply.code
 
     def fail(self, code: str, message: str) -> None:
         """End the job without the worker (e.g. the client refused to send it)."""
@@ -177,12 +185,11 @@ def outcome_text(job: TrainJob) -> str:
         return "Training cancelled before its first step."
     if job.state == "error":
         return train_error_text(job.error_code, job.error)
-    if job.state != "done":
+    r = job.result
+    if job.state != "done" or r is None:
         return ""
-    body = job.result
-    name, asked = str(body.get("name", "")), str(body.get("requested_name", ""))
-    steps, resumed = int(body.get("steps", 0)), int(body.get("resumed_from", 0))
-    lines = [f"Adapter “{name}” is ready: trained on {body.get('images', 0)} images in "
+    name, asked, steps, resumed = r.name, r.requested_name, r.steps, r.resumed_from
+    lines = [f"Adapter “{name}” is ready: trained on {r.images} images in "
              f"{steps} steps. Pick it in the Adapter list (with a weight)."]
     if asked and name != asked:
         lines.append(f"The name “{asked}” was already taken, so this adapter was saved as "
@@ -192,14 +199,12 @@ def outcome_text(job: TrainJob) -> str:
                      "(nothing was trained again).")
     elif resumed:
         lines.append(f"Continued an interrupted run from step {resumed}.")
-    skipped = [s for s in body.get("skipped") or [] if isinstance(s, dict)]
-    total = int(body.get("skipped_total", len(skipped)))
+    total = max(r.skipped_total, len(r.skipped))
     if total:
-        named = ", ".join(f"{s.get('file')} ({s.get('reason')})"
-                          for s in skipped[:SKIPPED_SHOWN])
+        named = ", ".join(f"{s.file} ({s.reason})" for s in r.skipped[:SKIPPED_SHOWN])
         more = f" and {total - SKIPPED_SHOWN} more" if total > SKIPPED_SHOWN else ""
         lines.append(f"Skipped {total} file{'s' if total != 1 else ''}: {named}{more}.")
-    lines.extend(str(w) for w in body.get("warnings") or [])
+    lines.extend(r.warnings)
     return "\n".join(lines)
 
 

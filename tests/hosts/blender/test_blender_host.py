@@ -47,6 +47,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cfg = {"zip": str(zip_path), "python": sys.executable, "out_dir": str(out),
            "worker_args": f"--history-dir '{history}' --threads 1 --log-level WARNING "
                           f"--backend-option 'builtin.adapters_dir={tmp / 'adapters'}'",
+           # a model whose generation defaults are unlike the built-in model's
+           "defaults_model": "live",
            "prompt": PROMPT, "negative_prompt": "green", "seed": SEED, "steps": 12,
            "count": 2, "timeout": 180, "train_folder": str(train_folder),
            "train_name": "tiles", "train_trigger": "teal tile style", "train_steps": 4}
@@ -133,6 +135,15 @@ def test_model_and_size_lists_come_from_the_worker(runs):
     assert first["model_items"] == ["builtin", "live"]  # the worker's default backends
     assert first["size_items"] == [str(s) for s in first["sizes"]["builtin"]]
     assert "128" in first["size_items"]
+
+
+def test_a_models_own_generation_defaults_are_shown_and_run(runs):
+    d = runs["first"]["defaults"]
+    # the live model's own (one step, no guidance), not the built-in model's 20 steps at 3
+    assert d["shown"] == [1, 0.0, "128"]
+    assert d["sent"] == [None, None, None]  # left out: the worker fills the model's own
+    assert d["used"] == ["live", 1, 0.0, 128]  # the provenance records what ran
+    assert d["builtin_shown"] == [20, 3.0, "128"]
 
 
 def test_unconfigured_or_broken_python_gives_a_clear_error(runs):

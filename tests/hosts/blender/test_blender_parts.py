@@ -113,6 +113,43 @@ def slow_worker(tmp_path_factory):
     wp.stop()
 
 
+def test_generate_settings_follow_the_models_defaults_until_the_user_changes_them():
+    from types import SimpleNamespace
+
+    from plugin.hosts.blender.model_defaults import (
+        mark_changed,
+        request_fields,
+        show_defaults,
+        use_defaults,
+    )
+    from worker.replies import GenerateDefaults, ModelEntry
+
+    sd = ModelEntry("sd15", sizes=[256, 512], default_size=512,
+                    generate_defaults=GenerateDefaults(25, 7.0, 512, 512, "euler"))
+    icons = ModelEntry("builtin", sizes=[32, 64, 128], default_size=128)
+
+    class Settings(SimpleNamespace):  # Blender calls the update callback on every set
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value)
+            if name in ("steps", "guidance", "size"):
+                mark_changed(self, name)
+
+    s = Settings(steps=20, guidance=3.0, size="128", steps_set=False, guidance_set=False,
+                 size_set=False)
+    show_defaults(s, sd)  # the add-on's own change: not the user's
+    assert (s.steps, s.guidance, s.size) == (25, 7.0, "512")
+    assert request_fields(s) == {"steps": None, "guidance": None, "width": None,
+                                 "height": None}
+    s.steps = 30  # the user's: sent, and kept when the model changes
+    s.size = "256"
+    show_defaults(s, icons)  # 256 px is not an icon size: the model's own again
+    assert (s.steps, s.guidance, s.size) == (30, 3.0, "128")
+    assert request_fields(s) == {"steps": 30, "guidance": None, "width": None,
+                                 "height": None}
+    use_defaults(s, icons)
+    assert s.steps == 20 and request_fields(s)["steps"] is None
+
+
 def test_settings_errors_say_what_to_set(tmp_path):
     from plugin.hosts.blender.link import SettingsError
     from plugin.hosts.blender.session import ConnectionSettings, client_kwargs
@@ -146,7 +183,7 @@ def test_shared_mode_uses_the_advertised_worker(slow_worker, tmp_path):
         while not session.connected and time.monotonic() < deadline:
             session.poll()
             time.sleep(0.02)
-        assert [m["id"] for m in session.models] == ["synthetic"]
+        assert [m.id for m in session.models] == ["synthetic"]
         assert session.sizes("synthetic")
     finally:
         session.close()
@@ -286,7 +323,8 @@ def addon_zip(tmp_path_factory) -> Path:
 def test_zip_layout_and_vendored_client(addon_zip, tmp_path):
     names = zipfile.ZipFile(addon_zip).namelist()
     assert "t2i_studio/__init__.py" in names
-    for mod in ("protocol", "client", "request", "launch"):
+    for mod in ("fields", "params", "protocol", "replies", "request", "inflight", "launch",
+                "connection", "client"):
         assert f"t2i_studio/_vendor/t2i_worker/{mod}.py" in names
     assert "t2i_studio/_vendor/site/zmq/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -373,7 +411,11 @@ def test_vendoring_helpers_for_other_plugins(tmp_path):
     ones refused unless asked for, the client checked for imports a plugin cannot carry."""
     sys.path.insert(0, str(REPO / "packaging"))
     from t2i_packaging import PackagingError
-    from t2i_packaging.vendor import vendor_distributions, vendor_worker_client
+    from t2i_packaging.vendor import (
+        CLIENT_MODULES,
+        vendor_distributions,
+        vendor_worker_client,
+    )
 
     files = vendor_distributions(["tqdm"], tmp_path / "site")
     assert (tmp_path / "site" / "tqdm" / "__init__.py") in files
@@ -383,7 +425,7 @@ def test_vendoring_helpers_for_other_plugins(tmp_path):
         vendor_distributions(["no-such-distribution-t2i"], tmp_path / "other")
     fake = tmp_path / "fake_worker"
     fake.mkdir()
-    for name in ("protocol", "request", "launch"):
+    for name in CLIENT_MODULES:
         (fake / f"{name}.py").write_text("import json\n")
     (fake / "client.py").write_text("from worker.protocol import x\nimport torch\n")
     with pytest.raises(PackagingError, match="imports torch"):

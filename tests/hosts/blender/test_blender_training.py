@@ -74,11 +74,14 @@ def params(folder: Path, name: str, **kw):
 
 def test_trainable_models_come_from_the_workers_hello(session):
     from plugin.hosts.blender.training import trainable_models
+    from worker.fields import read
+    from worker.replies import ModelList
 
-    assert [m["id"] for m in trainable_models(session.models)] == ["builtin"]
-    listed = [{"id": "builtin", "train_defaults": {}}, {"id": "live", "train_defaults": None},
-              {"id": "sd15", "train_defaults": {"steps": 1500}}, {"train_defaults": {}}]
-    assert [m["id"] for m in trainable_models(listed)] == ["builtin", "sd15"]
+    assert [m.id for m in trainable_models(session.models)] == ["builtin"]
+    listed = read(ModelList, {"models": [
+        {"id": "builtin", "train_defaults": {}}, {"id": "live", "train_defaults": None},
+        {"id": "sd15", "train_defaults": {"steps": 1500}}, {"id": "", "train_defaults": {}}]})
+    assert [m.id for m in trainable_models(listed.models)] == ["builtin", "sd15"]
 
 
 def test_train_reports_progress_and_the_adapter_is_usable_at_once(session, trainer, tmp_path):
@@ -130,11 +133,11 @@ def test_train_reports_progress_and_the_adapter_is_usable_at_once(session, train
     assert prompt == "a circle" and width == height and len(floats) == width * height * 4
     assert len(pixels.blender_to_rgba8(floats, width, height)) == width * height * 4
 
-    assert job.result["name"] == "teal" and job.result["images"] == 7
+    assert job.result.name == "teal" and job.result.images == 7
     assert (adapters / "teal.safetensors").is_file()
     text = outcome_text(job)
     assert text.startswith("Adapter “teal” is ready: trained on 7 images in 8 steps.")
-    total = job.result["skipped_total"]
+    total = job.result.skipped_total
     assert total >= 4 and f"Skipped {total} files: " in text and f"and {total - 3} more" in text
     assert progress_text(job) == "Done: 8 steps" and job.fraction == 1.0
     assert folder_hashes(folder) == before  # the user's folder: byte for byte
@@ -153,7 +156,7 @@ def test_train_reports_progress_and_the_adapter_is_usable_at_once(session, train
     # the same name again: saved as teal-2, and the sentence says so
     again = session.submit_train(params(folder, "teal", steps=2, seed=5))
     until(session, lambda: not again.active, "the second training")
-    assert again.state == "done" and again.result["name"] == "teal-2", again.error
+    assert again.state == "done" and again.result.name == "teal-2", again.error
     assert "The name “teal” was already taken, so this adapter was saved as “teal-2”" \
         in outcome_text(again)
     assert {"teal", "teal-2"} <= set(session.loras)
@@ -214,7 +217,7 @@ def test_bad_folders_are_explained_and_the_worker_keeps_serving(session, tmp_pat
     assert outcome_text(bad_name).startswith("Choose another adapter name.")
     assert session.connected and not session.busy  # still talking to the same worker
     hello_after = session.client.hello(timeout=30)
-    assert hello_after["models"]
+    assert hello_after.models
 
 
 def test_a_closed_client_ends_the_job_at_once(trainer, tmp_path):

@@ -110,7 +110,7 @@ job = session.jobs[-1]
 pump_until_done(addon, job, cfg["timeout"])
 log("txt2img", job.state, job.error, job.outputs, f"{time.monotonic() - t0:.1f}s")
 assert job.state == "done", (job.state, job.error, state.last_error)
-sizes = {m["id"]: m["sizes"] for m in session.models}
+sizes = {m.id: m.sizes for m in session.models}
 # the vendored client, not a `worker` package from anywhere else
 client_module = type(session.client).__module__
 assert client_module == f"{MODULE}._vendor.t2i_worker.client", client_module
@@ -149,6 +149,26 @@ for name in job3.outputs:  # not part of the saved file's checks
     bpy.data.images.remove(bpy.data.images[name])
 bpy.data.images.remove(big)
 settings.last_result = img2
+
+# --- a model with generation defaults of its own: shown, and left out of the request --------
+defaults = {}
+if cfg.get("defaults_model"):
+    settings.use_init_image, settings.count = False, 1
+    settings.model = cfg["defaults_model"]  # its update shows the model's own values
+    assert bpy.ops.t2i.model_defaults() == {"FINISHED"}  # forget the steps set above
+    defaults["shown"] = [settings.steps, round(settings.guidance, 3), settings.size]
+    assert bpy.ops.t2i.generate() == {"FINISHED"}
+    djob = session.jobs[-1]
+    pump_until_done(addon, djob, cfg["timeout"])
+    assert djob.state == "done", (djob.state, djob.error)
+    prov = djob.result.reply.provenance[0]
+    defaults["sent"] = [djob.params.steps, djob.params.guidance, djob.params.width]
+    defaults["used"] = [prov["model"], prov["steps"], prov["guidance"], prov["width"]]
+    for name in djob.outputs:  # not part of the saved file's checks
+        bpy.data.images.remove(bpy.data.images[name])
+    settings.model = "builtin"  # the built-in model's own values are shown again
+    defaults["builtin_shown"] = [settings.steps, round(settings.guidance, 3), settings.size]
+    settings.last_result = img2
 
 # --- the Train sub-panel: a bad folder is explained, a tiny folder becomes an adapter ----------
 train = {}
@@ -195,7 +215,7 @@ if cfg.get("train_folder"):
     assert tjob.state == "done", (tjob.error_code, tjob.error)
     sample = bpy.data.images.get("T2I Training Sample")
     lora_items = [i[0] for i in props_mod.lora_items(settings, bpy.context)]
-    name = tjob.result["name"]
+    name = tjob.result.name
     train.update({"model_items": train_items, "phases": sorted(p for p in phases if p),
                   "outcome": trainings.outcome_text(tjob), "name": name,
                   "progress": settings.train_progress, "lora_items": lora_items,
@@ -238,7 +258,7 @@ bpy.ops.wm.save_as_mainfile(filepath=str(blend))
 (out / "blender_run.json").write_text(json.dumps({
     "images": records, "unconfigured_error": unconfigured_error, "sizes": sizes,
     "bad_python_error": bad_python_error, "model_items": model_items, "float_init": float_init,
-    "size_items": size_items, "train": train,
+    "size_items": size_items, "train": train, "defaults": defaults,
     "submit_s": submit_s, "plane": plane.name, "blend": str(blend),
     "cube_material": cube.active_material.name,
 }, indent=1))

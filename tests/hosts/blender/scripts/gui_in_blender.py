@@ -168,7 +168,7 @@ def step():
                 draw_panel_now(panels.draw_train_panel, "train_draws_busy")
             return 0.1
         report["train_state"], report["train_error"] = job.state, job.error
-        report["train_name"] = job.result.get("name")
+        report["train_name"] = job.result.name if job.result else None
         report["train_last_info"] = state.last_info
         draw_panel_now(panels.draw_train_panel, "train_draws_done")
         phase["name"], phase["until"] = "train_drawn", time.monotonic() + 1

@@ -93,7 +93,7 @@ def step():
     if name == "connect":
         if state.session is None or not state.session.connected:
             return 0.1
-        report["models"] = [m.get("id") for m in state.session.models]
+        report["models"] = [m.id for m in state.session.models]
         with bpy.context.temp_override(**image_editor_override()):
             report["type_returned"] = sorted(bpy.ops.t2i.live_type("INVOKE_DEFAULT"))
         phase["name"] = "type"
