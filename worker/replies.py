@@ -107,6 +107,7 @@ class GenerateResult(Reply):
     model: str = ""
     backend: str = ""
     timing: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] | None = None  # a cluster gateway's: node, dispatch order, wait
     images: list[Image] = _frames()
 
     def _attach(self, images: list[Image]) -> None:

@@ -226,14 +226,18 @@ class ParamsForm(QWidget):
         idx = self.model.findText(str(body.get("model", "builtin")))
         if idx >= 0:
             self.model.setCurrentIndex(idx)
-        # the entry's own values are sent as they are; those it left out stay the model's
+        # the entry's own values are sent as they are (even where they equal the model's
+        # defaults now: those may change); those it left out stay the model's
         if body.get("steps") is not None:
             self.steps.setValue(int(body["steps"]))
+            self.changed.add("steps")
         if body.get("guidance") is not None:
             self.guidance.setValue(float(body["guidance"]))
+            self.changed.add("guidance")
         idx = self.size.findData(int(body.get("width") or 0))
         if idx >= 0:
             self.size.setCurrentIndex(idx)
+            self.changed.add("size")
         if body.get("strength") is not None:
             self.strength.setValue(float(body["strength"]))
         self.vector.setChecked(bool(body.get("vector", False)))

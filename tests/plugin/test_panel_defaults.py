@@ -48,6 +48,11 @@ def test_the_form_shows_the_models_defaults_and_sends_only_what_the_user_changed
     assert (p.steps, p.guidance, p.width) == (30, None, None)
     form.defaults_button.click()  # back to the model's own
     assert form.steps.value() == 20 and form.params().steps is None
+    # a history entry's values are sent as they are, even those equal to the defaults now
+    form.set_params({"prompt": "a kite", "steps": 20, "guidance": 3.0, "width": 128,
+                     "model": "builtin"})
+    p = form.params()
+    assert (p.steps, p.guidance, p.width) == (20, 3.0, 128)
 
 
 @pytest.fixture
