@@ -3,6 +3,7 @@ scripts folder per run, environment for the worker the add-on starts, a hard tim
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,12 +12,19 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # host_tools.py: what the Krita tests share
-from host_tools import QUIET, REPO, package_plugin, tool_or_fail  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # tests/host_tools.py: shared with the Krita tests
+from host_tools import (  # noqa: E402
+    QUIET,
+    REPO,
+    checkout_python,
+    package_plugin,
+    tool_or_fail,
+)
 
 SCRIPTS = HERE / "scripts"
 __all__ = ["QUIET", "REPO", "SCRIPTS", "blender_env", "blender_or_fail", "blender_rgba8",
-           "build_addon", "run_blender", "xvfb_run_or_fail"]
+           "build_addon", "checkout_python", "run_blender", "run_blender_window",
+           "xvfb_run_or_fail"]
 
 
 def blender_or_fail() -> str:
@@ -62,3 +70,18 @@ def blender_rgba8(path: Path, width: int, height: int) -> np.ndarray:
     written independently of the add-on's own conversion code."""
     values = np.frombuffer(path.read_bytes(), np.float32).reshape(height, width, 4)[::-1]
     return np.clip(np.floor(values.astype(np.float64) * 255.0 + 0.5), 0, 255).astype(np.int16)
+
+
+def run_blender_window(tmp: Path, script: str, report: Path, *flags: str) -> tuple[dict, str]:
+    """Blender with a window (Xvfb, 1280x800) running ``SCRIPTS/script`` with the config in
+    ``tmp/config.json``; returns the JSON report the script wrote and Blender's output."""
+    env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
+    cmd = [xvfb_run_or_fail(), "-a", "-s", "-screen 0 1280x800x24", "timeout", "300",
+           blender_or_fail(), "--factory-startup", *flags, "--python-exit-code", "1",
+           "--python", str(SCRIPTS / script)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=330, cwd=tmp)
+    (tmp / f"{Path(script).stem}.log").write_text(proc.stdout + "\n--- stderr ---\n"
+                                                  + proc.stderr)
+    assert report.exists(), f"blender exited {proc.returncode} without a report:\n" \
+                            f"{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}"
+    return json.loads(report.read_text()), proc.stdout + proc.stderr

@@ -4,18 +4,16 @@ timers, the UI keeps running while the worker generates, the panel draws, Cancel
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from blender_host import (
     REPO,
-    SCRIPTS,
-    blender_env,
     blender_or_fail,
     blender_rgba8,
     build_addon,
+    run_blender_window,
     xvfb_run_or_fail,
 )
 from PIL import Image
@@ -28,8 +26,8 @@ pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb: ~1 min
 
 @pytest.fixture(scope="module")
 def gui_run(tmp_path_factory) -> dict:
-    blender = blender_or_fail()
-    xvfb = xvfb_run_or_fail()
+    blender_or_fail()
+    xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_gui")
     zip_path = tmp / "addon.zip"
     build_addon(zip_path)
@@ -40,17 +38,8 @@ def gui_run(tmp_path_factory) -> dict:
            "prompt": "a yellow star", "seed": 11, "steps": 15, "timeout": 200,
            "train_folder": str(make_folder(tmp / "tiles")), "train_steps": 4}
     (tmp / "config.json").write_text(json.dumps(cfg))
-    env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
-    cmd = [xvfb, "-a", "-s", "-screen 0 1280x800x24", "timeout", "300", blender,
-           "--factory-startup", "--python-exit-code", "1", "--python",
-           str(SCRIPTS / "gui_in_blender.py")]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=330, cwd=tmp)
-    (tmp / "gui.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    result = out / "gui_run.json"
-    assert result.exists(), f"blender exited {proc.returncode} without a report:\n" \
-                            f"{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}"
-    return {"report": json.loads(result.read_text()), "out": out,
-            "log": proc.stdout + proc.stderr}
+    report, log = run_blender_window(tmp, "gui_in_blender.py", out / "gui_run.json")
+    return {"report": report, "out": out, "log": log}
 
 
 def test_generate_returns_at_once_and_the_timer_brings_the_result(gui_run):

@@ -5,18 +5,16 @@ pixels of the last prompt, equal to what a fresh worker makes for it."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from blender_host import (
     REPO,
-    SCRIPTS,
-    blender_env,
     blender_or_fail,
     blender_rgba8,
     build_addon,
+    run_blender_window,
     xvfb_run_or_fail,
 )
 
@@ -33,8 +31,8 @@ SEED, SIZE = 5, 64
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory) -> dict:
-    blender = blender_or_fail()
-    xvfb = xvfb_run_or_fail()
+    blender_or_fail()
+    xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_live")
     zip_path = tmp / "addon.zip"
     build_addon(zip_path)
@@ -44,17 +42,9 @@ def live_run(tmp_path_factory) -> dict:
            "worker_args": f"--history-dir '{tmp / 'history'}' --threads 1",
            "typed": TYPED, "seed": SEED, "size": SIZE, "key_interval": 0.12, "timeout": 200}
     (tmp / "config.json").write_text(json.dumps(cfg))
-    env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
-    cmd = [xvfb, "-a", "-s", "-screen 0 1280x800x24", "timeout", "300", blender,
-           "--factory-startup", "--enable-event-simulate", "--python-exit-code", "1",
-           "--python", str(SCRIPTS / "live_in_blender.py")]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=330, cwd=tmp)
-    (tmp / "live.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-    result = out / "live_run.json"
-    assert result.exists(), f"blender exited {proc.returncode} without a report:\n" \
-                            f"{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}"
-    return {"report": json.loads(result.read_text()), "out": out,
-            "log": proc.stdout + proc.stderr, "tmp": tmp}
+    report, log = run_blender_window(tmp, "live_in_blender.py", out / "live_run.json",
+                                     "--enable-event-simulate")
+    return {"report": report, "out": out, "log": log, "tmp": tmp}
 
 
 def test_typed_keys_reach_the_prompt_and_live_requests(live_run):

@@ -25,7 +25,7 @@ from plugin.hosts.blender.provenance import (
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "worker"))
-sys.path.insert(0, str(REPO / "tests" / "hosts"))
+sys.path.insert(0, str(REPO / "tests"))  # host_tools.py
 from host_tools import run_package  # noqa: E402
 from worker_helpers import QUIET_ENV, start_worker  # noqa: E402
 

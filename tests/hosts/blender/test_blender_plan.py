@@ -10,8 +10,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, build_addon, run_blender
-from test_blender_vector import checkout_python
+from blender_host import (
+    REPO,
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    build_addon,
+    checkout_python,
+    run_blender,
+)
 
 pytestmark = pytest.mark.slow
 PROMPT = "a two-bedroom apartment with an open kitchen, 70 m², living room facing south"

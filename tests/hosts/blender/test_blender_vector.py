@@ -5,11 +5,16 @@ on brings curves next to the image datablock; the .blend keeps them."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, build_addon, run_blender
+from blender_host import (
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    build_addon,
+    checkout_python,
+    run_blender,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -17,16 +22,6 @@ DRAWING = ('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewB
            '<path fill="#ff0000" fill-rule="evenodd" d="M2 2L30 2L30 30L2 30ZM10 10L10 22'
            'L22 22L22 10Z"/><path fill="#0000ff" d="M14 14C16 12 18 14 18 16C18 18 16 19 14 '
            '18Z"/></svg>')
-
-
-def checkout_python(tmp: Path) -> str:
-    """This checkout's interpreter with this checkout first on its path, for the worker the
-    host starts: the host's environment is cleaned of PYTHONPATH, and an editable install
-    may point at another checkout (where the tested code is not)."""
-    exe = tmp / "python-checkout"
-    exe.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" "$@"\n')
-    exe.chmod(0o755)
-    return str(exe)
 
 
 @pytest.fixture(scope="module")

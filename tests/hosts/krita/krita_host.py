@@ -18,10 +18,18 @@ from xml.etree import ElementTree
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # host_tools.py: what the Blender tests share
-from host_tools import QUIET, REPO, in_ci, package_plugin, tool_or_fail  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # tests/host_tools.py: shared with Blender tests
+from host_tools import (  # noqa: E402
+    QUIET,
+    REPO,
+    checkout_python,
+    in_ci,
+    package_plugin,
+    tool_or_fail,
+)
 
-__all__ = ["HERE", "IMPORTER", "QUIET", "REPO", "SYSTEM_PYTHON", "Kra", "build_zip", "in_ci",
+__all__ = ["HERE", "IMPORTER", "QUIET", "REPO", "SYSTEM_PYTHON", "Kra", "build_zip",
+           "checkout_python", "in_ci",
            "install_plugin", "krita_or_fail", "run_scenario", "tool_or_fail"]
 DRIVER = HERE / "driver"
 IMPORTER = Path("/usr/share/krita/pykrita/plugin_importer/plugin_importer.py")

@@ -12,8 +12,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from krita_host import REPO, build_zip, install_plugin, run_scenario  # noqa: E402
-from test_krita_vector import checkout_python  # noqa: E402
+from krita_host import REPO, build_zip, checkout_python, install_plugin, run_scenario  # noqa: E402
 
 
 def render(dest: Path, prompt: str = "a red apple", seed: int = 7) -> dict:

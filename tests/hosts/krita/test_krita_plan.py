@@ -10,8 +10,7 @@ import json
 import shutil
 
 import pytest
-from krita_host import REPO, build_zip, install_plugin, krita_or_fail, run_scenario
-from test_krita_vector import checkout_python
+from krita_host import REPO, build_zip, checkout_python, install_plugin, krita_or_fail, run_scenario
 
 pytestmark = pytest.mark.slow
 KINDS = ["Rooms", "Walls", "Doors", "Windows", "Labels", "Dimensions"]

@@ -6,11 +6,9 @@ option generates one through the worker; the saved .kra keeps the shapes."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from krita_host import REPO, Kra, build_zip, install_plugin, krita_or_fail, run_scenario
+from krita_host import Kra, build_zip, checkout_python, install_plugin, krita_or_fail, run_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -19,16 +17,6 @@ DRAWING = ('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32" viewB
            'L22 22L22 10Z"/><path fill="#0000ff" d="M14 14C16 12 18 14 18 16C18 18 16 19 14 '
            '18Z"/></svg>')
 AT = [64, 32, 128, 128]
-
-
-def checkout_python(tmp: Path) -> str:
-    """This checkout's interpreter with this checkout first on its path, for the worker the
-    host starts: the host's environment is cleaned of PYTHONPATH, and an editable install
-    may point at another checkout (where the tested code is not)."""
-    exe = tmp / "python-checkout"
-    exe.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" "$@"\n')
-    exe.chmod(0o755)
-    return str(exe)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """What the Blender and Krita host tests share: the quiet environment for the worker a host
-starts, a system tool that is a failure in CI and a skip elsewhere, and the plugin zip built
-by the real ``t2i package`` command."""
+starts, a system tool that is a failure in CI and a skip elsewhere, the plugin zip built by
+the real ``t2i package`` command, and this checkout's Python for the worker a host starts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
          "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
          "TOKENIZERS_PARALLELISM": "false"}
@@ -45,3 +45,13 @@ def package_plugin(target: str, out: Path, *extra: str) -> Path:
     proc = run_package(target, out, *extra)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
+
+
+def checkout_python(tmp: Path) -> str:
+    """This checkout's interpreter with this checkout first on its path, for the worker the
+    host starts: the host's environment is cleaned of PYTHONPATH, and an editable install
+    may point at another checkout (where the tested code is not)."""
+    exe = tmp / "python-checkout"
+    exe.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" "$@"\n')
+    exe.chmod(0o755)
+    return str(exe)
