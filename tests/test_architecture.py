@@ -102,7 +102,10 @@ def test_plugin_never_imports_ml_code():
 LEVELS = {
     "top": [["t2i_core"], ["worker"], ["plugin"]],
     "worker": [
-        ["worker.protocol", "worker.client", "worker.request", "worker.launch"],  # vendored
+        # vendored into the plugins (packaging/t2i_packaging/vendor.py: CLIENT_MODULES)
+        ["worker.fields", "worker.params", "worker.protocol", "worker.replies",
+         "worker.request", "worker.inflight", "worker.launch", "worker.connection",
+         "worker.client"],
         ["worker"],  # the process: server, runner, jobs, models, history
         ["worker.cluster"],  # a gateway in front of many worker processes
         ["worker.commands"],  # the `t2i` command line: nothing imports it

@@ -72,11 +72,13 @@ def blender_rgba8(path: Path, width: int, height: int) -> np.ndarray:
     return np.clip(np.floor(values.astype(np.float64) * 255.0 + 0.5), 0, 255).astype(np.int16)
 
 
-def run_blender_window(tmp: Path, script: str, report: Path, *flags: str) -> tuple[dict, str]:
-    """Blender with a window (Xvfb, 1280x800) running ``SCRIPTS/script`` with the config in
-    ``tmp/config.json``; returns the JSON report the script wrote and Blender's output."""
+def run_blender_window(tmp: Path, script: str, report: Path, *flags: str,
+                       screen: str = "1280x800") -> tuple[dict, str]:
+    """Blender with a window (Xvfb, ``screen`` pixels) running ``SCRIPTS/script`` with the
+    config in ``tmp/config.json``; returns the JSON report the script wrote and Blender's
+    output."""
     env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
-    cmd = [xvfb_run_or_fail(), "-a", "-s", "-screen 0 1280x800x24", "timeout", "300",
+    cmd = [xvfb_run_or_fail(), "-a", "-s", f"-screen 0 {screen}x24", "timeout", "300",
            blender_or_fail(), "--factory-startup", *flags, "--python-exit-code", "1",
            "--python", str(SCRIPTS / script)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=330, cwd=tmp)

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail
-from test_blender_gui import xvfb_run_or_fail
+from blender_host import REPO, build_addon, run_blender_window
 
 pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb: ~20 s
 
@@ -22,31 +19,19 @@ HEADER_PX = 30  # the panel's header ("Text to Image")
 
 @pytest.fixture(scope="module")
 def sidebar_run(tmp_path_factory) -> dict:
-    blender = blender_or_fail()
-    xvfb = xvfb_run_or_fail()
     tmp = tmp_path_factory.mktemp("blender_sidebar")
-    zip_path = tmp / "addon.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    zip_path = build_addon(tmp / "addon.zip")
     out = tmp / "out"
     out.mkdir()
     (tmp / "config.json").write_text(json.dumps({"zip": str(zip_path), "out_dir": str(out),
                                                  "timeout": 120}))
-    env = blender_env(tmp, T2I_BLENDER_TEST_CONFIG=str(tmp / "config.json"))
-    cmd = [xvfb, "-a", "-s", f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24", "timeout", "200",
-           blender, "--factory-startup", "--enable-event-simulate", "--python-exit-code", "1",
-           "--python", str(SCRIPTS / "sidebar_in_blender.py")]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=230, cwd=tmp)
-    result = out / "sidebar_run.json"
-    assert result.exists(), f"blender exited {proc.returncode} without a report:\n" \
-                            f"{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}"
-    report = json.loads(result.read_text())
+    report, log = run_blender_window(tmp, "sidebar_in_blender.py", out / "sidebar_run.json",
+                                     "--enable-event-simulate",
+                                     screen=f"{SCREEN[0]}x{SCREEN[1]}")
     shot = out / "sidebar.png"
     if shot.exists():  # for people: docs/blender_sidebar.png
         shutil.copyfile(shot, REPO / "docs" / "blender_sidebar.png")
-    return {"report": report, "out": out, "log": proc.stdout + proc.stderr}
+    return {"report": report, "out": out, "log": log}
 
 
 def test_the_t2i_tab_is_found_and_the_panel_draws_in_the_sidebar(sidebar_run):

@@ -86,7 +86,10 @@ def recording_draw_panel(layout, context):
                             "laid_out": log})
 
 
-panels.draw_panel = recording_draw_panel  # the Panel classes look the name up at draw time
+# The Image Editor's panel draws through the recorder (Blender looks ``draw`` up on the
+# registered class at each redraw)
+panel_class = next(c for c in panels.CLASSES if c.bl_idname == "T2I_PT_image_editor")
+panel_class.draw = lambda self, context: recording_draw_panel(self.layout, context)
 state = {"phase": "setup", "ticks": 0, "k": 0, "deadline": time.monotonic() + cfg["timeout"]}
 
 
