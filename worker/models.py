@@ -22,7 +22,7 @@ from dataclasses import asdict
 from typing import Any
 
 from t2i_core.backends.base import ModelFolder
-from worker import protocol as P
+from worker.accept import generate_defaults
 
 log = logging.getLogger("worker.models")
 
@@ -132,18 +132,17 @@ class ModelCache:
     @staticmethod
     def generate_defaults(info: Any) -> dict[str, Any]:
         """A model's complete generation defaults: its own over the built-in model's."""
-        size = int(info.default_size)
-        return {**P.GENERATE_DEFAULTS, "width": size, "height": size,
-                **(info.generate_defaults or {})}
+        return generate_defaults(info.default_size, info.generate_defaults)
+
+    def model_dict(self, info: Any) -> dict:
+        """The model as ``hello`` lists it (what worker/accept.py checks a request against)."""
+        d = asdict(info)
+        d["sizes"] = list(d["sizes"])
+        d["generate_defaults"] = self.generate_defaults(info)
+        return d
 
     def model_dicts(self) -> list[dict]:
-        out = []
-        for info in (info for _, info in self._models.values()):
-            d = asdict(info)
-            d["sizes"] = list(d["sizes"])
-            d["generate_defaults"] = self.generate_defaults(info)
-            out.append(d)
-        return out
+        return [self.model_dict(info) for _, info in self._models.values()]
 
     def lora_names(self) -> list[str]:
         # Optional backend method: the Backend protocol does not require adapters.

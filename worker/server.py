@@ -30,6 +30,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
+from worker.accept import parse_job
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.launch import pid_alive
@@ -277,20 +278,8 @@ class Worker:
                                           "start a new one"))
             return
         try:
-            kind = {"train": P.TrainParams, "plan": P.PlanParams,
-                    "upscale": P.UpscaleParams}.get(msg.type, P.GenerateParams)
-            params, unknown = kind.from_body(msg.body, msg.id)
-            arrays = {im.name: im.to_numpy().copy() for im in msg.images}  # own the bytes
-            frames = {"generate": {"init_image", "mask"}, "upscale": {"image"}}
-            extra = set(arrays) - frames.get(msg.type, set())
-            if extra:
-                raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a "
-                                      "generate request takes 'init_image' and 'mask', an "
-                                      "upscale request 'image', a train or plan request none",
-                                      msg.id)
-            job = Job(identity, msg.id, params, arrays, kind=msg.type)
-            if unknown:
-                job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
+            params, arrays, warnings = parse_job(msg)  # worker/accept.py, as the gateway
+            job = Job(identity, msg.id, params, arrays, warnings, kind=msg.type)
             if self.runner.loaded.is_set():
                 self.runner.prepare(job)  # resolve model + validate now: fail fast, not queued
         except P.ProtocolError as e:

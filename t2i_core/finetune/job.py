@@ -18,6 +18,13 @@ and ``checkpoint.safetensors`` (``training/checkpoint.py``: temp file + rename, 
 full disk mid-write leaves the previous one intact). The same request again (same folder
 content, same settings) continues from the last checkpoint, bit for bit as if it had never
 stopped; anything else gets a fresh run under a free name.
+
+Attempts (a cluster, docs/cluster.md): a job that a gateway runs again on another node after
+losing the first one passes ``attempt=(job id, token)``, a new token per try. The newest try
+*claims* the run (its token in run.json); an older try that is still going (a node cut off
+from the gateway, not dead) sees the claim at its next checkpoint and stops without writing,
+so two processes never train one run. A try of a job whose adapter an earlier try already
+wrote (its result lost on the way) hands that adapter back instead of training it again.
 """
 
 from __future__ import annotations
@@ -84,9 +91,11 @@ class _Params(torch.nn.Module):
 
 
 def train(backend, request: TrainRequest, progress: Progress | None = None,
-          cancel=None) -> TrainResult:
+          cancel=None, attempt: tuple[str, str] | None = None) -> TrainResult:
     """Run (or resume) one fine-tuning job. Raises ``T2IError`` for bad input and
-    ``Cancelled`` when ``cancel.is_set()`` (after saving a checkpoint to resume from)."""
+    ``Cancelled`` when ``cancel.is_set()`` (after saving a checkpoint to resume from).
+    ``attempt``: (job id, this try's token) when the job may be tried again elsewhere (see
+    the module docstring); ``T2IError`` ``superseded`` when a newer try took the run over."""
     t_start = time.monotonic()
     request.validate()
     requested = check_name(request.name)
@@ -98,7 +107,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     report = progress or (lambda p: None)
     report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
     data = load_folder(Path(request.folder), request.trigger)
-    name, state = _pick_name(library, requested, data.fingerprint, request)
+    name, state = _pick_name(library, requested, data.fingerprint, request, attempt)
     run_dir = library.run_dir(name)
     if state == FINISHED:
         return _finished_result(library, name, requested, data, run_dir, report, t_start)
@@ -115,14 +124,21 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     step, losses = 0, []
     ckpt = run_dir / CHECKPOINT
     if state == RESUME and ckpt.exists():
+        _claim(run_dir, attempt)  # before loading: an older try stops writing from here on
         step, meta = load_checkpoint(ckpt, holder, opt)
         rng.bit_generator.state = meta["np_rng"]
         losses = list(meta["losses"])
     else:
-        _write_run_file(run_dir, data.fingerprint, request)
+        _write_run_file(run_dir, data.fingerprint, request, attempt)
     resumed_from = step
 
+    def still_ours() -> None:
+        if attempt is not None and _superseded(library, name, attempt):
+            raise T2IError("superseded", f"another try of this training job took over the "
+                           f"run '{name}' at step {step}; this one stopped without writing")
+
     def checkpoint() -> None:
+        still_ours()
         _save(ckpt, holder, opt, step, {"np_rng": rng.bit_generator.state, "losses": losses})
 
     def sample_now() -> None:
@@ -167,7 +183,10 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     tensors, extra = trainable.adapter()
     seconds = time.monotonic() - t_start
     meta = _metadata(trainable, request, name, data, step, losses)
+    if attempt is not None:
+        meta["job"] = attempt[0]  # a later try of this job hands this adapter back
     path = library.path_of(name)
+    still_ours()
     _write_adapter(path, tensors, meta, extra, trainable.adapter_format)
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: the adapter is what counts
     sample_now()  # the finished adapter's previews
@@ -180,15 +199,19 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
 
 
 def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
-               request: TrainRequest) -> tuple[str, str]:
+               request: TrainRequest, attempt: tuple[str, str] | None = None
+               ) -> tuple[str, str]:
     """(name, FRESH | RESUME | FINISHED): the first of name, name-2, ... that is either free
     (no adapter, no run folder), an unfinished run of this very request (resume it), or
     this very request's adapter whose run folder is still there (the job was killed after
-    writing the adapter and before cleaning up: it is done, do not train it again)."""
+    writing the adapter and before cleaning up: it is done, do not train it again), or the
+    adapter an earlier try of this very job (``attempt``) wrote."""
     for candidate in library.candidates(name):
         run = library.run_dir(candidate)
         if library.exists(candidate):
             if run.exists() and _adapter_is_this_run(library, candidate, fingerprint, request):
+                return candidate, FINISHED
+            if attempt is not None and _adapter_job(library, candidate) == attempt[0]:
                 return candidate, FINISHED
             continue
         if not run.exists():
@@ -200,6 +223,40 @@ def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
                 and info.get("settings") == request.settings()):
             return candidate, RESUME
     raise T2IError("name_taken", f"too many adapters and runs named {name}-N; pick a new name")
+
+
+def _adapter_job(library: AdapterLibrary, name: str) -> str | None:
+    """The job id an adapter was trained by (only tries of a cluster job record one)."""
+    try:
+        job = read_metadata(library.path_of(name)).get("job")
+    except T2IError:
+        return None
+    return job if isinstance(job, str) else None
+
+
+def _claim(run_dir: Path, attempt: tuple[str, str] | None) -> None:
+    """This try owns the run from now on (written atomically into run.json)."""
+    info = _run_info(run_dir)
+    if attempt is None or info is None:
+        return
+    info["attempt"] = list(attempt)
+    tmp = run_dir / f".{RUN_FILE}.{attempt[1]}.tmp"
+    try:
+        tmp.write_text(json.dumps(info, indent=1))
+        tmp.replace(run_dir / RUN_FILE)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _disk_error(e, run_dir, "take over the run") from e
+
+
+def _superseded(library: AdapterLibrary, name: str, attempt: tuple[str, str]) -> bool:
+    """Whether another try now owns this run: its token is in run.json, or it finished (the
+    run folder is gone and the adapter carries this job's id)."""
+    info = _run_info(library.run_dir(name))
+    if info is None:
+        return library.exists(name) and _adapter_job(library, name) == attempt[0]
+    owner = info.get("attempt")
+    return isinstance(owner, list) and owner != list(attempt)
 
 
 def _run_info(run: Path) -> dict | None:
@@ -267,13 +324,16 @@ def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2I
                     f"{'; ' + hint if hint else ''}, or close other programs")
 
 
-def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest) -> None:
+def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest,
+                    attempt: tuple[str, str] | None = None) -> None:
+    info = {"fingerprint": fingerprint, "settings": request.settings(),
+            "request": request.to_dict()}
+    if attempt is not None:
+        info["attempt"] = list(attempt)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CHECKPOINT).unlink(missing_ok=True)
-        (run_dir / RUN_FILE).write_text(json.dumps(
-            {"fingerprint": fingerprint, "settings": request.settings(),
-             "request": request.to_dict()}, indent=1))
+        (run_dir / RUN_FILE).write_text(json.dumps(info, indent=1))
     except OSError as e:
         raise _disk_error(e, run_dir, "start the run") from e
 

@@ -236,7 +236,7 @@ class Gateway(NodeEvents):
             from worker.cluster.report import status
 
             self._reply(identity, P.Message("result", msg.id, status(self)))
-        elif t in ("generate", "train"):
+        elif t in ("generate", "train", "plan", "upscale"):  # all run on the nodes
             self._submit(identity, artist, msg)
         elif t == "cancel":
             self._cancel(identity, msg)
