@@ -73,7 +73,8 @@ class NodeWorker:
         from worker.upscale_job import upscalers_of
 
         models = self.cache.model_dicts()
-        return {"slot": self.slot, "upscalers": upscalers_of(self.cache), "config_key": self.config_key, "session": self.session,
+        return {"slot": self.slot, "config_key": self.config_key, "session": self.session,
+                "upscalers": upscalers_of(self.cache),
                 "node_id": _ray_node_id(), "host": socket.gethostname(), "pid": os.getpid(),
                 "models": models, "loras": self.cache.lora_names(),
                 "backends": sorted(self.cache.backends), "device": self.cache.device(),
