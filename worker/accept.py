@@ -4,6 +4,8 @@ A desktop worker (worker/server.py, worker/runner.py) and a cluster gateway
 (worker/cluster/edge.py) both take ``generate`` / ``train`` / ``plan`` / ``upscale`` bodies
 from clients. What makes a body acceptable is decided here, once, so the two can never drift:
 
+- ``decode_request``: a client's multipart frames as a message, or the ``error`` reply that
+  answers frames that are not one (the server never goes down on a hostile frame);
 - ``parse_job``: the message's body as its typed params, its frames (only the ones that kind
   takes, each once), and a warning for unknown fields (``ProtocolError`` otherwise);
 - ``generate_request``: a generate body for a model (the model as ``hello`` lists it):
@@ -18,15 +20,32 @@ user's diffusers upscaler) is checked there, when the job starts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from worker import protocol as P
 
+log = logging.getLogger("worker")
+
 JOB_PARAMS: dict[str, Any] = {"generate": P.GenerateParams, "train": P.TrainParams,
                               "plan": P.PlanParams, "upscale": P.UpscaleParams}
 JOB_FRAMES: dict[str, set[str]] = {"generate": {"init_image", "mask"}, "upscale": {"image"}}
 BUILTIN_UPSCALER = ("", "builtin")
+
+
+def decode_request(frames: list) -> tuple[bytes, P.Message | None, P.Message | None]:
+    """(client identity, the message or None, the error reply or None) from a ROUTER's
+    ``recv_multipart(copy=False)``."""
+    identity = frames[0].bytes
+    try:
+        return identity, P.decode(frames[1:]), None
+    except P.ProtocolError as e:
+        rid = e.request_id or (P.peek_id(frames[1].buffer) if len(frames) > 1 else "")
+        return identity, None, P.error(rid, e.code, e.message)
+    except Exception as e:  # noqa: BLE001 - the edge must never take the server down
+        log.exception("undecodable message")
+        return identity, None, P.error("", "bad_message", f"undecodable: {e!r}"[:200])
 
 
 def parse_job(msg: P.Message) -> tuple[Any, dict[str, Any], list[str]]:

@@ -30,7 +30,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
-from worker.accept import parse_job
+from worker.accept import decode_request, parse_job
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.launch import pid_alive
@@ -216,16 +216,9 @@ class Worker:
                 frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity = frames[0].bytes
-            try:
-                msg = P.decode(frames[1:])
-            except P.ProtocolError as e:
-                rid = e.request_id or (P.peek_id(frames[1].buffer) if len(frames) > 1 else "")
-                self._reply(identity, P.error(rid, e.code, e.message))
-                continue
-            except Exception as e:  # noqa: BLE001 - the edge must never take the worker down
-                log.exception("undecodable message")
-                self._reply(identity, P.error("", "bad_message", f"undecodable: {e!r}"[:200]))
+            identity, msg, refusal = decode_request(frames)  # worker/accept.py
+            if msg is None:
+                self._reply(identity, refusal)
                 continue
             if not (self.config.token == "" or token_ok(self.config.token, msg.token)):
                 if msg.type != "heartbeat":
