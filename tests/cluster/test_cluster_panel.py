@@ -103,6 +103,7 @@ def test_the_docker_reaches_a_keyed_gateway_with_the_key_files_in_its_settings(
     from plugin.hosts.krita.docker_content import DockerContent
     from plugin.hosts.krita.link import WorkerLink
     from plugin.hosts.krita.settings import GROUP, WorkerSettings
+    from plugin.hosts.krita.settings_dialog import SettingsDialog
 
     gp, alice, _ = keyed_gateway
     store, canvas = Store(), Canvas()
@@ -116,6 +117,12 @@ def test_the_docker_reaches_a_keyed_gateway_with_the_key_files_in_its_settings(
     try:
         assert store[(GROUP, "client_key")] == str(alice / "alice.key_secret")  # kept
         assert link.client is not None and link.client.curve  # the keys are in use
+        dialog = SettingsDialog(link)  # Worker settings… shows them, and gives them back
+        qtbot.addWidget(dialog)
+        assert dialog.server_key.text() == str(alice / "server.key")
+        assert dialog.client_key.isEnabled() and dialog.settings() == link.settings
+        dialog.mode.setCurrentIndex(dialog.mode.findData("shared"))
+        assert not dialog.client_key.isEnabled() and not dialog.server_key.isEnabled()
         panel = content.panel
         qtbot.waitUntil(lambda: panel.bridge.state == "ready", timeout=WAIT)
         qtbot.waitUntil(lambda: panel.form.model.currentText() == "builtin", timeout=WAIT)

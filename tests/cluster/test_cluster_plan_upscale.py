@@ -28,8 +28,7 @@ def ring_icon(size: int = 16) -> np.ndarray:
     return img
 
 
-def test_a_plan_runs_on_a_node_with_progress_and_the_local_layout(raw):
-    from t2i_core.plan.api import plan_programme
+def test_a_plan_runs_on_a_node_with_progress_and_a_valid_layout(raw):
     from t2i_core.plan.parser import programme_from_text
 
     rid = raw.send("plan", body={"prompt": PROMPT, "variants": 1, "seed": 3,
@@ -41,10 +40,13 @@ def test_a_plan_runs_on_a_node_with_progress_and_the_local_layout(raw):
     res = events[-1]
     assert res.body["cluster"]["node"].startswith("t2i-node-")
     assert [im.name for im in res.images] == ["svg", "geometry"]
-    assert res.images[0].text().startswith("<svg") or "<svg" in res.images[0].text()[:200]
-    local = plan_programme(programme_from_text(PROMPT), 1, 3, 0.3)
-    assert res.body["programme"] == programme_from_text(PROMPT).to_dict()
-    assert json.loads(res.images[1].text()) == local.variants[0].geometry
+    assert "<svg" in res.images[0].text()[:300]
+    assert res.body["programme"] == programme_from_text(PROMPT).to_dict()  # as parsed here
+    # (the solver's layout is not bit-reproducible across processes: check it, not compare)
+    (variant,) = res.body["variants"]
+    assert variant["metrics"]["violations"] == [] and variant["metrics"]["gap_m2"] < 1e-6
+    geometry = json.loads(res.images[1].text())
+    assert len(geometry["rooms"]) == len(res.body["programme"]["rooms"])
 
 
 def test_a_running_plan_is_cancelled_through_the_gateway(raw):
