@@ -19,12 +19,8 @@ full disk mid-write leaves the previous one intact). The same request again (sam
 content, same settings) continues from the last checkpoint, bit for bit as if it had never
 stopped; anything else gets a fresh run under a free name.
 
-Attempts (a cluster, docs/cluster.md): a job that a gateway runs again on another node after
-losing the first one passes ``attempt=(job id, token)``, a new token per try. The newest try
-*claims* the run (its token in run.json); an older try that is still going (a node cut off
-from the gateway, not dead) sees the claim at its next checkpoint and stops without writing,
-so two processes never train one run. A try of a job whose adapter an earlier try already
-wrote (its result lost on the way) hands that adapter back instead of training it again.
+Tries (a cluster job run again on another node, ``attempt=(job id, token)``): see
+``attempts.py``; a newer try claims the run, an older one still going stops writing.
 """
 
 from __future__ import annotations
@@ -43,13 +39,13 @@ import numpy as np
 import torch
 
 from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
+from t2i_core.finetune.attempts import RUN_FILE, adapter_job, claim, run_info, superseded
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
 from t2i_core.training.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT = "checkpoint.safetensors"
-RUN_FILE = "run.json"
 WARMUP = 50
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 FRESH, RESUME, FINISHED = "fresh", "resume", "finished"  # what _pick_name found
@@ -124,7 +120,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     step, losses = 0, []
     ckpt = run_dir / CHECKPOINT
     if state == RESUME and ckpt.exists():
-        _claim(run_dir, attempt)  # before loading: an older try stops writing from here on
+        claim(run_dir, attempt)  # before loading: an older try stops writing from here on
         step, meta = load_checkpoint(ckpt, holder, opt)
         rng.bit_generator.state = meta["np_rng"]
         losses = list(meta["losses"])
@@ -133,7 +129,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     resumed_from = step
 
     def still_ours() -> None:
-        if attempt is not None and _superseded(library, name, attempt):
+        if attempt is not None and superseded(library, name, attempt):
             raise T2IError("superseded", f"another try of this training job took over the "
                            f"run '{name}' at step {step}; this one stopped without writing")
 
@@ -211,60 +207,18 @@ def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
         if library.exists(candidate):
             if run.exists() and _adapter_is_this_run(library, candidate, fingerprint, request):
                 return candidate, FINISHED
-            if attempt is not None and _adapter_job(library, candidate) == attempt[0]:
+            if attempt is not None and adapter_job(library, candidate) == attempt[0]:
                 return candidate, FINISHED
             continue
         if not run.exists():
             return candidate, FRESH
-        info = _run_info(run)
+        info = run_info(run)
         if info is None:  # killed before its first write: reuse it
             return candidate, FRESH
         if (info.get("fingerprint") == fingerprint
                 and info.get("settings") == request.settings()):
             return candidate, RESUME
     raise T2IError("name_taken", f"too many adapters and runs named {name}-N; pick a new name")
-
-
-def _adapter_job(library: AdapterLibrary, name: str) -> str | None:
-    """The job id an adapter was trained by (only tries of a cluster job record one)."""
-    try:
-        job = read_metadata(library.path_of(name)).get("job")
-    except T2IError:
-        return None
-    return job if isinstance(job, str) else None
-
-
-def _claim(run_dir: Path, attempt: tuple[str, str] | None) -> None:
-    """This try owns the run from now on (written atomically into run.json)."""
-    info = _run_info(run_dir)
-    if attempt is None or info is None:
-        return
-    info["attempt"] = list(attempt)
-    tmp = run_dir / f".{RUN_FILE}.{attempt[1]}.tmp"
-    try:
-        tmp.write_text(json.dumps(info, indent=1))
-        tmp.replace(run_dir / RUN_FILE)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _disk_error(e, run_dir, "take over the run") from e
-
-
-def _superseded(library: AdapterLibrary, name: str, attempt: tuple[str, str]) -> bool:
-    """Whether another try now owns this run: its token is in run.json, or it finished (the
-    run folder is gone and the adapter carries this job's id)."""
-    info = _run_info(library.run_dir(name))
-    if info is None:
-        return library.exists(name) and _adapter_job(library, name) == attempt[0]
-    owner = info.get("attempt")
-    return isinstance(owner, list) and owner != list(attempt)
-
-
-def _run_info(run: Path) -> dict | None:
-    try:
-        info = json.loads((run / RUN_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def _adapter_is_this_run(library: AdapterLibrary, name: str, fingerprint: str,
@@ -280,7 +234,7 @@ def _adapter_is_this_run(library: AdapterLibrary, name: str, fingerprint: str,
         return False
     if isinstance(meta.get("settings"), dict):
         return meta["settings"] == request.settings()
-    info = _run_info(library.run_dir(name)) or {}
+    info = run_info(library.run_dir(name)) or {}
     return (info.get("fingerprint") == fingerprint
             and info.get("settings") == request.settings())
 
