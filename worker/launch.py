@@ -172,7 +172,7 @@ class ConnectionSettings:
                 raise SettingsError(f"set the worker address in {where}, like "
                                     "tcp://127.0.0.1:5555 (`t2i worker` prints it)")
             return {**common, "endpoint": endpoint, "token": self.token.strip(),
-                    "spawn": False, **self._curve(where)}
+                    "spawn": False, **self.curve_kwargs(where)}
         conn = Path(os.path.expanduser(self.connection_file)) if self.connection_file \
             else find_default()
         if self.mode == "shared" and read(conn):
@@ -183,7 +183,7 @@ class ConnectionSettings:
         return {**common, "connection_file": conn, "spawn": True, "python": python,
                 "worker_args": args}
 
-    def _curve(self, where: str) -> dict[str, Any]:
+    def curve_kwargs(self, where: str) -> dict[str, Any]:
         """``{"curve": options}`` from the two key files, {} when neither is set."""
         server, client = (os.path.expanduser(x.strip()) for x in (self.server_key,
                                                                   self.client_key))

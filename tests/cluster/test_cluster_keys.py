@@ -124,3 +124,23 @@ def test_the_editor_settings_turn_the_key_files_into_curve_options(tmp_path: Pat
     (tmp_path / "junk").write_text("not a key")
     with pytest.raises(SettingsError, match="cannot use the CURVE keys"):
         kwargs(server_key=str(tmp_path / "junk"), client_key=str(alice / "alice.key_secret"))
+
+
+def test_the_studio_takes_the_key_files_from_its_command_line(tmp_path: Path):
+    import argparse
+
+    from plugin.studio.app import add_studio_arguments, client_kwargs
+    from worker.launch import SettingsError
+
+    root = keys.init_keys(tmp_path / "keys")
+    alice = keys.add_artist(root, "alice")
+    parser = argparse.ArgumentParser()
+    add_studio_arguments(parser)
+    args = parser.parse_args(["--endpoint", "tcp://10.0.0.2:5555", "--server-key",
+                              str(alice / "server.key"), "--key",
+                              str(alice / "alice.key_secret")])
+    got = client_kwargs(args)
+    assert got["endpoint"] == "tcp://10.0.0.2:5555" and got["curve"]["curve_serverkey"]
+    assert "curve" not in client_kwargs(parser.parse_args([]))
+    with pytest.raises(SettingsError, match="--server-key"):
+        client_kwargs(parser.parse_args(["--key", str(alice / "alice.key_secret")]))
