@@ -74,7 +74,6 @@ def generate_request(p: P.GenerateParams, images: Mapping[str, Any], model: Mapp
     ``models``: every model offered (named in the error when this one has no vector output).
     Raises ``T2IError`` with the code and message the client sees."""
     from t2i_core.backends.base import GenerateRequest, LoraRef
-    from t2i_core.errors import T2IError
 
     p = p.filled(generate_defaults(model.get("default_size") or 128,
                                    model.get("generate_defaults")))
@@ -89,6 +88,8 @@ def generate_request(p: P.GenerateParams, images: Mapping[str, Any], model: Mapp
         vector=p.vector)
     request.validate(sizes=tuple(model.get("sizes") or ()) or None)
     if request.vector and not model.get("vector"):
+        from t2i_core.errors import T2IError
+
         offering = ", ".join(m["id"] for m in models() if m.get("vector"))
         raise T2IError("unsupported", f"model '{model['id']}' has no vector output; turn "
                        f"Vector off, or use {offering or 'an icon model'}")

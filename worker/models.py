@@ -52,6 +52,7 @@ class ModelCache:
         self.options = options or {}
         self.backends: dict[str, Any] = {}
         self._models: dict[str, tuple[Any, Any]] = {}  # model id -> (backend, ModelInfo)
+        self._dicts: dict[int, tuple[Any, dict]] = {}  # id(info) -> (info, model_dict)
         self._infos: dict[str, list[Any]] = {}  # backend name -> its ModelInfos, in order
         self.load_error: str = ""
 
@@ -95,6 +96,7 @@ class ModelCache:
             for info in infos:
                 models.setdefault(info.id, (self.backends[name], info))
         self._models = models  # replaced whole: the socket and runner threads both read it
+        self._dicts = {}  # the infos changed: their dicts are made again
 
     # --- models folders a user edits while the worker runs ----------------------------------
 
@@ -135,14 +137,23 @@ class ModelCache:
         return generate_defaults(info.default_size, info.generate_defaults)
 
     def model_dict(self, info: Any) -> dict:
-        """The model as ``hello`` lists it (what worker/accept.py checks a request against)."""
+        """The model as ``hello`` lists it (what worker/accept.py checks a request against;
+        kept per model: every request asks, and ``asdict`` costs ~50 us; do not modify)."""
+        cached = self._dicts.get(id(info))
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        d = self._as_dict(info)
+        self._dicts[id(info)] = (info, d)
+        return d
+
+    def _as_dict(self, info: Any) -> dict:
         d = asdict(info)
         d["sizes"] = list(d["sizes"])
         d["generate_defaults"] = self.generate_defaults(info)
         return d
 
     def model_dicts(self) -> list[dict]:
-        return [self.model_dict(info) for _, info in self._models.values()]
+        return [self._as_dict(info) for _, info in self._models.values()]  # callers' own
 
     def lora_names(self) -> list[str]:
         # Optional backend method: the Backend protocol does not require adapters.
