@@ -30,6 +30,7 @@ class Job:
     prepared: Any = None  # (backend, ModelInfo, GenerateRequest) once resolved and validated
     kind: str = "generate"  # or "train" (worker/train_job.py), "plan" (worker/plan_job.py),
     # "upscale" (worker/upscale_job.py)
+    attempt: tuple[str, str] | None = None  # a cluster job's (id, try token): see finetune.job
 
     @property
     def key(self) -> tuple[bytes, str]:

@@ -131,9 +131,13 @@ class ConnectionSettings:
 
     ``shared``: the worker that ``t2i worker`` advertises in its connection file; if none is
     running, start one with ``python``. ``start``: always start a private worker with
-    ``python``. ``endpoint``: connect to ``endpoint`` with ``token`` (a worker started by hand).
-    A worker is only ever started with the interpreter the user set: the editor's embedded
-    Python cannot run the model (and inside Krita ``sys.executable`` is not even Krita's).
+    ``python``. ``endpoint``: connect to ``endpoint`` with ``token`` (a worker started by hand,
+    or a studio's cluster gateway), with the CURVE keys a gateway off this machine requires:
+    ``server_key`` (the gateway's public ``server.key``) and ``client_key`` (the artist's own
+    ``NAME.key_secret``, which holds their key pair; docs/cluster.md). Without them the keys
+    in ``$T2I_CURVE_DIR`` are used, if set. A worker is only ever started with the
+    interpreter the user set: the editor's embedded Python cannot run the model (and inside
+    Krita ``sys.executable`` is not even Krita's).
     """
 
     mode: str = "shared"
@@ -142,6 +146,8 @@ class ConnectionSettings:
     endpoint: str = ""
     token: str = ""
     connection_file: str = ""
+    server_key: str = ""
+    client_key: str = ""
 
     def client_kwargs(self, editor: str, where: str,
                       find_default: Callable[[], Path] = default_connection_file,
@@ -166,7 +172,7 @@ class ConnectionSettings:
                 raise SettingsError(f"set the worker address in {where}, like "
                                     "tcp://127.0.0.1:5555 (`t2i worker` prints it)")
             return {**common, "endpoint": endpoint, "token": self.token.strip(),
-                    "spawn": False}
+                    "spawn": False, **self.curve_kwargs(where)}
         conn = Path(os.path.expanduser(self.connection_file)) if self.connection_file \
             else find_default()
         if self.mode == "shared" and read(conn):
@@ -176,6 +182,26 @@ class ConnectionSettings:
             conn = Path(os.devnull)  # never pick up a shared worker
         return {**common, "connection_file": conn, "spawn": True, "python": python,
                 "worker_args": args}
+
+    def curve_kwargs(self, where: str) -> dict[str, Any]:
+        """``{"curve": options}`` from the two key files, {} when neither is set."""
+        server, client = (os.path.expanduser(x.strip()) for x in (self.server_key,
+                                                                  self.client_key))
+        if not server and not client:
+            return {}
+        if not server or not client:
+            raise SettingsError(f"set both CURVE key files in {where}: the gateway's public "
+                                "key (server.key) and your own key (NAME.key_secret), as the "
+                                "studio handed them to you")
+        for path, what in ((server, "gateway's public key"), (client, "own key")):
+            if not os.path.isfile(path):
+                raise SettingsError(f"the {what} file '{path}' set in {where} does not exist")
+        try:
+            return {"curve": curve_options(Path(client), Path(server))}
+        except Exception as e:  # noqa: BLE001 - zmq.auth raises several kinds for a bad file
+            raise SettingsError(f"cannot use the CURVE keys set in {where} ({e}); your own "
+                                "key is the NAME.key_secret file (it holds the secret key), "
+                                "the gateway's is server.key") from None
 
     def _checked_python(self, conn: Path, editor: str, where: str) -> str:
         python = os.path.expanduser(self.python.strip())

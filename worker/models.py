@@ -31,7 +31,7 @@ from t2i_core.abilities import (
 )
 from t2i_core.backends.base import Backend
 from t2i_core.errors import T2IError
-from worker import protocol as P
+from worker.accept import generate_defaults
 
 log = logging.getLogger("worker.models")
 
@@ -61,6 +61,7 @@ class ModelCache:
         self.options = options or {}
         self.backends: dict[str, Any] = {}
         self._models: dict[str, tuple[Any, Any]] = {}  # model id -> (backend, ModelInfo)
+        self._dicts: dict[int, tuple[Any, dict]] = {}  # id(info) -> (info, model_dict)
         self._infos: dict[str, list[Any]] = {}  # backend name -> its ModelInfos, in order
         self.load_error: str = ""
 
@@ -96,6 +97,7 @@ class ModelCache:
             for info in infos:
                 models.setdefault(info.id, (self.backends[name], info))
         self._models = models  # replaced whole: the socket and runner threads both read it
+        self._dicts = {}  # the infos changed: their dicts are made again
 
     # --- models folders a user edits while the worker runs ----------------------------------
 
@@ -133,18 +135,26 @@ class ModelCache:
     @staticmethod
     def generate_defaults(info: Any) -> dict[str, Any]:
         """A model's complete generation defaults: its own over the built-in model's."""
-        size = int(info.default_size)
-        return {**P.GENERATE_DEFAULTS, "width": size, "height": size,
-                **(info.generate_defaults or {})}
+        return generate_defaults(info.default_size, info.generate_defaults)
+
+    def model_dict(self, info: Any) -> dict:
+        """The model as ``hello`` lists it (what worker/accept.py checks a request against;
+        kept per model: every request asks, and ``asdict`` costs ~50 us; do not modify)."""
+        cached = self._dicts.get(id(info))
+        if cached is not None and cached[0] is info:
+            return cached[1]
+        d = self._as_dict(info)
+        self._dicts[id(info)] = (info, d)
+        return d
+
+    def _as_dict(self, info: Any) -> dict:
+        d = asdict(info)
+        d["sizes"] = list(d["sizes"])
+        d["generate_defaults"] = self.generate_defaults(info)
+        return d
 
     def model_dicts(self) -> list[dict]:
-        out = []
-        for info in (info for _, info in self._models.values()):
-            d = asdict(info)
-            d["sizes"] = list(d["sizes"])
-            d["generate_defaults"] = self.generate_defaults(info)
-            out.append(d)
-        return out
+        return [self._as_dict(info) for _, info in self._models.values()]  # callers' own
 
     def lora_names(self) -> list[str]:
         names: set[str] = set()

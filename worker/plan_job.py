@@ -22,33 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from worker import protocol as P
+from worker.accept import plan_programme
 
 log = logging.getLogger("worker.plan")
 SUFFIX = {"svg": ".svg", "geometry": ".json", "dxf": ".dxf"}
 
 
 def prepare_plan(job: Any) -> None:
-    from t2i_core.plan.parser import programme_from_text  # light: no OR-Tools, no shapely
-    from t2i_core.plan.programme import Programme
-
-    p: P.PlanParams = job.params
-    if p.programme is not None:  # an edited table is solved as it is (nothing added)
-        prog = Programme.from_dict(p.programme)
-    else:
-        prog = programme_from_text(p.prompt)
-    _check_ranges(p)
-    job.prepared = prog
-
-
-def _check_ranges(p: P.PlanParams) -> None:
-    from t2i_core.errors import T2IError
-    from t2i_core.plan import MAX_VARIANTS
-
-    if not 1 <= p.variants <= MAX_VARIANTS:
-        raise T2IError("bad_request", f"variants must be 1-{MAX_VARIANTS}, got {p.variants}")
-    if not 0.05 <= p.time_limit <= 30:
-        raise T2IError("bad_request", f"time_limit must be 0.05-30 (solver work seconds per "
-                       f"variant), got {p.time_limit}")
+    job.prepared = plan_programme(job.params)  # worker/accept.py, as the gateway
 
 
 def run_plan(job: Any, send: Callable[[P.Message], None], history: Any,

@@ -16,6 +16,7 @@ from typing import Any
 import zmq
 
 from worker import protocol as P
+from worker.accept import generate_request
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.models import ModelCache, ModelNotFound, ModelRefused
@@ -64,8 +65,6 @@ class Runner:
 
     def prepare(self, job: Job) -> None:
         """Resolve the model and validate the request; raises with a user-facing message."""
-        from t2i_core.backends.base import GenerateRequest, LoraRef
-
         if job.kind == "plan":  # needs no model: plans are solved, not generated
             from worker.plan_job import prepare_plan
 
@@ -84,25 +83,8 @@ class Runner:
             prepare_upscale(self.cache, job)
             return
         backend, info = self.cache.resolve(job.params.model)
-        # Settings the request left out are the model's own (an SD model: 25 steps,
-        # guidance 7, its native size), not the built-in model's.
-        p = job.params.filled(self.cache.generate_defaults(info))
-        mask = job.images.get("mask")
-        if mask is not None and mask.ndim == 3 and mask.shape[2] == 1:
-            mask = mask[:, :, 0]
-        request = GenerateRequest(
-            prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, width=p.width,
-            height=p.height, count=p.count, steps=p.steps, guidance=p.guidance, model=p.model,
-            init_image=job.images.get("init_image"), strength=p.strength, mask=mask,
-            loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler,
-            vector=p.vector)
-        request.validate(sizes=tuple(info.sizes) or None)
-        if request.vector and not info.vector:
-            from t2i_core.errors import T2IError
-
-            offering = ", ".join(m["id"] for m in self.cache.model_dicts() if m.get("vector"))
-            raise T2IError("unsupported", f"model '{info.id}' has no vector output; turn "
-                           f"Vector off, or use {offering or 'an icon model'}")
+        request = generate_request(job.params, job.images, self.cache.model_dict(info),
+                                   self.cache.model_dicts)  # worker/accept.py, as the gateway
         job.prepared = (backend, info, request)
 
     @staticmethod

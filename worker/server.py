@@ -30,6 +30,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
+from worker.accept import decode_request, parse_job
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.launch import pid_alive
@@ -215,16 +216,9 @@ class Worker:
                 frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity = frames[0].bytes
-            try:
-                msg = P.decode(frames[1:])
-            except P.ProtocolError as e:
-                rid = e.request_id or (P.peek_id(frames[1].buffer) if len(frames) > 1 else "")
-                self._reply(identity, P.error(rid, e.code, e.message))
-                continue
-            except Exception as e:  # noqa: BLE001 - the edge must never take the worker down
-                log.exception("undecodable message")
-                self._reply(identity, P.error("", "bad_message", f"undecodable: {e!r}"[:200]))
+            identity, msg, refusal = decode_request(frames)  # worker/accept.py
+            if msg is None:
+                self._reply(identity, refusal)
                 continue
             if not (self.config.token == "" or token_ok(self.config.token, msg.token)):
                 if msg.type != "heartbeat":
@@ -277,20 +271,8 @@ class Worker:
                                           "start a new one"))
             return
         try:
-            kind = {"train": P.TrainParams, "plan": P.PlanParams,
-                    "upscale": P.UpscaleParams}.get(msg.type, P.GenerateParams)
-            params, unknown = kind.from_body(msg.body, msg.id)
-            arrays = {im.name: im.to_numpy().copy() for im in msg.images}  # own the bytes
-            frames = {"generate": {"init_image", "mask"}, "upscale": {"image"}}
-            extra = set(arrays) - frames.get(msg.type, set())
-            if extra:
-                raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a "
-                                      "generate request takes 'init_image' and 'mask', an "
-                                      "upscale request 'image', a train or plan request none",
-                                      msg.id)
-            job = Job(identity, msg.id, params, arrays, kind=msg.type)
-            if unknown:
-                job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
+            params, arrays, warnings = parse_job(msg)  # worker/accept.py, as the gateway
+            job = Job(identity, msg.id, params, arrays, warnings, kind=msg.type)
             if self.runner.loaded.is_set():
                 self.runner.prepare(job)  # resolve model + validate now: fail fast, not queued
         except P.ProtocolError as e:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from worker import protocol as P
+from worker.accept import train_request
 
 MAX_SKIPPED_LISTED = 50  # the rest is counted: the header has a 64 KiB limit
 SAMPLE_SIDE = 128
@@ -26,20 +27,13 @@ def prepare_train(cache: Any, job: Any) -> None:
     from t2i_core.abilities import SupportsTraining
     from t2i_core.errors import T2IError
     from t2i_core.finetune.dataset import check_folder
-    from t2i_core.finetune.library import check_name
-    from t2i_core.finetune.request import TrainRequest
 
     backend, info = cache.resolve(job.params.model)
     if not isinstance(backend, SupportsTraining):
         raise T2IError("not_trainable", f"model '{info.id}' cannot be fine-tuned by this "
                        "worker; train the built-in model")
     backend.check_trainable(info.id)  # e.g. SD3 and inpainting models are not (yet)
-    # Settings the request left out come from the model (an SD UNet wants a far smaller
-    # batch and learning rate than the built-in model), then from the protocol's defaults.
-    body = {**P.TRAIN_DEFAULTS, **(info.train_defaults or {}), **job.params.to_body()}
-    request = TrainRequest(**body)
-    request.validate()
-    check_name(request.name)
+    request = train_request(job.params, cache.model_dict(info))  # worker/accept.py
     check_folder(request.folder)
     job.prepared = (backend, info, request)
 
@@ -75,7 +69,7 @@ def run_train(job: Any, send: Callable[[P.Message], None], interval: float) -> P
         send(P.Message("progress", job.id, body, frames))
 
     started = time.monotonic()
-    result = train(backend, request, progress, job.cancel)
+    result = train(backend, request, progress, job.cancel, attempt=job.attempt)
     body = result.to_dict()
     body["skipped_total"] = len(result.skipped)
     body["skipped"] = result.skipped[:MAX_SKIPPED_LISTED]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from worker import protocol as P
+from worker.accept import BUILTIN_UPSCALER, upscale_image
 
 _DIFFUSERS: dict[str, Any] = {}  # models folder -> DiffusersUpscalers (pipelines stay loaded)
 
@@ -56,33 +57,11 @@ def upscalers_of(cache: Any) -> list[dict]:
 
 
 def prepare_upscale(cache: Any, job: Any) -> None:
-    from t2i_core.enhance import SCALES
-    from t2i_core.enhance.upscale import check_image
-    from t2i_core.errors import T2IError
-
-    image = job.images.get("image")
-    if image is None:
-        raise T2IError("bad_frames", "upscale needs the image as a frame named 'image' "
-                       "(uint8 [H, W, 4] RGBA)")
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.shape[2] == 1:  # grey: the same value in R, G and B
-        image = image.repeat(3, axis=2)
-    image = check_image(image)
+    image = upscale_image(job.params, job.images)  # worker/accept.py, as the gateway
     p = job.params
     entry = None
-    if p.model not in ("", "builtin"):
+    if p.model not in BUILTIN_UPSCALER:
         entry = diffusers_upscalers(cache).resolve(p.model, p.scale)
-        if not 1 <= p.steps <= 200:
-            raise T2IError("bad_steps", f"steps must be 1-200, got {p.steps}")
-    elif p.scale not in SCALES:
-        raise T2IError("bad_scale", f"scale {p.scale} is not supported; use one of "
-                       f"{', '.join(map(str, SCALES))}")
-    h, w = image.shape[:2]
-    if max(h, w) * p.scale > P.MAX_SIDE:
-        raise T2IError("image_too_large", f"a {w}x{h} image at {p.scale}x would be "
-                       f"{w * p.scale}x{h * p.scale} px, over the {P.MAX_SIDE} px a result "
-                       "can carry; pick a smaller scale or upscale a crop")
     job.prepared = (image, entry)
 
 

@@ -18,6 +18,9 @@ and ``checkpoint.safetensors`` (``t2i_core/checkpoint.py``: temp file + rename, 
 full disk mid-write leaves the previous one intact). The same request again (same folder
 content, same settings) continues from the last checkpoint, bit for bit as if it had never
 stopped; anything else gets a fresh run under a free name.
+
+Tries (a cluster job run again on another node, ``attempt=(job id, token)``): see
+``attempts.py``; a newer try claims the run, an older one still going stops writing.
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ import torch
 from t2i_core.abilities import HintsMemory, SupportsTraining
 from t2i_core.checkpoint import load_checkpoint, save_checkpoint
 from t2i_core.errors import Cancelled, T2IError, is_out_of_memory
+from t2i_core.finetune.attempts import RUN_FILE, adapter_job, claim, run_info, superseded
 from t2i_core.finetune.dataset import FolderData, load_folder
 from t2i_core.finetune.library import ADAPTER_EXT, AdapterLibrary, check_name, read_metadata
 from t2i_core.finetune.request import TrainProgress, TrainRequest, TrainResult
 
 CHECKPOINT = "checkpoint.safetensors"
-RUN_FILE = "run.json"
 WARMUP = 50
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 FRESH, RESUME, FINISHED = "fresh", "resume", "finished"  # what _pick_name found
@@ -85,9 +88,11 @@ class _Params(torch.nn.Module):
 
 
 def train(backend, request: TrainRequest, progress: Progress | None = None,
-          cancel=None) -> TrainResult:
+          cancel=None, attempt: tuple[str, str] | None = None) -> TrainResult:
     """Run (or resume) one fine-tuning job. Raises ``T2IError`` for bad input and
-    ``Cancelled`` when ``cancel.is_set()`` (after saving a checkpoint to resume from)."""
+    ``Cancelled`` when ``cancel.is_set()`` (after saving a checkpoint to resume from).
+    ``attempt``: (job id, this try's token) when the job may be tried again elsewhere (see
+    the module docstring); ``T2IError`` ``superseded`` when a newer try took the run over."""
     t_start = time.monotonic()
     request.validate()
     requested = check_name(request.name)
@@ -99,7 +104,7 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     report = progress or (lambda p: None)
     report(TrainProgress("loading", 0, request.steps, message=f"reading {request.folder}"))
     data = load_folder(Path(request.folder), request.trigger)
-    name, state = _pick_name(library, requested, data.fingerprint, request)
+    name, state = _pick_name(library, requested, data.fingerprint, request, attempt)
     run_dir = library.run_dir(name)
     if state == FINISHED:
         return _finished_result(library, name, requested, data, run_dir, report, t_start)
@@ -116,14 +121,21 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     step, losses = 0, []
     ckpt = run_dir / CHECKPOINT
     if state == RESUME and ckpt.exists():
+        claim(run_dir, attempt)  # before loading: an older try stops writing from here on
         step, meta = load_checkpoint(ckpt, holder, opt)
         rng.bit_generator.state = meta["np_rng"]
         losses = list(meta["losses"])
     else:
-        _write_run_file(run_dir, data.fingerprint, request)
+        _write_run_file(run_dir, data.fingerprint, request, attempt)
     resumed_from = step
 
+    def still_ours() -> None:
+        if attempt is not None and superseded(library, name, attempt):
+            raise T2IError("superseded", f"another try of this training job took over the "
+                           f"run '{name}' at step {step}; this one stopped without writing")
+
     def checkpoint() -> None:
+        still_ours()
         _save(ckpt, holder, opt, step, {"np_rng": rng.bit_generator.state, "losses": losses})
 
     def sample_now() -> None:
@@ -168,7 +180,10 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
     tensors, extra = trainable.adapter()
     seconds = time.monotonic() - t_start
     meta = _metadata(trainable, request, name, data, step, losses)
+    if attempt is not None:
+        meta["job"] = attempt[0]  # a later try of this job hands this adapter back
     path = library.path_of(name)
+    still_ours()
     _write_adapter(path, tensors, meta, extra, trainable.adapter_format)
     shutil.rmtree(run_dir, ignore_errors=True)  # finished: the adapter is what counts
     sample_now()  # the finished adapter's previews
@@ -181,34 +196,30 @@ def train(backend, request: TrainRequest, progress: Progress | None = None,
 
 
 def _pick_name(library: AdapterLibrary, name: str, fingerprint: str,
-               request: TrainRequest) -> tuple[str, str]:
+               request: TrainRequest, attempt: tuple[str, str] | None = None
+               ) -> tuple[str, str]:
     """(name, FRESH | RESUME | FINISHED): the first of name, name-2, ... that is either free
     (no adapter, no run folder), an unfinished run of this very request (resume it), or
     this very request's adapter whose run folder is still there (the job was killed after
-    writing the adapter and before cleaning up: it is done, do not train it again)."""
+    writing the adapter and before cleaning up: it is done, do not train it again), or the
+    adapter an earlier try of this very job (``attempt``) wrote."""
     for candidate in library.candidates(name):
         run = library.run_dir(candidate)
         if library.exists(candidate):
             if run.exists() and _adapter_is_this_run(library, candidate, fingerprint, request):
                 return candidate, FINISHED
+            if attempt is not None and adapter_job(library, candidate) == attempt[0]:
+                return candidate, FINISHED
             continue
         if not run.exists():
             return candidate, FRESH
-        info = _run_info(run)
+        info = run_info(run)
         if info is None:  # killed before its first write: reuse it
             return candidate, FRESH
         if (info.get("fingerprint") == fingerprint
                 and info.get("settings") == request.settings()):
             return candidate, RESUME
     raise T2IError("name_taken", f"too many adapters and runs named {name}-N; pick a new name")
-
-
-def _run_info(run: Path) -> dict | None:
-    try:
-        info = json.loads((run / RUN_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def _adapter_is_this_run(library: AdapterLibrary, name: str, fingerprint: str,
@@ -224,7 +235,7 @@ def _adapter_is_this_run(library: AdapterLibrary, name: str, fingerprint: str,
         return False
     if isinstance(meta.get("settings"), dict):
         return meta["settings"] == request.settings()
-    info = _run_info(library.run_dir(name)) or {}
+    info = run_info(library.run_dir(name)) or {}
     return (info.get("fingerprint") == fingerprint
             and info.get("settings") == request.settings())
 
@@ -268,13 +279,16 @@ def _memory_error(trainable: Trainable, request: TrainRequest, step: int) -> T2I
                     f"{'; ' + hint if hint else ''}, or close other programs")
 
 
-def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest) -> None:
+def _write_run_file(run_dir: Path, fingerprint: str, request: TrainRequest,
+                    attempt: tuple[str, str] | None = None) -> None:
+    info = {"fingerprint": fingerprint, "settings": request.settings(),
+            "request": request.to_dict()}
+    if attempt is not None:
+        info["attempt"] = list(attempt)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CHECKPOINT).unlink(missing_ok=True)
-        (run_dir / RUN_FILE).write_text(json.dumps(
-            {"fingerprint": fingerprint, "settings": request.settings(),
-             "request": request.to_dict()}, indent=1))
+        (run_dir / RUN_FILE).write_text(json.dumps(info, indent=1))
     except OSError as e:
         raise _disk_error(e, run_dir, "start the run") from e
 

@@ -79,3 +79,23 @@ def raw(gateway: GatewayProc):
     r = Raw(gateway.endpoint, gateway.token)
     yield r
     r.close()
+
+
+@pytest.fixture()
+def keyed_gateway(ray_cluster, gateway, tiny_weights, tmp_path):
+    """A second gateway on the same Ray cluster that admits artists by CURVE key only. It
+    shares the session gateway's worker slots (same namespace and configuration: Ray hands
+    it the same named actors), so it needs no nodes of its own; the tests run one at a time."""
+    from worker.cluster import keys
+
+    root = keys.init_keys(tmp_path / "keys")
+    alice = keys.add_artist(root, "alice")
+    keys.init_keys(tmp_path / "other")
+    stranger = keys.add_artist(tmp_path / "other", "eve")  # a key this gateway never saw
+    extra = gateway.start_args[3]
+    gp = start_gateway(tmp_path / "gw", ray_cluster.address, tiny_weights, *extra,
+                       "--keys", str(root), token="")
+    try:
+        yield gp, alice, stranger
+    finally:
+        gp.stop()

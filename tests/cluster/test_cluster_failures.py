@@ -7,6 +7,8 @@ same address) for the other tests.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -19,13 +21,25 @@ from worker import protocol as P
 from worker.client import WorkerClient
 
 
-def node_running(raw: Raw, cluster, rid: str, timeout: float = 30):
-    """The Ray node (of ``cluster``) whose worker slot runs request ``rid``."""
+def kill_node_running(raw: Raw, cluster, rid: str, timeout: float = 30) -> None:
+    """Kill the Ray node (of ``cluster``) whose worker slot runs request ``rid``, as a machine
+    that loses power dies: every process at once.
+
+    ``remove_node`` alone kills the node's raylet and Ray's own processes, but the worker
+    actor's process lives on until it notices (a second or more, longer under load) and
+    meanwhile still streams its events to the gateway: a short job finishes there, as if
+    nothing had happened (this test once saw a training "resume" from step 0 that way: the
+    first run had simply finished). So the actor is frozen (SIGSTOP) first, the node removed,
+    then the actor killed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for n in raw.call("status").body["nodes"]:
             if n["running"] == rid:
-                return next(w for w in cluster.worker_nodes if w.node_id == n["node_id"])
+                os.kill(n["pid"], signal.SIGSTOP)
+                victim = next(w for w in cluster.worker_nodes if w.node_id == n["node_id"])
+                cluster.remove_node(victim, allow_graceful=False)
+                os.kill(n["pid"], signal.SIGKILL)
+                return
         time.sleep(0.05)
     raise AssertionError(f"{rid} is not running anywhere")
 
@@ -43,8 +57,7 @@ def test_a_node_dies_mid_generation_the_job_runs_again_elsewhere(ray_cluster, ga
         ev = raw.recv(60)
         assert ev is not None and ev.id == rid
         events.append(ev)
-    victim = node_running(raw, ray_cluster, rid)
-    ray_cluster.remove_node(victim, allow_graceful=False)
+    kill_node_running(raw, ray_cluster, rid)
     events += raw.until_terminal(rid, timeout=240)
     try:
         final = events[-1]
@@ -78,8 +91,7 @@ def test_a_node_dies_mid_training_training_resumes_and_matches(ray_cluster, gate
         ev = raw.recv(120)
         assert ev is not None and ev.id == rid and not ev.is_terminal, ev
         events.append(ev)
-    victim = node_running(raw, ray_cluster, rid)
-    ray_cluster.remove_node(victim, allow_graceful=False)
+    kill_node_running(raw, ray_cluster, rid)
     events += raw.until_terminal(rid, timeout=300)
     try:
         resumed = events[-1]

@@ -93,3 +93,54 @@ def test_each_artist_has_a_key_and_a_revoked_key_is_refused_at_once(tmp_path: Pa
         for c in clients.values():
             c.close()
         gp.stop()
+
+
+def test_the_editor_settings_turn_the_key_files_into_curve_options(tmp_path: Path):
+    """Krita's and Blender's worker settings (``ConnectionSettings``): the gateway's public
+    key and the artist's key pair, as files; every wrong setting is named with its fix."""
+    from worker.launch import ConnectionSettings, SettingsError
+
+    root = keys.init_keys(tmp_path / "keys")
+    alice = keys.add_artist(root, "alice")
+    where = "the worker settings"
+
+    def kwargs(**kw) -> dict:
+        return ConnectionSettings(mode="endpoint", endpoint="tcp://10.0.0.2:5555",
+                                  **kw).client_kwargs("Krita", where)
+
+    got = kwargs(server_key=str(alice / "server.key"),
+                 client_key=str(alice / "alice.key_secret"))
+    public, secret = zmq.auth.load_certificate(alice / "alice.key_secret")
+    server, _ = zmq.auth.load_certificate(alice / "server.key")
+    assert got["curve"] == {"curve_publickey": public, "curve_secretkey": secret,
+                            "curve_serverkey": server}
+    assert "curve" not in kwargs()  # none set: $T2I_CURVE_DIR, as before
+    with pytest.raises(SettingsError, match="set both CURVE key files"):
+        kwargs(client_key=str(alice / "alice.key_secret"))
+    with pytest.raises(SettingsError, match="does not exist"):
+        kwargs(server_key=str(alice / "server.key"), client_key=str(alice / "bob.key_secret"))
+    with pytest.raises(SettingsError, match="NAME.key_secret"):  # the public half only
+        kwargs(server_key=str(alice / "server.key"), client_key=str(alice / "alice.key"))
+    (tmp_path / "junk").write_text("not a key")
+    with pytest.raises(SettingsError, match="cannot use the CURVE keys"):
+        kwargs(server_key=str(tmp_path / "junk"), client_key=str(alice / "alice.key_secret"))
+
+
+def test_the_studio_takes_the_key_files_from_its_command_line(tmp_path: Path):
+    import argparse
+
+    from plugin.studio.app import add_studio_arguments, client_kwargs
+    from worker.launch import SettingsError
+
+    root = keys.init_keys(tmp_path / "keys")
+    alice = keys.add_artist(root, "alice")
+    parser = argparse.ArgumentParser()
+    add_studio_arguments(parser)
+    args = parser.parse_args(["--endpoint", "tcp://10.0.0.2:5555", "--server-key",
+                              str(alice / "server.key"), "--key",
+                              str(alice / "alice.key_secret")])
+    got = client_kwargs(args)
+    assert got["endpoint"] == "tcp://10.0.0.2:5555" and got["curve"]["curve_serverkey"]
+    assert "curve" not in client_kwargs(parser.parse_args([]))
+    with pytest.raises(SettingsError, match="--server-key"):
+        client_kwargs(parser.parse_args(["--key", str(alice / "alice.key_secret")]))

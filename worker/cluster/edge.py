@@ -2,8 +2,9 @@
 
 The gateway loads no model (no torch), but it knows what the nodes offer (``Catalog``, from
 their ``info``), so a request for a missing model, a size the model does not make, an empty
-prompt, a bad adapter name ... is answered ``error`` at once with the same code and message
-a desktop worker gives, and never queued. What only a node can see (the training folder's
+prompt, a bad adapter name, a plan without rooms, an upscale too large ... is answered
+``error`` at once with the same code and message a desktop worker gives (both apply
+worker/accept.py), and never queued. What only a node can see (the training folder's
 content, an adapter file) ends the job with an ``error`` from that node.
 
 The catalog also checks that models are the same everywhere: a model id must have the same
@@ -17,7 +18,15 @@ import secrets
 from dataclasses import dataclass, field
 
 from worker import protocol as P
-from worker.cluster.scheduler import ClusterJob
+from worker.accept import (
+    BUILTIN_UPSCALER,
+    generate_request,
+    parse_job,
+    plan_programme,
+    train_request,
+    upscale_image,
+)
+from worker.cluster.scheduler import ANY_NODE, UPSCALE, ClusterJob
 
 
 class Refused(Exception):
@@ -63,6 +72,11 @@ class Catalog:
                     seen.setdefault(m["id"], m)
         return list(seen.values())
 
+    def upscalers(self) -> list[str]:
+        """The users' diffusers upscalers some node offers (the built-in one is on all)."""
+        return sorted({u["id"] for info in self.infos.values()
+                       for u in info.get("upscalers", []) if u.get("id") != "builtin"})
+
     @property
     def ready(self) -> bool:
         return bool(self.infos)
@@ -70,70 +84,59 @@ class Catalog:
 
 def accept(msg: P.Message, identity: bytes, artist: str, catalog: Catalog,
            seq: int) -> ClusterJob:
-    """Check a generate/train request; raises ``P.ProtocolError`` or ``Refused``."""
-    kind = P.TrainParams if msg.type == "train" else P.GenerateParams
-    params, unknown = kind.from_body(msg.body, msg.id)
-    allowed = {"init_image", "mask"} if msg.type == "generate" else set()
-    extra = {im.name for im in msg.images} - allowed
-    if extra or len({im.name for im in msg.images}) != len(msg.images):
-        raise P.ProtocolError("bad_frames", f"unexpected frames {sorted(extra)}; a generate "
-                              "request takes 'init_image' and 'mask', a train request none",
-                              msg.id)
-    images = [(im.name, list(im.shape), bytes(im.data)) for im in msg.images]
+    """Check a job request (worker/accept.py: the rules a desktop worker applies); raises
+    ``P.ProtocolError`` or ``Refused``."""
+    params, arrays, warnings = parse_job(msg)
     if catalog.ready:
-        _check(msg, params, catalog)
+        _check(msg.type, params, arrays, catalog)
+    images = [(im.name, list(im.shape), bytes(im.data)) for im in msg.images]
     job = ClusterJob(uid=secrets.token_hex(8), artist=artist, identity=identity, id=msg.id,
-                     kind=msg.type, model=params.model, body=msg.body, images=images, seq=seq)
-    if unknown:
-        job.warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
+                     kind=msg.type, model=route_of(msg.type, params), body=msg.body,
+                     images=images, seq=seq)
+    job.warnings.extend(warnings)
     return job
 
 
-def _check(msg: P.Message, params: P.GenerateParams | P.TrainParams, catalog: Catalog) -> None:
+def route_of(kind: str, params: object) -> str:
+    """What a node must offer to run the job: a model id; plans need no model, and every
+    node has the built-in upscaler (``UPSCALE`` + a user's upscaler id otherwise)."""
+    if kind == "plan":
+        return ANY_NODE
+    if kind == "upscale":
+        model = getattr(params, "model", "")
+        return ANY_NODE if model in BUILTIN_UPSCALER else UPSCALE + model
+    return str(getattr(params, "model", ""))
+
+
+def _check(kind: str, params: object, images: dict, catalog: Catalog) -> None:
     from t2i_core.errors import T2IError
 
-    model = catalog.model(params.model)
-    if model is None:
-        installed = ", ".join(sorted(m["id"] for m in catalog.models())) or "none"
-        raise Refused("model_not_found", f"model '{params.model}' not found; installed: "
-                      f"{installed}")
     try:
-        if isinstance(params, P.TrainParams):
-            _check_train(params, model)
+        if kind == "plan":
+            plan_programme(params)
+            return
+        if kind == "upscale":
+            _check_upscale(params, images, catalog)
+            return
+        model = catalog.model(params.model)
+        if model is None:
+            installed = ", ".join(sorted(m["id"] for m in catalog.models())) or "none"
+            raise Refused("model_not_found", f"model '{params.model}' not found; installed: "
+                          f"{installed}")
+        if kind == "train":
+            if model.get("train_defaults") is None:
+                raise T2IError("not_trainable", f"model '{model['id']}' cannot be fine-tuned "
+                               "by this cluster; train the built-in model")
+            train_request(params, model)
         else:
-            _check_generate(msg, params, model)
+            generate_request(params, images, model, catalog.models)
     except T2IError as e:
         raise Refused(e.code, e.message) from None
 
 
-def _check_generate(msg: P.Message, p: P.GenerateParams, model: dict) -> None:
-    from t2i_core.backends.base import GenerateRequest, LoraRef
-
-    # Settings the request left out are the model's own, as the worker fills them
-    # (worker/runner.py); the catalog lists each model's complete generate_defaults.
-    size = model.get("default_size") or 128
-    p = p.filled({**P.GENERATE_DEFAULTS, "width": size, "height": size,
-                  **(model.get("generate_defaults") or {})})
-    frames = {im.name: im.to_numpy() for im in msg.images}
-    mask = frames.get("mask")
-    if mask is not None and mask.ndim == 3 and mask.shape[2] == 1:
-        mask = mask[:, :, 0]
-    GenerateRequest(
-        prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, width=p.width,
-        height=p.height, count=p.count, steps=p.steps, guidance=p.guidance, model=p.model,
-        init_image=frames.get("init_image"), strength=p.strength, mask=mask,
-        loras=[LoraRef(lo.name, lo.weight) for lo in p.loras], scheduler=p.scheduler,
-        vector=p.vector).validate(sizes=tuple(model.get("sizes") or ()) or None)
-
-
-def _check_train(p: P.TrainParams, model: dict) -> None:
-    from t2i_core.errors import T2IError
-    from t2i_core.finetune.library import check_name
-    from t2i_core.finetune.request import TrainRequest
-
-    if model.get("train_defaults") is None:
-        raise T2IError("not_trainable", f"model '{model['id']}' cannot be fine-tuned by this "
-                       "cluster; train the built-in model")
-    body = {**P.TRAIN_DEFAULTS, **(model.get("train_defaults") or {}), **p.to_body()}
-    TrainRequest(**body).validate()
-    check_name(p.name)
+def _check_upscale(p: P.UpscaleParams, images: dict, catalog: Catalog) -> None:
+    upscale_image(p, images)
+    if p.model not in BUILTIN_UPSCALER and p.model not in catalog.upscalers():
+        offered = ", ".join(sorted(catalog.upscalers())) or "none"
+        raise Refused("model_not_found", f"upscaler '{p.model}' not found on the cluster's "
+                      f"nodes; installed: {offered}")

@@ -29,6 +29,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
+from worker.accept import decode_request
 from worker.cluster.edge import Catalog, Refused, accept
 from worker.cluster.node_events import NodeEvents
 from worker.cluster.pool import NodePool, PoolConfig
@@ -182,15 +183,9 @@ class Gateway(NodeEvents):
                 frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            identity = frames[0].bytes
-            try:
-                msg = P.decode(frames[1:])
-            except P.ProtocolError as e:
-                rid = e.request_id or (P.peek_id(frames[1].buffer) if len(frames) > 1 else "")
-                self._reply(identity, P.error(rid, e.code, e.message))
-                continue
-            except Exception as e:  # noqa: BLE001 - the edge never takes the gateway down
-                self._reply(identity, P.error("", "bad_message", f"undecodable: {e!r}"[:200]))
+            identity, msg, refusal = decode_request(frames)  # worker/accept.py, as a worker
+            if msg is None:
+                self._reply(identity, refusal)
                 continue
             artist = self._artist(identity, frames[1], msg)
             if artist is None:
@@ -236,7 +231,7 @@ class Gateway(NodeEvents):
             from worker.cluster.report import status
 
             self._reply(identity, P.Message("result", msg.id, status(self)))
-        elif t in ("generate", "train"):
+        elif t in ("generate", "train", "plan", "upscale"):  # all run on the nodes
             self._submit(identity, artist, msg)
         elif t == "cancel":
             self._cancel(identity, msg)

@@ -25,6 +25,7 @@ from typing import Any
 import zmq
 
 from worker import protocol as P
+from worker.accept import JOB_PARAMS
 from worker.jobs import FairQueue, Job
 from worker.models import ModelCache
 from worker.runner import Runner
@@ -69,8 +70,11 @@ class NodeWorker:
 
     def info(self) -> dict:
         """Capabilities of this slot (the gateway merges them into ``hello``)."""
+        from worker.upscale_job import upscalers_of
+
         models = self.cache.model_dicts()
         return {"slot": self.slot, "config_key": self.config_key, "session": self.session,
+                "upscalers": upscalers_of(self.cache),
                 "node_id": _ray_node_id(), "host": socket.gethostname(), "pid": os.getpid(),
                 "models": models, "loras": self.cache.lora_names(),
                 "backends": sorted(self.cache.backends), "device": self.cache.device(),
@@ -107,7 +111,8 @@ class NodeWorker:
                     if ended:
                         break
                 self.jobs_done += 1
-                self.warm.add(str(getattr(job.params, "model", "")))
+                if job.kind in ("generate", "train"):
+                    self.warm.add(str(job.params.model))
             finally:
                 self._jobs.pop(uid, None)
                 if not ended:  # the caller went away mid-job: stop it, keep the socket clean
@@ -139,12 +144,14 @@ class NodeWorker:
         import numpy as np
 
         kind = spec["kind"]
-        parse = P.TrainParams if kind == "train" else P.GenerateParams
-        params, _ = parse.from_body(spec["body"], spec["id"])
+        params, _ = JOB_PARAMS[kind].from_body(spec["body"], spec["id"])
         images = {name: np.frombuffer(data, np.uint8).reshape(shape).copy()
                   for name, shape, data in spec.get("images", [])}
         job = Job(b"", spec["id"], params, images, kind=kind)
         job.warnings.extend(spec.get("warnings", []))
+        # Each run of a job is a new try: a training try claims the job's run, so an
+        # earlier try still going on a node cut off from the gateway stops writing to it.
+        job.attempt = (spec["uid"], secrets.token_hex(8))
         return job
 
 

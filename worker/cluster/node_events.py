@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import zmq
 
 from worker import protocol as P
-from worker.cluster.scheduler import ClusterJob
+from worker.cluster.scheduler import UPSCALE, ClusterJob
 
 if TYPE_CHECKING:
     from worker.cluster.gateway import Gateway
@@ -82,8 +82,9 @@ class NodeEvents:
         usable, problems = self.catalog.update(slot, info)
         for p in problems:
             log.warning("%s", p)
-        self.scheduler.node_up(slot, usable, [m for m in info.get("trainable", [])
-                                              if m in usable],
+        upscalers = [UPSCALE + u["id"] for u in info.get("upscalers", [])]
+        self.scheduler.node_up(slot, usable + upscalers, [m for m in info.get("trainable", [])
+                                                          if m in usable],
                                info.get("warm", []), "cuda" in str(info.get("device", "")))
         log.info("node %s up on %s (%s): %s", slot, info.get("host"), info.get("device"),
                  ", ".join(usable))

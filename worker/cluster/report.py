@@ -25,9 +25,14 @@ def capabilities(gw: Gateway) -> dict:
     errors += [p for i in infos for p in i.get("problems", [])]
     if gw.ray_error:
         errors.insert(0, gw.ray_error)
+    upscalers: dict[str, dict] = {}  # by id: the built-in one, then the users' on any node
+    for info in infos:
+        for u in info.get("upscalers", []):
+            upscalers.setdefault(u["id"], u)
     return {"protocol": P.PROTOCOL_VERSION, "worker": __version__, "session": gw.session,
             "pid": os.getpid(), "backends": sorted({b for i in infos for b in i["backends"]}),
             "models": gw.catalog.models(), "loras": gw.catalog.loras,
+            "upscalers": list(upscalers.values()),
             "device": f"cluster of {len(infos)} worker(s): {', '.join(devices) or 'none yet'}",
             "load_error": "; ".join(errors), "heartbeat_interval": gw.config.heartbeat_interval,
             "history_dir": gw.config.pool.history_dir or "",

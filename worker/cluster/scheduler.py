@@ -25,6 +25,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 LIVE_MODEL = "live"
+ANY_NODE = ""  # a job any node runs (a plan; the built-in upscaler)
+UPSCALE = "upscale:"  # + a user's diffusers upscaler id: a node that has it
 
 
 @dataclass
@@ -35,8 +37,8 @@ class ClusterJob:
     artist: str
     identity: bytes  # the client's ROUTER identity: where its events go
     id: str  # the client's request id
-    kind: str  # generate | train
-    model: str
+    kind: str  # generate | train | plan | upscale
+    model: str  # what the node must offer (edge.route_of): a model id, ANY_NODE, UPSCALE+id
     body: dict
     images: list[tuple[str, list[int], bytes]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -146,7 +148,7 @@ class Scheduler:
         if node is not None and node.running == job.uid:
             node.running, node.idle_since = "", time.monotonic()
             node.jobs_done += 1
-            if model_loaded:
+            if model_loaded and job.model:
                 node.warm.add(job.model)
 
     # --- the decision ------------------------------------------------------------------------
@@ -182,7 +184,7 @@ class Scheduler:
             # a GPU first, then a node that has the model loaded, then the longest idle
             return min(able, key=lambda n: (not n.gpu, job.model not in n.warm, n.idle_since),
                        default=None)
-        able = [n for n in idle if job.model in n.models]
+        able = [n for n in idle if job.model == ANY_NODE or job.model in n.models]
         return min(able, key=lambda n: (job.model not in n.warm, n.idle_since), default=None)
 
     def _train_cap(self) -> int:

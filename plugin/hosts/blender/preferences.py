@@ -12,7 +12,8 @@ MODE_ITEMS = [
      "Use the worker that `t2i worker` advertises; if none runs, start one with Worker Python"),
     ("start", "Start a private worker", "Always start a worker of this Blender session with "
      "Worker Python; it stops when Blender quits"),
-    ("endpoint", "Connect to an endpoint", "A worker started by hand: its endpoint and token"),
+    ("endpoint", "Connect to an endpoint", "A worker started by hand, or a studio's gateway: "
+     "its endpoint and token, and the gateway's CURVE keys"),
 ]
 
 
@@ -35,6 +36,13 @@ class T2IPreferences(bpy.types.AddonPreferences):
     endpoint: bpy.props.StringProperty(name="Endpoint", description="e.g. tcp://127.0.0.1:5555")
     token: bpy.props.StringProperty(name="Token", subtype="PASSWORD",
                                     description="The worker's session token")
+    server_key: bpy.props.StringProperty(
+        name="Gateway key", subtype="FILE_PATH",
+        description="A studio gateway: its public key file, server.key (from the studio)")
+    client_key: bpy.props.StringProperty(
+        name="Your key", subtype="FILE_PATH",
+        description="A studio gateway: your own key pair, the NAME.key_secret file the "
+                    "studio gave you (keep it to yourself)")
 
     def draw(self, context):
         layout = self.layout
@@ -42,6 +50,8 @@ class T2IPreferences(bpy.types.AddonPreferences):
         if self.mode == "endpoint":
             layout.prop(self, "endpoint")
             layout.prop(self, "token")
+            layout.prop(self, "server_key")
+            layout.prop(self, "client_key")
         else:
             if self.mode == "shared":
                 layout.prop(self, "connection_file")
@@ -65,7 +75,9 @@ def connection_settings(context):
     return ConnectionSettings(mode=prefs.mode, python=_absolute(prefs.python),
                               worker_args=prefs.worker_args,
                               connection_file=_absolute(prefs.connection_file),
-                              endpoint=prefs.endpoint.strip(), token=prefs.token.strip())
+                              endpoint=prefs.endpoint.strip(), token=prefs.token.strip(),
+                              server_key=_absolute(prefs.server_key),
+                              client_key=_absolute(prefs.client_key))
 
 
 def _absolute(path):

@@ -1,4 +1,5 @@
-"""The worker settings dialog: mode, the worker's Python and arguments, or an address."""
+"""The worker settings dialog: mode, the worker's Python and arguments, or an address (a
+worker, or a studio's cluster gateway with the artist's CURVE key files, docs/cluster.md)."""
 
 from __future__ import annotations
 
@@ -39,14 +40,7 @@ class SettingsDialog(QDialog):
         self.python.setPlaceholderText("~/t2i-studio/.venv/bin/python")
         self.python.setToolTip("The python of the environment where t2i-studio is installed; "
                                "Krita's own Python cannot run the model")
-        browse = QPushButton("…")
-        browse.clicked.connect(self._browse)
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.python, 1)
-        row.addWidget(browse)
-        form.addRow("Worker Python", box)
+        form.addRow("Worker Python", _with_browse(self.python, "The worker's Python"))
         self.worker_args = QLineEdit(current.worker_args)
         self.worker_args.setPlaceholderText("e.g. --threads 4 --backend diffusers")
         form.addRow("Worker arguments", self.worker_args)
@@ -57,6 +51,15 @@ class SettingsDialog(QDialog):
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setToolTip("The session token `t2i worker` printed (T2I_WORKER_TOKEN)")
         form.addRow("Token", self.token)
+        self.server_key = QLineEdit(current.server_key)
+        self.server_key.setPlaceholderText("server.key (from your studio)")
+        self.server_key.setToolTip("A studio gateway: its public key file, server.key")
+        form.addRow("Gateway key", _with_browse(self.server_key, "The gateway's server.key"))
+        self.client_key = QLineEdit(current.client_key)
+        self.client_key.setPlaceholderText("NAME.key_secret (your own key)")
+        self.client_key.setToolTip("A studio gateway: your own key pair, the NAME.key_secret "
+                                   "file the studio gave you (keep it to yourself)")
+        form.addRow("Your key", _with_browse(self.client_key, "Your NAME.key_secret"))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -70,19 +73,35 @@ class SettingsDialog(QDialog):
         return WorkerSettings(mode=str(self.mode.currentData()), python=self.python.text(),
                               worker_args=self.worker_args.text(),
                               endpoint=self.endpoint.text(), token=self.token.text(),
-                              connection_file=self._keep.connection_file)
+                              connection_file=self._keep.connection_file,
+                              server_key=self.server_key.text(),
+                              client_key=self.client_key.text())
 
     def _mode_changed(self) -> None:
         remote = self.mode.currentData() == "endpoint"
-        for w in (self.endpoint, self.token):
+        for w in (self.endpoint, self.token, self.server_key, self.client_key):
             w.setEnabled(remote)
         for w in (self.python, self.worker_args):
             w.setEnabled(not remote)
 
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "The worker's Python", self.python.text())
+
+
+def _with_browse(field: QLineEdit, title: str) -> QWidget:
+    """``field`` with a "…" button that picks a file into it."""
+    browse = QPushButton("…")
+
+    def pick() -> None:
+        path, _ = QFileDialog.getOpenFileName(field, title, field.text())
         if path:
-            self.python.setText(path)
+            field.setText(path)
+
+    browse.clicked.connect(pick)
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(field, 1)
+    row.addWidget(browse)
+    return box
 
 
 def _status(link: WorkerLink) -> str:
