@@ -5,7 +5,6 @@ the image made on a Ray worker slot, the very pixels the gateway sent."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,13 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "hosts" / "blender"))
-from blender_host import REPO, blender_env, blender_or_fail, blender_rgba8, run_blender  # noqa: E402
+from blender_host import (  # noqa: E402
+    blender_env,
+    blender_or_fail,
+    blender_rgba8,
+    build_addon,
+    run_blender,
+)
 
 from worker.client import WorkerClient, curve_options  # noqa: E402
 
@@ -21,11 +26,7 @@ from worker.client import WorkerClient, curve_options  # noqa: E402
 def test_blender_generates_through_a_keyed_gateway(keyed_gateway, tmp_path: Path):
     blender_or_fail()
     gp, alice, _ = keyed_gateway
-    zip_path = tmp_path / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    zip_path = build_addon(tmp_path / "t2i_studio-blender.zip")
     out = tmp_path / "out"
     out.mkdir()
     cfg = {"zip": str(zip_path), "out_dir": str(out), "endpoint": gp.endpoint,
