@@ -88,6 +88,12 @@ def tick() -> float | None:
         if job is s.plan_job:
             plan_finished(job, ev)
             continue
+        if job is s.upscale_job:
+            from .upscaling import upscale_finished
+
+            upscale_finished(job, ev)
+            _redraw()
+            continue
         if ev.type == "result":
             try:
                 store_results(job, ev)
@@ -262,10 +268,10 @@ def next_seed(settings) -> int:
 
 
 def _classes():
-    from . import operators, panels, preferences, properties
+    from . import operators, panels, preferences, properties, upscaling
 
     return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
-            *panels.CLASSES)
+            *upscaling.CLASSES, *panels.CLASSES)
 
 
 def register() -> None:

@@ -108,6 +108,28 @@ class PlanJob:
         self.state, self.error_code, self.error = "error", code, message
 
 
+@dataclass
+class UpscaleJob:
+    """One ``upscale`` request: the image datablock ``source`` enlarged ``scale`` times
+    (main thread only, like ``Job``; its events apply exactly as a plan's do)."""
+
+    source: str
+    scale: int
+    request: Any = None
+    state: str = "sending"
+    step: int = 0
+    total: int = 0
+    error: str = ""
+    error_code: str = ""
+    result: Message | None = None
+    output: str = ""  # the new image datablock, set by the add-on
+
+    id = PlanJob.id
+    active = PlanJob.active
+    apply = PlanJob.apply
+    fail = PlanJob.fail
+
+
 class Session:
     """A ``WorkerClient`` plus the jobs submitted through it and what the worker offers."""
 
@@ -120,6 +142,7 @@ class Session:
         self.jobs: list[Job] = []
         self.train_job: TrainJob | None = None  # the latest training, running or finished
         self.plan_job: PlanJob | None = None  # the latest floor plan, running or finished
+        self.upscale_job: UpscaleJob | None = None  # the latest upscale, running or finished
         self.capabilities: dict[str, Any] = {}
         self.hellos = 0  # answers to ``hello`` applied so far (1 after connecting)
         self.connect_error = ""
@@ -202,8 +225,8 @@ class Session:
     @property
     def busy(self) -> bool:
         """Anything under way: the add-on polls often and keeps this session."""
-        return bool(self.active_jobs) or self.training or (
-            self.plan_job is not None and self.plan_job.active)
+        return bool(self.active_jobs) or self.training or any(
+            j is not None and j.active for j in (self.plan_job, self.upscale_job))
 
     # --- floor plans ---------------------------------------------------------------------------
 
@@ -214,6 +237,22 @@ class Session:
         try:
             job.request = self.client.request("plan", body,
                                               on_event=lambda ev: self._events.put((job, ev)))
+        except WorkerError as e:
+            job.fail(e.code, e.message)
+        return job
+
+    # --- upscaling -----------------------------------------------------------------------------
+
+    def submit_upscale(self, source: str, width: int, height: int, rgba8: bytes,
+                       scale: int) -> UpscaleJob:
+        """Queue an ``upscale`` of top-down RGBA8 pixels (the image datablock ``source``);
+        returns at once. One at a time: the panel's button waits for the last one."""
+        job = UpscaleJob(source, scale)
+        self.upscale_job = job
+        try:
+            job.request = self.client.submit_upscale(
+                Image((height, width, 4), rgba8, "image"), scale,
+                on_event=lambda ev: self._events.put((job, ev)))
         except WorkerError as e:
             job.fail(e.code, e.message)
         return job
@@ -258,7 +297,7 @@ class Session:
                 tuple((j.id, j.state, j.step, j.position) for j in self.jobs[-3:]),
                 (t.id, t.state, t.phase, t.step, t.loss) if t is not None else None)
 
-    def poll(self) -> list[tuple[Job | TrainJob | None, Message]]:
+    def poll(self) -> list[tuple[Job | TrainJob | PlanJob | UpscaleJob | None, Message]]:
         """Main thread: apply the events that arrived; return the terminal ones in order
         (``(None, msg)`` is the answer to ``hello``)."""
         finished: list[tuple[Job | TrainJob | None, Message]] = []
@@ -275,7 +314,7 @@ class Session:
                     self.connect_error = str(ev.body.get("message", ev.type))
                 finished.append((None, ev))
                 continue
-            if isinstance(job, PlanJob | TrainJob):
+            if isinstance(job, PlanJob | TrainJob | UpscaleJob):
                 job.apply(ev)
                 if ev.type == "result" and isinstance(job, TrainJob):
                     self._adapter_added(ev)
