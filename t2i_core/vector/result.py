@@ -38,15 +38,17 @@ def trace_options_for(request: GenerateRequest) -> TraceOptions:
 
 def generate_vector(backend: Backend, request: GenerateRequest,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelFlag | None = None) -> GenerateResult:
-    """``backend.generate`` at the native size, traced, rasters rendered from the SVGs."""
+                    cancel: CancelFlag | None = None,
+                    options: TraceOptions | None = None) -> GenerateResult:
+    """``backend.generate`` at the native size, traced (``options``, default
+    ``trace_options_for(request)``), rasters rendered from the SVGs."""
     if request.width != request.height:
         raise T2IError("bad_size", f"vector output is square; got {request.width}x"
                        f"{request.height}")
     size = request.width
     native = dataclasses.replace(request, width=NATIVE, height=NATIVE, vector=False)
     result = backend.generate(native, progress, cancel)
-    options = trace_options_for(request)
+    options = options or trace_options_for(request)
     images, svgs = [], []
     for image in result.images:
         svg = trace_rgba(image, size=size, options=options).svg
