@@ -69,6 +69,8 @@ def upsample_rgba(image: np.ndarray, scale: int) -> np.ndarray:
         from t2i_core.enhance import upscale_rgba  # the learned stage, where present
     except ImportError:
         upscale_rgba = None
+    if scale == 1:  # already at the size to trace (e.g. a true large raster)
+        return image
     if upscale_rgba is not None:
         return upscale_rgba(image, scale)
     return resample_rgba(image, scale, "lanczos")
