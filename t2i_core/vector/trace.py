@@ -18,7 +18,7 @@ How (the choices are measured in docs/vector.md and benchmarks/bench_vector.py):
 
 The SVG's ``viewBox`` is the raster's own pixel grid and ``width``/``height`` the size it
 is meant to be shown at; the background is transparent (nothing is drawn there). A file over
-``max_bytes`` is traced again with a coarser tolerance.
+``max_bytes`` is written with straight segments first, then traced again coarser.
 """
 
 from __future__ import annotations
