@@ -49,7 +49,9 @@ from skimage.metrics import structural_similarity  # noqa: E402
 from t2i_core.imaging import resize_rgba  # noqa: E402
 from t2i_core.vector import TraceOptions, render_svg, trace_rgba  # noqa: E402
 
-# the trial's tracer: bicubic 4x, straight polygons at its coarser tolerance
+# the trial's tracer: bicubic 4x, straight polygons at its coarser tolerance. Its palette is
+# the shipped one (12 colours since issue 15's colour work; the 8-colour palette scored 0.05-
+# 0.1 dB lower on colour), so the comparison is of outlines and upsampling, not of palettes.
 BASELINE = TraceOptions(tolerance=0.3, corner_degrees=None, label_blur=0.0, upsample="bicubic")
 CEILING = TraceOptions(scale=1)  # the true 128 px raster is traced at its own grid (x4 = 512)
 SIZE = 512
@@ -278,8 +280,9 @@ def speed(backend, rounds: int = 8) -> dict:
 
 
 def live_speed(n: int = 30) -> dict:
-    """Live previews at 256 px (the size the issue names): the live model's raster vs its
-    vector output (trace + render), in-process, batch 1, interleaved."""
+    """Live previews at 256 px (the size the issue names): the live model's raster, its
+    vector output as shipped (the coarser ``LIVE_TRACE``) and with the full trace (what live
+    used before), in-process, batch 1, interleaved."""
     from t2i_core.backends.base import GenerateRequest
     from t2i_core.backends.live import LiveBackend
     from t2i_core.vector.result import generate_vector
@@ -287,27 +290,58 @@ def live_speed(n: int = 30) -> dict:
     live = LiveBackend()
     prompts = ["a red apple", "house icon", "smiling face emoji", "a blue star", "cat icon",
                "sun", "a bicycle", "heart emoji"]
-    raster, vector = [], []
+    times: dict[str, list[float]] = {"raster": [], "vector": [], "vector_full_trace": []}
+    cpu: dict[str, list[float]] = {k: [] for k in times}  # process time: load-independent
     for i in range(n + 2):
         req = GenerateRequest(prompt=prompts[i % len(prompts)], seed=i, width=256, height=256,
                               model="live", steps=1, guidance=0.0)
-        t = time.perf_counter()
-        live.generate(req)
-        a = time.perf_counter() - t
-        t = time.perf_counter()
-        generate_vector(live, GenerateRequest(**{**req.__dict__, "vector": True}))
-        b = time.perf_counter() - t
-        if i >= 2:  # two warm-up rounds
-            raster.append(a)
-            vector.append(b)
-    r, v = statistics.median(raster), statistics.median(vector)
-    return {"live_raster_256_ms": round(1000 * r, 1), "live_vector_256_ms": round(1000 * v, 1),
-            "live_raster_256_images_per_s": round(1 / r, 1),
-            "live_vector_256_images_per_s": round(1 / v, 1), "n": n}
+        vec = GenerateRequest(**{**req.__dict__, "vector": True})
+        for name in times:
+            t, c = time.perf_counter(), time.process_time()
+            if name == "raster":
+                live.generate(req)
+            else:
+                generate_vector(live, vec, options=None if name == "vector" else TraceOptions())
+            if i >= 2:  # two warm-up rounds
+                times[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    out: dict = {"n": n}
+    for k, v in med.items():
+        out[f"live_{k}_256_ms"] = round(1000 * v, 1)
+        out[f"live_{k}_256_images_per_s"] = round(1 / v, 1)
+        out[f"live_{k}_256_cpu_ms"] = round(1000 * statistics.median(cpu[k]), 1)
+    out["full_trace_over_live_trace"] = round(med["vector_full_trace"] / med["vector"], 2)
+    return out
+
+
+def trace_cpu(items: list[dict], images: np.ndarray) -> dict:
+    """CPU time (``time.process_time``: waiting for a core does not count) of one trace for
+    a 512 px result, median / p90 per style: as shipped, the live previews' trace, and the
+    settings before the colour changes of issue 15 (8 colours, blurred colour mask)."""
+    before = TraceOptions(max_colours=8, min_colour_share=0.03, merge_distance=40.0,
+                          corner_degrees=65.0, label_blur=0.35)
+    from t2i_core.vector.result import LIVE_TRACE
+
+    out: dict = {}
+    for kind in ("mono", "colour"):
+        xs = [np.array(images[it["index"]]) for it in items if it["kind"] == kind]
+        for name, opts in (("shipped", None), ("live", LIVE_TRACE), ("before", before)):
+            ms = []
+            for x in xs:
+                t = time.process_time()
+                trace_rgba(x, SIZE, opts)
+                ms.append(1000 * (time.process_time() - t))
+            out[f"{kind}/{name}"] = [round(float(np.median(ms)), 1),
+                                     round(float(np.percentile(ms, 90)), 1)]
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--live-only", action="store_true", help="only the live preview speeds")
+    ap.add_argument("--trace-cpu", action="store_true", help="only the CPU time per trace "
+                    "(shipped, live, before issue 15's colour changes)")
     ap.add_argument("--data", type=Path, default=Path("/work/data"))
     ap.add_argument("--per-style", type=int, default=120)
     ap.add_argument("--prompts", type=int, default=272)
@@ -321,6 +355,14 @@ def main() -> int:
     torch.set_num_threads(1)
     from t2i_core.backends.builtin import BuiltinBackend
 
+    if args.live_only:
+        print(json.dumps(live_speed(), indent=1))
+        return 0
+    if args.trace_cpu:
+        items = test_set(args.data, args.per_style)
+        images = np.load(args.data / "images32.npy", mmap_mode="r")
+        print(json.dumps(trace_cpu(items, images), indent=1))
+        return 0
     backend = BuiltinBackend()
     report: dict = {"machine": f"{os.cpu_count()} CPUs, shared with other jobs, torch 1 thread"}
     items = test_set(args.data, args.per_style)

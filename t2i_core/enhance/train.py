@@ -45,6 +45,9 @@ class TrainConfig:
     degrade_p: float = 0.5
     degrade_sigma: float = DEGRADE_SIGMA
     recolour_p: float = 0.3
+    # Share of the batch drawn from colour icons (None: as they come, half and half). Colour
+    # was the kind furthest from the bar after the first runs (docs/upscale.md).
+    colour_share: float | None = None
     edge_weight: float = 0.5
     rmse_weight: float = 1.0  # RMSE of the composites: what PSNR scores (L1 alone is median-sharp)
     save_every: int = 100
@@ -103,6 +106,8 @@ class PairSampler:
         n = len(self.lo)
         self.val_idx = np.arange(0, n, max(1, n // cfg.val_icons))[: cfg.val_icons]
         self.train_idx = np.setdiff1d(np.arange(n), self.val_idx)
+        self.train_mono = self.train_idx[self.mono[self.train_idx]]
+        self.train_colour = self.train_idx[~self.mono[self.train_idx]]
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
@@ -111,7 +116,11 @@ class PairSampler:
         cfg, rng, c = self.cfg, self.rng, self.cfg.crop
         los, his = [], []
         while len(los) < cfg.batch:
-            i = int(rng.choice(self.train_idx))
+            if cfg.colour_share is None:
+                i = int(rng.choice(self.train_idx))
+            else:
+                pool = self.train_colour if rng.random() < cfg.colour_share else self.train_mono
+                i = int(rng.choice(pool))
             y, x = (int(v) for v in rng.integers(0, 32 - c + 1, size=2))
             lo = self.lo[i, y:y + c, x:x + c]
             a = lo[..., 3]

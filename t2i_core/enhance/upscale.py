@@ -21,6 +21,7 @@ from t2i_core.enhance.weights import DEFAULT_PATH, load_upscaler
 from t2i_core.errors import T2IError
 from t2i_core.models.upscaler import (
     UpscalerConfig,
+    alpha_contrast,
     baseline_upscale,
     to_premultiplied,
     to_straight,
@@ -30,21 +31,28 @@ SCALES = (2, 4, 8, 16)
 MAX_OUTPUT_SIDE = 16384
 TILE = 256  # input pixels per tile side
 MARGIN = 12  # context around a tile (the network sees ~17 px; beyond 12 the change is < 1/255)
-# How each scale is made from 4x network passes ("net") and 2x/4x steps of the baseline
-# resampler ("base"), then an optional 2x box downsample ("down"); measured in
-# benchmarks/bench_upscale.py.
+# How each scale is made from 4x network passes ("net"), 2x/4x steps of the baseline
+# resampler ("base2"/"base4": bicubic + alpha contrast 3.5), gentle steps after the network
+# ("soft2"/"soft4": bilinear, no overshoot, + a milder alpha contrast, ``SOFT_SLOPE``), then an
+# optional 2x box downsample ("down"); measured in benchmarks/bench_upscale.py.
 # On 60 held-out icons (PSNR on white, mono/colour, docs/upscale.md): 2x net+down 28.6/30.1
 # vs base2 26.0/28.7; 8x net+base2 23.4/26.0 vs net+net+down 23.8/26.2 at ~8x the cost (a
 # second pass at 128 px); 16x net+base4 22.7/25.6 vs net+net 22.6/25.3 (and ~8x cheaper).
+# base2/base4 after the network were over-sharp (blur ratio 0.32 mono at 8x: ringing and hard
+# stair-stepped edges; the network's 128 px edges are already crisp, the full contrast
+# steepens them again). Bilinear with contrast 2 (8x) / 3 (16x), 40 + 40 icons: 8x
+# +0.73 / +0.51 dB, blur 0.87 / 1.33 (was 0.32 / 0.56); 16x +0.29 / +0.22 dB, blur 1.11 /
+# 2.02 (was 0.64 / 1.29) (docs/upscale.md, "8x and 16x").
 # The network pads with zeros (transparency), as in training: icons meet their border as
 # transparency or as a cut stroke, and replicating edge pixels measured worse (4x clean:
 # -0.16 dB on both kinds). A fully opaque image (a photo, a filled layer) keeps alpha 255.
 PLAN: dict[int, tuple[str, ...]] = {
     2: ("net", "down"),
     4: ("net",),
-    8: ("net", "base2"),
-    16: ("net", "base4"),
+    8: ("net", "soft2"),
+    16: ("net", "soft4"),
 }
+SOFT_SLOPE = {2: 2.0, 4: 3.0}
 FALLBACK_NOTICE = ("the learned upscaler's weights ({path}) are missing: images are enlarged "
                    "with the no-learning resampler (bicubic + alpha contrast), which is "
                    "softer; reinstall t2i-studio or run `t2i upscaler train`")
@@ -98,6 +106,8 @@ class Enhancer:
                     x = self._net4(x)
                 elif op.startswith("base"):
                     x = baseline_upscale(x, int(op[4:]), self.slope)
+                elif op.startswith("soft"):
+                    x = soft_upscale(x, int(op[4:]))
                 elif op == "down":
                     x = F.avg_pool2d(x, 2)
             out = to_straight(x)[0].permute(1, 2, 0).numpy()
@@ -128,6 +138,15 @@ class Enhancer:
                 out[:, :, 4 * y:4 * (y + th), 4 * x:4 * (x + tw)] = \
                     tile[:, :, oy:oy + 4 * th, ox:ox + 4 * tw]
         return out
+
+
+def soft_upscale(pre: torch.Tensor, factor: int) -> torch.Tensor:
+    """The step after the network at 8x/16x: bilinear on premultiplied RGBA (no overshoot,
+    so no ringing at colour edges) and a milder alpha contrast than the baseline's."""
+    up = F.interpolate(pre, scale_factor=factor, mode="bilinear", align_corners=False)
+    up = up.clamp(0, 1)
+    return alpha_contrast(torch.cat([torch.minimum(up[:, :3], up[:, 3:]), up[:, 3:]], 1),
+                          SOFT_SLOPE[factor])
 
 
 class Resampler(Enhancer):

@@ -171,3 +171,37 @@ def test_cli_writes_an_svg_with_its_provenance(tmp_path, tiny_weights):
     assert render_svg(svg, 256).shape == (256, 256, 4)
     assert not list(tmp_path.glob("*.png")) and not re.search(r"\.tmp$", " ".join(
         p.name for p in tmp_path.iterdir()))
+
+
+def stripes(d: ImageDraw.ImageDraw, s: int) -> None:
+    for k in range(16):  # many small shapes: a long file with Béziers
+        d.ellipse([(k % 4) * 8 * s + s, (k // 4) * 8 * s + s, (k % 4) * 8 * s + 6 * s,
+                   (k // 4) * 8 * s + 6 * s], fill=(RED, BLUE)[k % 2] + (255,))
+
+
+def test_a_file_over_budget_falls_back_to_straight_segments_first():
+    image = icon(stripes)
+    full = trace_rgba(image, options=TraceOptions(max_bytes=10**6))
+    assert "C" in "".join(p.get("d") for p in paths(full.svg))  # Béziers when they fit
+    budget = len(full.svg.encode()) - 1  # one byte too many: the polygons must fit
+    small = trace_rgba(image, options=TraceOptions(max_bytes=budget))
+    assert len(small.svg.encode()) <= budget and small.paths == full.paths
+    d = "".join(p.get("d") for p in paths(small.svg))
+    assert "C" not in d and d.count("M") == "".join(p.get("d") for p in paths(full.svg)
+                                                     ).count("M")  # same shapes, no specks lost
+    assert iou(render_svg(small.svg, 256), render_svg(full.svg, 256)) > 0.93  # 5 px dots
+
+
+def test_live_previews_use_the_coarser_live_trace(tiny_backend):
+    from t2i_core.vector.result import LIVE_TRACE, trace_options_for
+
+    live = GenerateRequest(prompt="a red apple", model="live", vector=True)
+    assert trace_options_for(live) is LIVE_TRACE
+    assert trace_options_for(GenerateRequest(prompt="a red apple", vector=True)) == \
+        TraceOptions()
+    # the live trace of a drawing keeps its look: same colours, nearly the same shape
+    image = icon(badge)
+    fast, full = trace_rgba(image, 256, LIVE_TRACE), trace_rgba(image, 256)
+    assert fast.colours == full.colours
+    assert iou(render_svg(fast.svg, 256), render_svg(full.svg, 256)) > 0.97
+    assert len(fast.svg) < len(full.svg)

@@ -91,6 +91,11 @@ def tick() -> float | None:
         if job is s.plan_job:
             plan_finished(job, ev)
             continue
+        if job is s.upscale_job:
+            if job.on_finished is not None:
+                job.on_finished(job, ev)
+            _redraw()
+            continue
         if ev.type == "result":
             try:
                 store_results(job, ev)

@@ -70,6 +70,7 @@ if (VENDOR / "t2i_worker").is_dir():
         Progress,
         Queued,
         TrainResult,
+        UpscaleResult,
     )
 else:  # a source checkout: the project's worker package
     from worker.client import WorkerClient, WorkerError
@@ -91,9 +92,10 @@ else:  # a source checkout: the project's worker package
         Progress,
         Queued,
         TrainResult,
+        UpscaleResult,
     )
 
 __all__ = ["Cancelled", "Capabilities", "ConnectionSettings", "Failure", "GenerateParams",
            "GenerateResult", "Image", "LoraParam", "Message", "ModelEntry", "PlanResult",
-           "Progress", "Queued", "SettingsError", "TrainParams", "TrainResult", "WorkerClient",
-           "WorkerError", "default_connection_file", "read_connection_file"]
+           "Progress", "Queued", "SettingsError", "TrainParams", "TrainResult", "UpscaleResult",
+           "WorkerClient", "WorkerError", "default_connection_file", "read_connection_file"]

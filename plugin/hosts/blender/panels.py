@@ -49,6 +49,12 @@ def draw_panel(layout, context) -> None:
     row = col.row(align=True)
     row.operator("t2i.use_as_base_color", icon="MATERIAL")
     row.operator("t2i.image_plane", icon="MESH_PLANE")
+    row = col.row(align=True)  # a sharper, larger copy of the image, next to it
+    row.prop(settings, "upscale_scale", text="")
+    row.operator("t2i.upscale", icon="FULLSCREEN_ENTER")
+    if state.upscale_message:
+        for line in _wrap(state.upscale_message, 48)[:3]:
+            col.label(text=line)
 
 
 def draw_advanced(layout, context) -> None:

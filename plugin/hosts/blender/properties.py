@@ -107,6 +107,9 @@ class T2ISettings(bpy.types.PropertyGroup):
     strength: bpy.props.FloatProperty(name="Strength", default=0.6, min=0.0, max=1.0,
                                       description="0 keeps the init image, 1 ignores it")
     last_result: bpy.props.PointerProperty(name="Last result", type=bpy.types.Image)
+    upscale_scale: bpy.props.EnumProperty(
+        name="Scale", default="4", description="How many times larger Upscale makes the image",
+        items=[(str(s), f"{s}×", f"{s} times wider and higher") for s in (2, 4, 8, 16)])
     live: bpy.props.BoolProperty(
         name="Live", default=False, update=lambda self, context: _live_changed(self, context),
         description="A quick one-step preview (image 'T2I Live') follows the prompt as you "

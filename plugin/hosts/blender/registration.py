@@ -8,10 +8,10 @@ import bpy
 
 
 def _classes():
-    from . import operators, panels, preferences, properties
+    from . import operators, panels, preferences, properties, upscaling
 
     return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
-            *panels.CLASSES)
+            *upscaling.CLASSES, *panels.CLASSES)
 
 
 def register() -> None:

@@ -117,6 +117,31 @@ class PlanJob:
         self.state, self.error_code, self.error = "error", code, message
 
 
+@dataclass
+class UpscaleJob:
+    """One ``upscale`` request: the image datablock ``source`` enlarged ``scale`` times
+    (main thread only, like ``Job``; its events apply exactly as a plan's do)."""
+
+    source: str
+    scale: int
+    request: Any = None
+    state: str = "sending"
+    step: int = 0
+    total: int = 0
+    error: str = ""
+    error_code: str = ""
+    result: Message | None = None
+    output: str = ""  # the new image datablock, set by the add-on
+    # called with (job, terminal event) by the add-on's timer; set by whoever submitted the
+    # job (upscaling.py), so that the timer needs no import of the Upscale button's module
+    on_finished: Any = None
+
+    id = PlanJob.id
+    active = PlanJob.active
+    apply = PlanJob.apply
+    fail = PlanJob.fail
+
+
 class Session:
     """A ``WorkerClient`` plus the jobs submitted through it and what the worker offers."""
 
@@ -129,6 +154,7 @@ class Session:
         self.jobs: list[Job] = []
         self.train_job: TrainJob | None = None  # the latest training, running or finished
         self.plan_job: PlanJob | None = None  # the latest floor plan, running or finished
+        self.upscale_job: UpscaleJob | None = None  # the latest upscale, running or finished
         self.capabilities: Capabilities | None = None  # the worker's hello
         self.hellos = 0  # answers to ``hello`` applied so far (1 after connecting)
         self.connect_error = ""
@@ -214,8 +240,8 @@ class Session:
     @property
     def busy(self) -> bool:
         """Anything under way: the add-on polls often and keeps this session."""
-        return bool(self.active_jobs) or self.training or (
-            self.plan_job is not None and self.plan_job.active)
+        return bool(self.active_jobs) or self.training or any(
+            j is not None and j.active for j in (self.plan_job, self.upscale_job))
 
     # --- floor plans ---------------------------------------------------------------------------
 
@@ -226,6 +252,22 @@ class Session:
         try:
             job.request = self.client.request("plan", body,
                                               on_event=lambda ev: self._events.put((job, ev)))
+        except WorkerError as e:
+            job.fail(e.code, e.message)
+        return job
+
+    # --- upscaling -----------------------------------------------------------------------------
+
+    def submit_upscale(self, source: str, width: int, height: int, rgba8: bytes,
+                       scale: int, on_finished: Any = None) -> UpscaleJob:
+        """Queue an ``upscale`` of top-down RGBA8 pixels (the image datablock ``source``);
+        returns at once. One at a time: the panel's button waits for the last one."""
+        job = UpscaleJob(source, scale, on_finished=on_finished)
+        self.upscale_job = job
+        try:
+            job.request = self.client.submit_upscale(
+                Image((height, width, 4), rgba8, "image"), scale,
+                on_event=lambda ev: self._events.put((job, ev)))
         except WorkerError as e:
             job.fail(e.code, e.message)
         return job
@@ -270,7 +312,7 @@ class Session:
                 tuple((j.id, j.state, j.step, j.position) for j in self.jobs[-3:]),
                 (t.id, t.state, t.phase, t.step, t.loss) if t is not None else None)
 
-    def poll(self) -> list[tuple[Job | TrainJob | None, Message]]:
+    def poll(self) -> list[tuple[Job | TrainJob | PlanJob | UpscaleJob | None, Message]]:
         """Main thread: apply the events that arrived; return the terminal ones in order
         (``(None, msg)`` is the answer to ``hello``)."""
         finished: list[tuple[Job | TrainJob | None, Message]] = []
@@ -289,7 +331,7 @@ class Session:
                     self.connect_error = ev.type
                 finished.append((None, ev))
                 continue
-            if isinstance(job, PlanJob | TrainJob):
+            if isinstance(job, PlanJob | TrainJob | UpscaleJob):
                 job.apply(ev)
                 if isinstance(ev.reply, TrainResult):
                     self._adapter_added(ev.reply)

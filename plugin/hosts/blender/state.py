@@ -16,3 +16,4 @@ last_info: str = ""
 shown: tuple = ()  # the session state the panels last drew (redraw only on change)
 train_error: str = ""  # why the Train button refused (shown in the Train panel)
 plan_message = ""  # the Plan sub-panel's last word (result summary or error)
+upscale_message = ""  # the Upscale row's last word (the new image, or why not)
