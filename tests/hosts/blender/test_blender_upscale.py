@@ -6,14 +6,19 @@ an impossible size is refused with a message that says what to do."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_host import REPO, SCRIPTS, blender_env, blender_or_fail, blender_rgba8, run_blender
-from test_blender_vector import checkout_python
+from blender_host import (
+    SCRIPTS,
+    blender_env,
+    blender_or_fail,
+    blender_rgba8,
+    build_addon,
+    checkout_python,
+    run_blender,
+)
 
 pytestmark = pytest.mark.slow
 SIDE = 32
@@ -32,11 +37,7 @@ def badge() -> np.ndarray:
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     blender_or_fail()
     tmp = tmp_path_factory.mktemp("blender_upscale")
-    zip_path = tmp / "t2i_studio-blender.zip"
-    built = subprocess.run([sys.executable, "-m", "worker.cli", "package", "blender", "-o",
-                            str(zip_path)], cwd=REPO, capture_output=True, text=True,
-                           timeout=300)
-    assert built.returncode == 0, built.stdout + built.stderr
+    zip_path = build_addon(tmp / "t2i_studio-blender.zip")
     out = tmp / "out"
     out.mkdir()
     floats = (badge()[::-1].astype(np.float32) / 255).ravel().tolist()  # bottom-up
