@@ -146,6 +146,50 @@ def grid(backend, out: Path, cell: int = 64) -> None:
     img.save(out)
 
 
+def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: int,
+                 arms: dict[str, tuple[np.ndarray, list[str]]], first: int) -> dict:
+    """R-precision (R=1 among min(100, prompts) candidates) of each arm's images with one
+    evaluation encoder, three ways:
+
+    - against the prompts without their colour word ("is it still an airplane?");
+    - against the prompt each image was made from, with the 99 rival prompts given the *same*
+      colour word (the colour cannot help pick the right one: "the airplane, among navy
+      things?");
+    - on silhouettes (opaque pixels black: the subject alone, colour ignored).
+    """
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    enc = EvalEncoder(encoder_path)
+    sets = candidate_sets(len(plain), min(100, len(plain)))
+    text = enc.texts(plain)
+    colour_text = {c: enc.texts([coloured(p, c) for p in plain]) for c in sorted(set(names))}
+
+    def rp(images: np.ndarray, n_prompts: int, shape_only: bool = False) -> float:
+        if shape_only:
+            images = np.concatenate([np.zeros_like(images[..., :3]), images[..., 3:]], -1)
+        owner = np.repeat(np.arange(n_prompts), seeds)
+        return round(r_precision(enc.images(images), owner, text, sets), 4)
+
+    def rp_own_colour(images: np.ndarray, n_prompts: int) -> float:
+        emb, hits = enc.images(images), 0
+        for row, p in enumerate(np.repeat(np.arange(n_prompts), seeds)):
+            cand = torch.from_numpy(sets[p])
+            hits += int(torch.argmax(emb[row] @ colour_text[names[p]][cand].T).item() == 0)
+        return round(hits / len(emb), 4)
+
+    out: dict[str, float] = {"encoder": encoder_path.name}
+    for name, (images, prompts) in arms.items():
+        n = len(prompts)
+        out[name] = rp(images, n)
+        out[f"silhouette_{name}"] = rp(images, n, True)
+        if "colour_words" in name:
+            out[f"{name}_against_own_prompt"] = rp_own_colour(images, n)
+    n_first = first // seeds
+    for name in ("plain", "colour_words"):
+        out[f"{name}_first_prompts"] = rp(arms[name][0][:first], n_first)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=100,
@@ -158,6 +202,9 @@ def main() -> None:
     ap.add_argument("--grid", default=str(REPO / "docs" / "colour_words.png"),
                     help="the sample grid image; \"\" for none")
     ap.add_argument("--grid-only", action="store_true", help="make the grid image and stop")
+    ap.add_argument("--also-encoder", type=Path, default=None,
+                    help="a second evaluation encoder to score R-precision with, e.g. one "
+                         "trained with colour_share > 0 (t2i_core/eval/clip_encoder.py)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     plain = [p for p, _ in load_prompts()][: args.prompts]
@@ -187,31 +234,14 @@ def main() -> None:
     neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red", label="-n red")
     red = [target_hue("red")] * neg_n
 
-    from t2i_core.eval.clip_encoder import EvalEncoder
-
-    enc = EvalEncoder(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors")
-    text = enc.texts(plain)  # the subject: R-precision asks "is it still an airplane?"
-    sets = candidate_sets(len(plain), min(100, len(plain)))
-    of = np.repeat(np.arange(len(plain)), args.seeds)
-    of_off = np.repeat(np.arange(off_n), args.seeds)
-
-    def rp(images: np.ndarray, owner: np.ndarray, shape_only: bool = False) -> float:
-        if shape_only:  # the drawing's silhouette: opaque pixels black, colour ignored
-            images = np.concatenate([np.zeros_like(images[..., :3]), images[..., 3:]], -1)
-        return round(r_precision(enc.images(images), owner, text, sets), 4)
-
     first = off_n * args.seeds
-    r_prec = {
-        "plain": rp(img_plain, of), "colour_words": rp(img_colour, of),
-        "plain_first_prompts": rp(img_plain[:first], of_off),
-        "colour_words_first_prompts": rp(img_colour[:first], of_off),
-        "colour_step_off_first_prompts": rp(img_off, of_off),
-        "silhouette_plain": rp(img_plain, of, True),
-        "silhouette_colour_words": rp(img_colour, of, True),
-        "silhouette_colour_step_off_first_prompts": rp(img_off, of_off, True),
-        "silhouette_plain_first_prompts": rp(img_plain[:first], of_off, True),
-        "live_plain": rp(live_plain, of), "live_colour_words": rp(live_colour, of),
-    }
+    arms = {"plain": (img_plain, plain), "colour_words": (img_colour, plain),
+            "colour_step_off_first_prompts": (img_off, plain[:off_n]),
+            "live_plain": (live_plain, plain), "live_colour_words": (live_colour, plain)}
+    r_prec = r_precisions(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors", plain,
+                          names, args.seeds, arms, first)
+    r_prec_robust = (r_precisions(args.also_encoder, plain, names, args.seeds, arms, first)
+                     if args.also_encoder else {})
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
@@ -243,7 +273,15 @@ def main() -> None:
         "adherence_live_baseline_without_colour_word": share(live_plain, hues, args.seeds),
         "adherence_per_colour": per_colour,
         "r_precision": r_prec,
+        "r_precision_also_encoder": r_prec_robust,
+        # the bar: colour-word images against the subject's prompt, vs the plain images
         "r_precision_difference": round(r_prec["colour_words"] - r_prec["plain"], 4),
+        "live_r_precision_difference": round(
+            r_prec["live_colour_words"] - r_prec["live_plain"], 4),
+        "own_prompt_r_precision_difference": round(
+            r_prec["colour_words_against_own_prompt"] - r_prec["plain"], 4),
+        "also_encoder_r_precision_difference": round(
+            r_prec_robust["colour_words"] - r_prec_robust["plain"], 4) if r_prec_robust else None,
         "silhouette_r_precision_difference": round(
             r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
         "negative_red_prompts": neg_n,

@@ -117,3 +117,33 @@ def test_slim_checkpoint_resumes(tiny_data, tmp_path, text_encoder):
     assert out["steps"] == 9 and np.isfinite(out["loss"])
     with safe_open(str(cont / "denoiser.ckpt.safetensors"), framework="pt") as f:
         assert f.get_tensor("ema.pos").dtype == torch.float32  # back to full precision
+
+
+def test_colour_jitter_inks_glyphs_turns_hues_and_keeps_shapes():
+    """The evaluation encoder's optional colour augmentation: alpha (the shape) never
+    changes; a black glyph gets one coloured ink; a colour drawing keeps its grey levels;
+    share 0 changes nothing and draws no random numbers."""
+    import numpy as np
+
+    from t2i_core.eval.clip_encoder import colour_jitter
+
+    glyph = np.zeros((32, 32, 4), np.uint8)
+    glyph[8:24, 8:24, 3] = 255  # a black square
+    colour = np.zeros((32, 32, 4), np.uint8)
+    colour[..., 3] = 255
+    colour[:, :16, :3] = (220, 40, 40)
+    colour[:, 16:, :3] = (40, 40, 220)
+    batch = np.stack([glyph, colour])
+
+    rng = np.random.default_rng(0)
+    assert np.array_equal(colour_jitter(batch, rng, 0.0), batch)
+    assert rng.random() == np.random.default_rng(0).random()  # the stream is untouched
+
+    out = colour_jitter(batch, np.random.default_rng(1), 1.0)
+    assert np.array_equal(out[..., 3], batch[..., 3])
+    ink = out[0, 8:24, 8:24, :3].reshape(-1, 3)
+    assert (ink == ink[0]).all() and np.ptp(ink[0].astype(int)) > 0  # one ink, not grey
+    grey = batch[1, ..., :3].astype(float).mean(-1)
+    # the turn keeps each pixel's grey level, up to rounding and clipping at 0 and 255
+    assert np.abs(out[1, ..., :3].astype(float).mean(-1) - grey).max() <= 4.0
+    assert not np.array_equal(out[1], batch[1])
