@@ -129,11 +129,7 @@ LEVELS = {
 }
 # Loops in parts that another change owns, each with the reason it is still here. A loop
 # that is gone must be removed from this list (the test says so).
-KNOWN_LOOPS: dict[frozenset[str], str] = {
-    frozenset({"worker.cluster.gateway", "worker.cluster.node_events",
-               "worker.cluster.report"}):
-        "the gateway's mixins name Gateway under TYPE_CHECKING (worker/cluster/, issue 18)",
-}
+KNOWN_LOOPS: dict[frozenset[str], str] = {}
 
 
 def _graph():
@@ -203,8 +199,7 @@ def _ability_members() -> set[str]:
 
 
 # Look-ups by name in parts another change owns (file, name): the fix is one isinstance.
-KNOWN_BY_NAME = {("worker/cluster/node.py", "describe"):
-                 "isinstance(backend, SupportsLazyListing) (worker/cluster/, issue 18)"}
+KNOWN_BY_NAME: dict[tuple[str, str], str] = {}
 
 
 def test_no_backend_ability_is_found_by_name():

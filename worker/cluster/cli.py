@@ -94,8 +94,9 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _gateway(args: argparse.Namespace) -> int:
     from worker.__main__ import _backend_options
-    from worker.cluster.gateway import Gateway, GatewayConfig
+    from worker.cluster.gateway import Gateway
     from worker.cluster.pool import PoolConfig
+    from worker.cluster.state import GatewayConfig
     from worker.models import DEFAULT_BACKENDS
     from worker.security import SecurityError, is_loopback, new_token
 

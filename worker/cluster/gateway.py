@@ -22,8 +22,6 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import zmq
 
@@ -32,28 +30,13 @@ from worker import protocol as P
 from worker.accept import decode_request
 from worker.cluster.edge import Catalog, Refused, accept
 from worker.cluster.node_events import NodeEvents
-from worker.cluster.pool import NodePool, PoolConfig
+from worker.cluster.pool import NodePool
 from worker.cluster.scheduler import ClusterJob, Scheduler
+from worker.cluster.state import GatewayConfig
 from worker.cluster.store import JobStore
 from worker.security import SecurityError, is_loopback, token_ok
 
 log = logging.getLogger("worker.cluster")
-
-
-@dataclass
-class GatewayConfig:
-    bind: str = "tcp://127.0.0.1:0"
-    token: str = ""
-    keys_dir: Path | None = None  # artists' CURVE keys (keys.py); required off loopback
-    state_dir: Path = field(default_factory=lambda: Path("t2i-gateway"))
-    connection_file: Path | None = None
-    pool: PoolConfig = field(default_factory=PoolConfig)
-    heartbeat_interval: float = 0.5
-    client_timeout: float = 10.0
-    per_artist_limit: int = 256
-    max_training: int | None = None
-    restore_grace: float = 15.0  # restored jobs whose client does not come back are dropped
-    position_interval: float = 0.5
 
 
 class Gateway(NodeEvents):

@@ -162,8 +162,10 @@ def _frames(msg: P.Message) -> list[bytes]:
 def _loaded_at_start(cache: ModelCache) -> list[str]:
     """Models whose weights are in memory once the cache has loaded: those of backends that
     load eagerly (``models()``); a backend with ``describe()`` loads on first use."""
+    from t2i_core.abilities import SupportsLazyListing
+
     return [m["id"] for m in cache.model_dicts()
-            if not callable(getattr(cache.backends.get(m["backend"]), "describe", None))]
+            if not isinstance(cache.backends.get(m["backend"]), SupportsLazyListing)]
 
 
 def _ray_node_id() -> str:

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
 
 import zmq
 
 from worker import protocol as P
 from worker.cluster.scheduler import UPSCALE, ClusterJob
-
-if TYPE_CHECKING:
-    from worker.cluster.gateway import Gateway
+from worker.cluster.state import GatewayState
 
 log = logging.getLogger("worker.cluster")
 
 
-class NodeEvents:
-    def _drain_inbox(self: Gateway) -> None:
+class NodeEvents(GatewayState):
+    def _drain_inbox(self) -> None:
         for _ in range(1000):
             try:
                 frames = self.inbox.recv_multipart(zmq.NOBLOCK)
@@ -56,7 +53,7 @@ class NodeEvents:
                 self.ray_error = frames[1].decode()
                 self._unpark()
 
-    def _on_event(self: Gateway, uid: str, run: str, terminal: bool, frames: list[bytes]) -> None:
+    def _on_event(self, uid: str, run: str, terminal: bool, frames: list[bytes]) -> None:
         job = self.jobs.get(uid)
         if job is None or job.state != "running" or str(job.run) != run:
             return  # a dispatch that was given up (its node was declared lost)
@@ -78,7 +75,7 @@ class NodeEvents:
         self._end(job, frames=frames)
         self.jobs_done += 1
 
-    def _on_node_up(self: Gateway, slot: str, info: dict) -> None:
+    def _on_node_up(self, slot: str, info: dict) -> None:
         usable, problems = self.catalog.update(slot, info)
         for p in problems:
             log.warning("%s", p)
@@ -90,7 +87,7 @@ class NodeEvents:
                  ", ".join(usable))
         self._unpark()
 
-    def _requeue(self: Gateway, job: ClusterJob, reason: str) -> None:
+    def _requeue(self, job: ClusterJob, reason: str) -> None:
         """Its node died: the job runs again on another node (a training job resumes from
         its last checkpoint); the client sees ``queued`` again, then the job continue."""
         self.scheduler.node_down(job.node)

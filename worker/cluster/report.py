@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from worker import __version__
 from worker import protocol as P
-
-if TYPE_CHECKING:
-    from worker.cluster.gateway import Gateway
+from worker.cluster.state import GatewayState
 
 
-def capabilities(gw: Gateway) -> dict:
+def capabilities(gw: GatewayState) -> dict:
     infos = list(gw.catalog.infos.values())
     devices = sorted({str(i.get("device", "cpu")) for i in infos})
     errors = sorted({i["load_error"] for i in infos if i.get("load_error")})
@@ -42,7 +39,7 @@ def capabilities(gw: Gateway) -> dict:
             "cluster": {"nodes": len(infos), "up": sum(n.up for n in gw.scheduler.nodes.values())}}
 
 
-def status(gw: Gateway) -> dict:
+def status(gw: GatewayState) -> dict:
     sched = gw.scheduler
     nodes = []
     for name, node in sorted(sched.nodes.items()):
