@@ -117,7 +117,7 @@ def test_a_node_dies_mid_training_training_resumes_and_matches(ray_cluster, gate
 
 
 def test_a_gateway_restart_loses_no_queued_job(ray_cluster, gateway, monkeypatch):
-    import worker.client
+    import worker.connection
 
     seen: list[tuple[float, str, str]] = []  # every event the client decodes (diagnostics)
 
@@ -126,7 +126,7 @@ def test_a_gateway_restart_loses_no_queued_job(ray_cluster, gateway, monkeypatch
         seen.append((round(time.monotonic(), 3), msg.type, msg.id))
         return msg
 
-    monkeypatch.setattr(worker.client, "decode", decode)
+    monkeypatch.setattr(worker.connection, "decode", decode)
     client = WorkerClient(endpoint=gateway.endpoint, token=gateway.token, spawn=False)
     try:
         client.hello(timeout=60)

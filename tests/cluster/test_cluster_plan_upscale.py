@@ -69,7 +69,7 @@ def test_an_upscale_runs_on_a_node_and_matches_the_library(gateway):
     client = WorkerClient(endpoint=gateway.endpoint, token=gateway.token, spawn=False)
     try:
         hello = client.hello(timeout=60)
-        assert [u["id"] for u in hello["upscalers"]] == ["builtin"]
+        assert [u.id for u in hello.upscalers] == ["builtin"]
         events: list[P.Message] = []
         res = client.submit_upscale(ring_icon(), 4, on_event=events.append).result(120)
     finally:
@@ -77,7 +77,7 @@ def test_an_upscale_runs_on_a_node_and_matches_the_library(gateway):
     assert events[0].type == "queued"
     (out,) = res.images
     assert out.name == "image" and out.shape == (64, 64, 4)
-    assert res.body["method"] == hello["upscalers"][0]["kind"]
+    assert res.body["method"] == hello.upscalers[0].kind
     assert res.body["cluster"]["node"].startswith("t2i-node-")
     assert np.array_equal(out.to_numpy(), Enhancer().upscale(ring_icon(), 4))
 
