@@ -36,10 +36,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2i_core.finetune import lora
+from t2i_core.finetune import look, lora
 from t2i_core.finetune.augment import augment, centre
 from t2i_core.finetune.dataset import FolderData
 from t2i_core.finetune.request import TrainRequest
+from t2i_core.models.autoencoder import to_pixels
 from t2i_core.retrieval import STYLES
 from t2i_core.text_augment import augment as augment_caption
 
@@ -110,6 +111,8 @@ class BuiltinTrainable:
         self.prior_nb = torch.topk(sims, min(CONTENT_TOP, len(m.index)), dim=1).indices
         self.denoiser = lora.inject(copy.deepcopy(m.denoiser), r.rank, r.alpha,
                                     r.layers).train()
+        # the style-only path: the folder's colour and shading statistics (look.py)
+        self.look = look.learn(to_pixels(centre(self.images)).numpy())
         self.k = m.denoiser.cfg.neighbours
 
     def _nearest_memory(self, latents: torch.Tensor) -> torch.Tensor:
@@ -197,11 +200,13 @@ class BuiltinTrainable:
     def style_ref(self, weight: float):
         from t2i_core.finetune.adapters import StyleRef
 
-        return StyleRef(self.style, self.request.trigger.strip(), weight, self.centroid)
+        return StyleRef(None if self.look else self.style, self.request.trigger.strip(),
+                        weight, self.centroid, self.look or None)
 
     def adapter(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         tensors = {k: v.half() for k, v in lora.extract(self.denoiser).items()}
         tensors["style.centroid"] = self.centroid.half()  # a mean look, not an image
+        tensors |= self.look  # colour tables per folder image (4 x 4 colours), not images
         extra = {"modelspec.architecture": "t2i-studio-builtin/lora",
                  "modelspec.implementation": "t2i-studio", "modelspec.resolution": "32x32",
                  "ss_network_dim": str(self.request.rank),
