@@ -22,7 +22,11 @@ docs/finetune.md). This recipe keeps content and style on separate paths:
   embeddings named the subject best, docs/finetune.md). The folder item's neighbours are
   drawn for that caption, from the base memory's entries of the folder's own kind (emoji /
   colour icon / line icon, found the same way), exactly as generation draws them;
-- at generation the weight scales the LoRA delta continuously (0 = the base model exactly).
+- **the look** (``look.py``): per folder image, its colours by distance to the shape's edge
+  and height (16 colours, no layout), stored in the adapter and painted after decoding on
+  the base model's shape; this is the part that carries a theme's palette, rim and shading;
+- at generation the weight scales the LoRA delta and the look's share continuously
+  (0 = the base model exactly).
 
 Text augmentation and caption dropout (the CFG branch) as in the base recipe.
 """
