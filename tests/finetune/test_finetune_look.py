@@ -51,11 +51,15 @@ def test_the_tables_hold_the_folders_rim_fill_and_shading():
 def test_the_shape_is_kept_and_only_its_colour_changes():
     glyph = _glyph()
     tables = look.learn(np.stack([_icon((10, 10, 10), (30, 160, 60))] * 2))
-    out = look.apply([glyph], [7], [(tables, 1.0)])[0]
+    out = look.stylise(glyph, look.table_for(tables["look.tables"], 7),
+                       float(tables["look.detail"][0]))  # the full look
     filled = np.zeros((32, 32), bool)
     filled[4:28, 4:28] = True
     assert (out[..., 3][~filled] == 0).all()  # nothing drawn outside the subject's shape
     assert (out[..., 3][filled] == 255).all()  # a closed outline becomes a filled shape
+    at_one = look.apply([glyph], [7], [(tables, 1.0)])[0]  # weight 1: STRENGTH of it
+    assert (at_one[..., 3][~filled] == 0).all()
+    assert (at_one[..., 3][filled] >= round(255 * look.STRENGTH) - 1).all()
     inside = out[12, 12, :3].astype(int)
     assert inside[1] > inside[0] + 60 and inside[1] > inside[2] + 60  # the folder's green
     line = out[15, 16, :3].astype(int)
