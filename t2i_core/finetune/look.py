@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 EDGE_BINS = np.array([1.5, 2.5, 4.0])  # px at 32 px: rim, next ring, inner ring, interior
 HEIGHT_BINS = 4
@@ -43,6 +42,8 @@ STRENGTH = 0.85
 
 def _bins(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel of ``mask`` (H, W bool): edge-distance bin and height bin in its box."""
+    from scipy import ndimage  # imported when first painted: the worker starts without it
+
     dist = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
     e = np.digitize(dist, EDGE_BINS)
     rows = np.nonzero(mask.any(axis=1))[0]
@@ -94,6 +95,8 @@ def learn(images: np.ndarray) -> dict[str, torch.Tensor]:
 
 def stylise(image: np.ndarray, table: np.ndarray, detail: float) -> np.ndarray:
     """One (32, 32, 4) uint8 picture painted with one look table (its full strength)."""
+    from scipy import ndimage
+
     rgb = image[..., :3].astype(np.float64) / 255.0
     alpha = image[..., 3].astype(np.float64) / 255.0
     drawn = alpha >= 0.5
