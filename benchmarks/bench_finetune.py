@@ -75,14 +75,25 @@ def bench_folder(backend, enc, name: str, folder: Path, args, overrides: dict) -
     print(f"[{name}] trained {res.steps} steps in {out['train_seconds']} s", flush=True)
 
     meas = FolderMeasure(enc, folder_at_32(folder))
+    others = [FolderMeasure(enc, folder_at_32(build_theme_folder(o, folder.parent / o)))
+              for o in THEMES if o != name]
     prompts = test_prompts(args.prompts)
     ids = list(range(len(prompts)))
     base = generate(backend, prompts, ids, trigger, args.seeds, [])
     after = generate(backend, prompts, ids, trigger, args.seeds, [LoraRef(name, 1.0)])
     zero = generate(backend, prompts[:3], ids[:3], trigger, args.seeds, [LoraRef(name, 0.0)])
     out["weight0_equals_base"] = bool(np.array_equal(zero, base[: 3 * args.seeds]))
-    out["base"] = meas.all(base, prompts, args.seeds)
-    out["weight1"] = meas.all(after, prompts, args.seeds)
+    runs = {"base": base, "weight1": after}
+    if args.parts:  # its look alone; without its look (= the previous recipe: LoRA + the
+        # switch of retrieval to the folder's kind of picture), in the same run
+        runs |= {part: generate(backend, prompts, ids, trigger, args.seeds,
+                                [LoraRef(split_adapter(backend, name, part), 1.0)])
+                 for part in ("look_only", "previous")}
+    for key, imgs in runs.items():
+        out[key] = meas.all(imgs, prompts, args.seeds)
+        out[key]["theme_accuracy"] = round(meas.theme_accuracy(imgs, others), 4)
+    flagged = meas.flagged(after)
+    out["weight1_flagged"] = [int(i) for i in flagged]
     # the dial, on an even spread of the prompts (same prompts and seeds at every weight)
     step = max(1, len(prompts) // args.dial_prompts)
     sub = ids[::step][: args.dial_prompts]
@@ -112,10 +123,27 @@ def bench_folder(backend, enc, name: str, folder: Path, args, overrides: dict) -
     }
     print(json.dumps(out), flush=True)
     grid_ids = [len(prompts) + j for j in range(len(GRID_PROMPTS))]
+    out["_flagged"] = after[flagged] if len(flagged) else np.zeros((0, 32, 32, 4), np.uint8)
     out["_grid"] = [folder_at_32(folder)] + [
         generate(backend, GRID_PROMPTS, grid_ids, trigger, 2, loras)
         for loras in ([], [LoraRef(name, 0.5)], [LoraRef(name, 1.0)])]
     return out
+
+
+def split_adapter(backend, name: str, part: str) -> str:
+    """A copy of adapter ``name`` with only its look ("look_only") or without it
+    ("previous"), written next to it; returns the copy's name."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = backend.adapter_library.path_of(name)
+    drop = "look." if part == "previous" else ".lora_"
+    tensors = {k: v for k, v in load_file(str(path)).items() if drop not in k}
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    copy = f"{name}-{part}".replace("_", "-")
+    save_file(tensors, str(path.with_name(f"{copy}.safetensors")), metadata=meta)
+    return copy
 
 
 def draw_grid(path: Path, results: list[dict], cell: int = 48) -> None:
@@ -168,6 +196,9 @@ def main() -> int:
                        ("learning-rate", float), ("layers", str), ("prior", float)):
         ap.add_argument(f"--{flag}", type=kind, default=None, help="recipe override")
     ap.add_argument("--no-auto-captions", action="store_true")
+    ap.add_argument("--parts", action="store_true",
+                    help="also measure the adapter's look alone and the adapter without its "
+                         "look (the previous recipe)")
     ap.add_argument("--draw-from", type=Path, nargs="+", default=None,
                     help="only draw the grid from earlier runs' --json files (one per folder, "
                          "run in parallel), and merge their numbers into --json")
@@ -195,7 +226,8 @@ def main() -> int:
     draw_grid(args.grid, results)
     summary = {"machine": f"{os.cpu_count()} cores (shared), torch threads {args.threads}",
                "prompts": args.prompts, "seeds": args.seeds, "dial_prompts": args.dial_prompts,
-               "folders": [{k: v for k, v in r.items() if k != "_grid"} for r in results],
+               "folders": [{k: v for k, v in r.items() if not k.startswith("_")}
+                           for r in results],
                "grid": str(args.grid)}
     text = json.dumps(summary, indent=1)
     print(text)
@@ -204,7 +236,8 @@ def main() -> int:
         args.json.write_text(text + "\n")
         np.savez_compressed(args.json.with_suffix(".npz"),
                             **{f"{r['folder']}_{i}": a for r in results
-                               for i, a in enumerate(r["_grid"])})
+                               for i, a in enumerate(r["_grid"])},
+                            **{f"{r['folder']}_flagged": r["_flagged"] for r in results})
     return 0
 
 

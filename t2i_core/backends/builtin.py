@@ -37,6 +37,7 @@ from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
+from t2i_core.finetune.look import apply as apply_looks
 from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels
@@ -200,7 +201,8 @@ class BuiltinBackend:
             # The adapter's kind of picture is used for this image when its own draw falls
             # below the adapters' weight: the share of images grows with the weight, and one
             # seed keeps its base retrieval up to some weight, then switches for good.
-            switched = bool(styles) and _draw_below(seed, strength)
+            # An adapter with a look (finetune/look.py) keeps the base model's retrieval.
+            switched = any(s.retrieval_style for s in styles) and _draw_below(seed, strength)
             nb = m.index.query(query.embeddings[0], k, rng,
                                wanted if switched else base_explicit,
                                top_k=int(opts["top_k"]), temperature=float(opts["temperature"]),
@@ -260,6 +262,10 @@ class BuiltinBackend:
                    is_cancelled=cancel.is_set if cancel is not None else None,
                    shift=float(m.meta.get("shift", 1.0)))
         pixels = to_pixels(m.ae.decode(z)).numpy()
+        looks = [(s.look, s.weight) for s in styles if s.look]
+        if looks:  # the folders' colour and shading on the base model's shapes (the dial)
+            pixels = np.stack(apply_looks(list(pixels), [req.seed + i for i in
+                                                         range(len(pixels))], looks))
         pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
         out = [enlarge_rgba(p, req.width) for p in pixels]  # sharp: the learned upscaler
         if req.mask is not None and req.init_image is not None:  # exact pixels outside the mask

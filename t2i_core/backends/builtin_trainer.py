@@ -22,7 +22,11 @@ docs/finetune.md). This recipe keeps content and style on separate paths:
   embeddings named the subject best, docs/finetune.md). The folder item's neighbours are
   drawn for that caption, from the base memory's entries of the folder's own kind (emoji /
   colour icon / line icon, found the same way), exactly as generation draws them;
-- at generation the weight scales the LoRA delta continuously (0 = the base model exactly).
+- **the look** (``look.py``): per folder image, its colours by distance to the shape's edge
+  and height (16 colours, no layout), stored in the adapter and painted after decoding on
+  the base model's shape; this is the part that carries a theme's palette, rim and shading;
+- at generation the weight scales the LoRA delta and the look's share continuously
+  (0 = the base model exactly).
 
 Text augmentation and caption dropout (the CFG branch) as in the base recipe.
 """
@@ -36,10 +40,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2i_core.finetune import lora
+from t2i_core.finetune import look, lora
 from t2i_core.finetune.augment import augment, centre
 from t2i_core.finetune.dataset import FolderData
 from t2i_core.finetune.request import TrainRequest
+from t2i_core.models.autoencoder import to_pixels
 from t2i_core.retrieval import STYLES
 from t2i_core.text_augment import augment as augment_caption
 
@@ -110,6 +115,8 @@ class BuiltinTrainable:
         self.prior_nb = torch.topk(sims, min(CONTENT_TOP, len(m.index)), dim=1).indices
         self.denoiser = lora.inject(copy.deepcopy(m.denoiser), r.rank, r.alpha,
                                     r.layers).train()
+        # the style-only path: the folder's colour and shading statistics (look.py)
+        self.look = look.learn(to_pixels(centre(self.images)).numpy())
         self.k = m.denoiser.cfg.neighbours
 
     def _nearest_memory(self, latents: torch.Tensor) -> torch.Tensor:
@@ -197,11 +204,13 @@ class BuiltinTrainable:
     def style_ref(self, weight: float):
         from t2i_core.finetune.adapters import StyleRef
 
-        return StyleRef(self.style, self.request.trigger.strip(), weight, self.centroid)
+        return StyleRef(None if self.look else self.style, self.request.trigger.strip(),
+                        weight, self.centroid, self.look or None)
 
     def adapter(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         tensors = {k: v.half() for k, v in lora.extract(self.denoiser).items()}
         tensors["style.centroid"] = self.centroid.half()  # a mean look, not an image
+        tensors |= self.look  # colour tables per folder image (4 x 4 colours), not images
         extra = {"modelspec.architecture": "t2i-studio-builtin/lora",
                  "modelspec.implementation": "t2i-studio", "modelspec.resolution": "32x32",
                  "ss_network_dim": str(self.request.rank),

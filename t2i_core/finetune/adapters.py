@@ -27,14 +27,17 @@ MERGED_CACHE = 2
 
 @dataclass
 class StyleRef:
-    """What an active adapter asks of retrieval: draw the base memory's neighbours from the
-    folder's kind of picture (``retrieval_style``: emoji / color / icon) unless the prompt
-    names one, ignoring the trigger phrase when reading the prompt for a style."""
+    """What an active adapter asks of generation. An adapter with a ``look`` (the folder's
+    colour statistics, ``look.py``) paints the base model's picture after decoding and leaves
+    retrieval as it is; an older one without asks retrieval for the folder's kind of picture
+    (``retrieval_style``: emoji / color / icon) unless the prompt names one. Either way the
+    trigger phrase is not read as a style request."""
 
     retrieval_style: str | None
     trigger: str
     weight: float
     centroid: torch.Tensor | None = None  # the folder's mean look (unit latent), if known
+    look: dict[str, torch.Tensor] | None = None  # ``look.*`` tensors, if the adapter has them
 
 
 @dataclass
@@ -46,11 +49,14 @@ class LoadedAdapter:
     tensors: dict[str, torch.Tensor]
     scale: float  # alpha / rank
     centroid: torch.Tensor | None = None
+    look: dict[str, torch.Tensor] | None = None
 
     def style_ref(self, weight: float) -> StyleRef:
         style = self.meta.get("retrieval_style")
-        return StyleRef(style if style in STYLES else None, str(self.meta.get("trigger", "")),
-                        weight, self.centroid)
+        if self.look or style not in STYLES:  # a look keeps the base model's retrieval
+            style = None
+        return StyleRef(style, str(self.meta.get("trigger", "")), weight, self.centroid,
+                        self.look)
 
 
 @dataclass
@@ -93,10 +99,12 @@ class AdapterCache:
         # an older adapter's "memory.*" (the folder's own latents) is ignored on purpose: as
         # neighbours and start they made the model re-draw the folder (docs/finetune.md)
         centroid = tensors.get("style.centroid")
+        look = {k: v.float() for k, v in tensors.items() if k.startswith("look.")}
         loaded = LoadedAdapter(name, path, stamp, meta,
                                {k: v for k, v in tensors.items() if ".lora_" in k},
                                float(meta.get("alpha", rank)) / rank,
-                               None if centroid is None else centroid.float().flatten())
+                               None if centroid is None else centroid.float().flatten(),
+                               look or None)
         self._files[name] = loaded
         return loaded
 

@@ -1,0 +1,105 @@
+"""The style-only path (t2i_core/finetune/look.py): a folder's colour and shading learned as
+tables, painted on the base model's shapes; the weight is a dial; the shape is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from finetune_helpers import quick
+from safetensors.torch import load_file
+
+from t2i_core.backends.base import GenerateRequest, LoraRef
+from t2i_core.finetune import look
+from t2i_core.finetune.job import train
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _icon(rim: tuple, fill: tuple, top: tuple | None = None) -> np.ndarray:
+    """A 32 px rounded shape: a 1 px rim of one colour around a fill (lighter on top)."""
+    img = np.zeros((32, 32, 4), np.uint8)
+    img[6:26, 6:26] = (*rim, 255)
+    img[7:25, 7:25] = (*fill, 255)
+    if top is not None:
+        img[7:12, 7:25] = (*top, 255)
+    return img
+
+
+def _glyph() -> np.ndarray:
+    """A black line drawing as the base model draws one: a closed outline and a cross."""
+    img = np.zeros((32, 32, 4), np.uint8)
+    img[4:28, 4:28] = (0, 0, 0, 255)
+    img[6:26, 6:26] = 0  # a hole: the outline is 2 px wide
+    img[15:17, 8:24] = (0, 0, 0, 255)  # an inner line
+    return img
+
+
+def test_the_tables_hold_the_folders_rim_fill_and_shading():
+    folder = np.stack([_icon((20, 20, 20), (200, 40, 40), top=(250, 150, 150))] * 3)
+    t = look.learn(folder)
+    tables = t["look.tables"].numpy()
+    assert tables.shape == (3, len(look.EDGE_BINS) + 1, look.HEIGHT_BINS, 3)
+    rim, inner = tables[0, 0].mean(axis=0), tables[0, -1, 2]
+    assert rim.max() < 0.2 and inner[0] > 0.7 and inner[1] < 0.3  # dark rim, red inside
+    assert tables[0, -1, 0, 1] > tables[0, -1, 3, 1] + 0.2  # lit from the top
+    assert 0 < float(t["look.detail"][0]) <= look.MIN_DETAIL + 1e-6
+    assert look.learn(np.zeros((2, 32, 32, 4), np.uint8)) == {}  # nothing opaque: no look
+
+
+def test_the_shape_is_kept_and_only_its_colour_changes():
+    glyph = _glyph()
+    tables = look.learn(np.stack([_icon((10, 10, 10), (30, 160, 60))] * 2))
+    out = look.stylise(glyph, look.table_for(tables["look.tables"], 7),
+                       float(tables["look.detail"][0]))  # the full look
+    filled = np.zeros((32, 32), bool)
+    filled[4:28, 4:28] = True
+    assert (out[..., 3][~filled] == 0).all()  # nothing drawn outside the subject's shape
+    assert (out[..., 3][filled] == 255).all()  # a closed outline becomes a filled shape
+    at_one = look.apply([glyph], [7], [(tables, 1.0)])[0]  # weight 1: STRENGTH of it
+    assert (at_one[..., 3][~filled] == 0).all()
+    assert (at_one[..., 3][filled] >= round(255 * look.STRENGTH) - 1).all()
+    inside = out[12, 12, :3].astype(int)
+    assert inside[1] > inside[0] + 60 and inside[1] > inside[2] + 60  # the folder's green
+    line = out[15, 16, :3].astype(int)
+    assert line.sum() < inside.sum()  # the subject's inner line stays darker than its fill
+
+
+def test_weight_zero_is_the_picture_untouched_and_the_look_grows_with_the_weight():
+    rng = np.random.default_rng(0)
+    pictures = [_glyph(), (rng.random((32, 32, 4)) * 255).astype(np.uint8)]
+    tables = look.learn(np.stack([_icon((90, 20, 20), (240, 200, 30))] * 4))
+    assert all(np.array_equal(a, b) for a, b in
+               zip(look.apply(pictures, [1, 2], [(tables, 0.0)]), pictures, strict=True))
+    full = np.stack(look.apply(pictures, [1, 2], [(tables, 1.0)])).astype(float)
+    moved, to_full = [], []
+    for w in WEIGHTS:
+        out = np.stack(look.apply(pictures, [1, 2], [(tables, w)])).astype(float)
+        moved.append(np.abs(out - np.stack(pictures)).mean())
+        to_full.append(np.abs(out - full).mean())
+    assert all(a < b for a, b in zip(moved, moved[1:], strict=False)), moved
+    assert all(a > b for a, b in zip(to_full, to_full[1:], strict=False)), to_full
+
+
+def test_a_seed_keeps_its_table_at_every_weight():
+    tables = torch.rand(20, 4, 4, 3)
+    assert {look.table_for(tables, 11).tobytes() for _ in range(3)} == \
+        {look.table_for(tables, 11).tobytes()}
+    assert len({look.table_for(tables, s).tobytes() for s in range(40)}) > 5
+
+
+def test_a_trained_adapter_carries_its_look_and_paints_the_base_models_shapes(
+        backend, style_folder: Path):
+    train(backend, quick(style_folder, trigger="teal style", steps=4))
+    path = backend.adapter_library.path_of("teal")
+    tensors = load_file(str(path))
+    assert tensors["look.tables"].shape[1:] == (len(look.EDGE_BINS) + 1, look.HEIGHT_BINS, 3)
+    assert not any(k.startswith("memory.") for k in tensors)  # no folder image in the file
+    req = {"prompt": "a circle, teal style", "seed": 3, "count": 2, "width": 32, "height": 32,
+           "steps": 4}
+    base = backend.generate(GenerateRequest(**req)).images
+    with_look = backend.generate(GenerateRequest(**req, loras=[LoraRef("teal", 1.0)])).images
+    for b, a in zip(base, with_look, strict=True):
+        drawn = b[..., 3] >= 128
+        assert (a[..., 3][drawn] >= b[..., 3][drawn]).all()  # the base shape is all there
