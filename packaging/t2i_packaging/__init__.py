@@ -1,8 +1,8 @@
 """Building the editor plugins' zips: ``t2i package <target>`` (blender; krita next).
 
 Kept out of the importable top level on purpose: a package named ``packaging`` would shadow
-the PyPI ``packaging`` library. ``worker/commands/__init__.py`` puts this folder's parent on ``sys.path``
-only when ``t2i package`` runs.
+the PyPI ``packaging`` library. ``worker/commands/__init__.py`` puts this folder's parent on
+``sys.path`` only when ``t2i package`` runs.
 
 Shared pieces for every host: ``vendor`` (the worker client, pure-Python distributions,
 pyzmq for a target Python) and ``archive`` (reproducible zips).
