@@ -2,6 +2,7 @@
 
     python benchmarks/bench_cluster.py            # ~3 min on the 2-core machine
     python benchmarks/bench_cluster.py --quick    # fewer repetitions
+    python benchmarks/bench_cluster.py --one-node # both slots on one Ray node (one raylet)
 
 Starts a Ray cluster on this machine (``ray.cluster_utils.Cluster``: a head and two worker
 nodes with one ``t2i_worker`` unit each, like tests/cluster) and a plain ``python -m worker``,
@@ -122,13 +123,18 @@ def gateway_client(tmp: Path, cluster, workers: int, *extra: str, **warm):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--one-node", action="store_true",
+                    help="one Ray node holding both worker slots (one machine, one raylet), "
+                         "instead of a head and two worker nodes on this machine")
     args = ap.parse_args()
     pairs, rounds, jobs = (8, 2, 12) if args.quick else (16, 3, 16)
     weights = REPO / "t2i_core" / "weights"
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()} at start "
           "(shared with other work: see the ratios, measured side by side)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    cluster = start_ray(workers=2)
+    cluster = start_ray(workers=2, one_node=args.one_node)
+    print("Ray: " + ("one node with both worker slots" if args.one_node else
+                     "a head and two worker nodes, one slot each"), flush=True)
     procs = []
     try:
         wp, endpoint, token = direct_worker(tmp / "direct", "--backend", "builtin",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from t2i_core.enhance.palette import flat_palette, snap_flat_regions
 from t2i_core.enhance.weights import DEFAULT_PATH, load_upscaler
 from t2i_core.errors import T2IError
 from t2i_core.models.upscaler import (
@@ -53,6 +54,9 @@ PLAN: dict[int, tuple[str, ...]] = {
     16: ("net", "soft4"),
 }
 SOFT_SLOPE = {2: 2.0, 4: 3.0}
+# Flat-colour art (icons) keeps its exact colours inside flat regions (palette.py); only for
+# inputs up to this side: icons, not photos or large layers.
+PALETTE_MAX_SIDE = 256
 FALLBACK_NOTICE = ("the learned upscaler's weights ({path}) are missing: images are enlarged "
                    "with the no-learning resampler (bicubic + alpha contrast), which is "
                    "softer; reinstall t2i-studio or run `t2i upscaler train`")
@@ -111,7 +115,12 @@ class Enhancer:
                 elif op == "down":
                     x = F.avg_pool2d(x, 2)
             out = to_straight(x)[0].permute(1, 2, 0).numpy()
-        return (out * 255 + 0.5).astype(np.uint8)
+        result = (out * 255 + 0.5).astype(np.uint8)
+        if self._model is not None and max(h, w) <= PALETTE_MAX_SIDE:
+            palette = flat_palette(rgba)
+            if palette is not None:
+                result = snap_flat_regions(result, palette)
+        return result
 
     def _net4(self, pre: torch.Tensor) -> torch.Tensor:
         if self._model is None:

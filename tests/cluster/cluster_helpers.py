@@ -34,16 +34,19 @@ NODE_ARGS = {"num_cpus": 1, "resources": {"t2i_worker": 1},
              "object_store_memory": 80 * 1024 * 1024}
 
 
-def start_ray(workers: int = 2) -> Any:
-    """A head (no worker slot) and ``workers`` worker nodes, all on loopback."""
+def start_ray(workers: int = 2, one_node: bool = False) -> Any:
+    """A head (no worker slot) and ``workers`` worker nodes, all on loopback; or, with
+    ``one_node``, one node holding all ``workers`` slots (one machine's Ray: one raylet)."""
     os.environ.update(ENV)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "object_store_memory": 80 * 1024 * 1024})
-    for _ in range(workers):
+    head = {"num_cpus": 1, "include_dashboard": False, "object_store_memory": 80 * 1024 * 1024}
+    if one_node:
+        head |= {"num_cpus": workers, "resources": {"t2i_worker": workers}}
+    cluster = Cluster(initialize_head=True, head_node_args=head)
+    for _ in range(0 if one_node else workers):
         cluster.add_node(**NODE_ARGS)
     return cluster
 
