@@ -141,11 +141,11 @@ class NodeWorker:
 
     @staticmethod
     def _job_of(spec: dict) -> Job:
-        import numpy as np
-
         kind = spec["kind"]
         params, _ = JOB_PARAMS[kind].from_body(spec["body"], spec["id"])
-        images = {name: np.frombuffer(data, np.uint8).reshape(shape).copy()
+        # the wire image's own conversion (worker/protocol.py), copied: Ray's buffer is
+        # read-only and the job may write to its images
+        images = {name: P.Image(tuple(shape), data, name).to_numpy().copy()
                   for name, shape, data in spec.get("images", [])}
         job = Job(b"", spec["id"], params, images, kind=kind)
         job.warnings.extend(spec.get("warnings", []))
