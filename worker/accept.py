@@ -4,8 +4,9 @@ A desktop worker (worker/server.py, worker/runner.py) and a cluster gateway
 (worker/cluster/edge.py) both take ``generate`` / ``train`` / ``plan`` / ``upscale`` bodies
 from clients. What makes a body acceptable is decided here, once, so the two can never drift:
 
-- ``decode_request``: a client's multipart frames as a message, or the ``error`` reply that
-  answers frames that are not one (the server never goes down on a hostile frame);
+- ``incoming`` / ``decode_request``: the requests waiting on a ROUTER socket, each a client's
+  multipart frames as a message, or the ``error`` reply that answers frames that are not one
+  (the server never goes down on a hostile frame);
 - ``parse_job``: the message's body as its typed params, its frames (only the ones that kind
   takes, each once), and a warning for unknown fields (``ProtocolError`` otherwise);
 - ``generate_request``: a generate body for a model (the model as ``hello`` lists it):
@@ -21,8 +22,10 @@ user's diffusers upscaler) is checked there, when the job starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+import zmq
 
 from worker import protocol as P
 
@@ -46,6 +49,23 @@ def decode_request(frames: list) -> tuple[bytes, P.Message | None, P.Message | N
     except Exception as e:  # noqa: BLE001 - the edge must never take the server down
         log.exception("undecodable message")
         return identity, None, P.error("", "bad_message", f"undecodable: {e!r}"[:200])
+
+
+def incoming(router: zmq.Socket, refuse: Callable[[bytes, P.Message], None],
+             limit: int = 1000) -> Iterator[tuple[bytes, P.Message, list]]:
+    """The requests waiting on ``router`` (at most ``limit``, so one busy client cannot hold
+    the loop), decoded: (identity, message, the raw frames). A malformed one is answered with
+    its refusal through ``refuse`` and skipped."""
+    for _ in range(limit):
+        try:
+            frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return
+        identity, msg, refusal = decode_request(frames)
+        if msg is None:
+            refuse(identity, refusal)
+            continue
+        yield identity, msg, frames
 
 
 def parse_job(msg: P.Message) -> tuple[Any, dict[str, Any], list[str]]:

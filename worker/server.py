@@ -30,7 +30,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
-from worker.accept import decode_request, parse_job
+from worker.accept import incoming, parse_job
 from worker.history import History
 from worker.jobs import FairQueue, Job
 from worker.launch import pid_alive
@@ -211,15 +211,7 @@ class Worker:
     # --- requests ----------------------------------------------------------------------------
 
     def _drain_router(self) -> None:
-        for _ in range(1000):
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            identity, msg, refusal = decode_request(frames)  # worker/accept.py
-            if msg is None:
-                self._reply(identity, refusal)
-                continue
+        for identity, msg, _ in incoming(self.router, self._reply):  # worker/accept.py
             if not (self.config.token == "" or token_ok(self.config.token, msg.token)):
                 if msg.type != "heartbeat":
                     self._reply(identity, P.error(msg.id, "unauthorized", "missing or wrong "

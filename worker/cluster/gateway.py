@@ -27,7 +27,7 @@ import zmq
 
 from worker import __version__
 from worker import protocol as P
-from worker.accept import decode_request
+from worker.accept import incoming
 from worker.cluster.edge import Catalog, Refused, accept
 from worker.cluster.node_events import NodeEvents
 from worker.cluster.pool import NodePool
@@ -161,15 +161,7 @@ class Gateway(NodeEvents):
     # --- clients -------------------------------------------------------------------------------
 
     def _drain_router(self) -> None:
-        for _ in range(1000):
-            try:
-                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            identity, msg, refusal = decode_request(frames)  # worker/accept.py, as a worker
-            if msg is None:
-                self._reply(identity, refusal)
-                continue
+        for identity, msg, frames in incoming(self.router, self._reply):  # as a worker does
             artist = self._artist(identity, frames[1], msg)
             if artist is None:
                 continue
