@@ -1,6 +1,7 @@
 """What the Blender and Krita host tests share: the quiet environment for the worker a host
 starts, a system tool that is a failure in CI and a skip elsewhere, the plugin zip built by
-the real ``t2i package`` command, and this checkout's Python for the worker a host starts."""
+the real ``t2i package`` command, this checkout's Python for the worker a host starts, and
+the screenshots some tests may copy into docs/."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ QUIET = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def refresh_doc_picture(shot: Path, name: str) -> bool:
+    """Copy a host test's screenshot to docs/<name> only when asked (T2I_UPDATE_DOCS=1):
+    a test run must leave the checkout as it found it."""
+    if os.environ.get("T2I_UPDATE_DOCS", "") in ("", "0") or not shot.exists():
+        return False
+    shutil.copyfile(shot, REPO / "docs" / name)
+    return True
 
 
 def tool_or_fail(name: str, install: str) -> str:

@@ -6,12 +6,10 @@ renders, and the .blend keeps the plan and its programme."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from blender_host import (
-    REPO,
     SCRIPTS,
     blender_env,
     blender_or_fail,
@@ -19,10 +17,10 @@ from blender_host import (
     checkout_python,
     run_blender,
 )
+from host_tools import refresh_doc_picture
 
 pytestmark = pytest.mark.slow
 PROMPT = "a two-bedroom apartment with an open kitchen, 70 m², living room facing south"
-RENDER = REPO / "docs" / "blender_plan.png"
 
 
 @pytest.fixture(scope="module")
@@ -98,5 +96,4 @@ def test_the_blend_keeps_the_plan_and_a_render_shows_it(run):
     assert im.size == (960, 640)
     colours = len({im.getpixel((x, y)) for x in range(0, 960, 10) for y in range(0, 640, 10)})
     assert colours > 50  # a lit scene, not an empty frame
-    RENDER.parent.mkdir(exist_ok=True)
-    shutil.copyfile(render, RENDER)
+    refresh_doc_picture(render, "blender_plan.png")  # T2I_UPDATE_DOCS=1

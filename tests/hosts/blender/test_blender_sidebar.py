@@ -5,10 +5,10 @@ T2I tab, and the prompt, Live and Generate are drawn at the top of a sidebar no 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from blender_host import REPO, build_addon, run_blender_window
+from blender_host import build_addon, run_blender_window
+from host_tools import refresh_doc_picture
 
 pytestmark = pytest.mark.slow  # a Blender with a window under Xvfb: ~20 s
 
@@ -29,8 +29,7 @@ def sidebar_run(tmp_path_factory) -> dict:
                                      "--enable-event-simulate",
                                      screen=f"{SCREEN[0]}x{SCREEN[1]}")
     shot = out / "sidebar.png"
-    if shot.exists():  # for people: docs/blender_sidebar.png
-        shutil.copyfile(shot, REPO / "docs" / "blender_sidebar.png")
+    refresh_doc_picture(shot, "blender_sidebar.png")  # T2I_UPDATE_DOCS=1
     return {"report": report, "out": out, "log": log}
 
 

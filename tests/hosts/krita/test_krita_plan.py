@@ -7,10 +7,10 @@ is docs/krita_plan.png."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-from krita_host import REPO, build_zip, checkout_python, install_plugin, krita_or_fail, run_scenario
+from host_tools import refresh_doc_picture
+from krita_host import build_zip, checkout_python, install_plugin, krita_or_fail, run_scenario
 
 pytestmark = pytest.mark.slow
 KINDS = ["Rooms", "Walls", "Doors", "Windows", "Labels", "Dimensions"]
@@ -67,4 +67,4 @@ def test_the_kra_keeps_the_plan_and_a_screenshot_shows_it(krita_plan):
     assert "1 plan(s)" in report["resolved_message"], report["resolved_message"]
     shot = krita_plan["out"] / "krita_plan.png"
     assert shot.exists() and shot.stat().st_size > 20_000
-    shutil.copyfile(shot, REPO / "docs" / "krita_plan.png")
+    refresh_doc_picture(shot, "krita_plan.png")  # T2I_UPDATE_DOCS=1

@@ -10,12 +10,11 @@ follows the active document (the preview moves; the old document's preview layer
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-from pathlib import Path
 
 import pytest
-from krita_host import REPO, build_zip, install_plugin, krita_or_fail, run_scenario
+from host_tools import refresh_doc_picture
+from krita_host import build_zip, install_plugin, krita_or_fail, run_scenario
 
 pytestmark = pytest.mark.slow  # Krita with a window under Xvfb
 
@@ -68,8 +67,7 @@ def test_screenshot_at_1280x720(small_run):
     shot = small_run["out"] / "small.png"
     with Image.open(shot) as im:
         assert im.width <= SCREEN[0] and im.height <= SCREEN[1]
-    if "T2I_UPDATE_DOCS" in __import__("os").environ:  # refresh docs/krita_1280x720.png
-        shutil.copyfile(shot, Path(REPO) / "docs" / "krita_1280x720.png")
+    refresh_doc_picture(shot, "krita_1280x720.png")  # T2I_UPDATE_DOCS=1
 
 
 def test_live_follows_the_active_document(small_run):
