@@ -8,10 +8,10 @@ import bpy
 
 
 def _classes():
-    from . import operators, panels, preferences, properties, upscaling
+    from . import live_operators, operators, panels, preferences, properties, upscaling
 
     return (preferences.T2IPreferences, properties.T2ISettings, *operators.CLASSES,
-            *upscaling.CLASSES, *panels.CLASSES)
+            *upscaling.CLASSES, *live_operators.CLASSES, *panels.CLASSES)
 
 
 def register() -> None:
