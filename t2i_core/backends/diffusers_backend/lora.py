@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import json
 import logging
 import re
+import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from t2i_core.backends.base import LoraRef
 from t2i_core.backends.diffusers_backend.families import Family
 from t2i_core.backends.diffusers_backend.scanner import PICKLE_SUFFIXES, pickle_message
 from t2i_core.errors import T2IError
+
+if TYPE_CHECKING:
+    from t2i_core.finetune.request import TrainRequest
 
 log = logging.getLogger("t2i.diffusers")
 
@@ -173,3 +179,46 @@ def _json_list(items: list[str]) -> str:
 def lora_target_modules(family: Family) -> list[str]:
     """The attention projections a LoRA for this family adapts (for peft's LoraConfig)."""
     return list(family.lora_targets)
+
+
+def training_metadata(request: TrainRequest, *, started_at: float, captions: list[str],
+                      n_images: int, folder_name: str, caption_dropout: float,
+                      precision: str, model_path: Path, single_file: bool) -> dict[str, str]:
+    """kohya's training metadata (sd-scripts' ``train_network.py``), for what our recipe has:
+    A1111's and ComfyUI's adapter browsers show these fields."""
+    r = request
+    tags: Counter[str] = Counter()
+    for caption in captions:
+        tags.update(p.strip() for p in caption.split(",") if p.strip())
+    meta = {
+        "ss_training_started_at": str(started_at),
+        "ss_training_finished_at": str(time.time()),
+        "ss_steps": str(r.steps), "ss_max_train_steps": str(r.steps),
+        "ss_num_train_images": str(n_images), "ss_batch_size_per_device": str(r.batch),
+        "ss_learning_rate": str(r.learning_rate), "ss_unet_lr": str(r.learning_rate),
+        "ss_text_encoder_lr": "0", "ss_network_train_unet_only": "True",
+        "ss_lr_scheduler": "cosine_with_warmup", "ss_optimizer": "torch.optim.AdamW",
+        "ss_seed": str(r.seed), "ss_cache_latents": "True",
+        "ss_flip_aug": str(bool(r.augment_images)),
+        "ss_caption_dropout_rate": str(caption_dropout),
+        "ss_max_grad_norm": "1.0", "ss_mixed_precision": precision,
+        "ss_sd_model_name": model_path.name,
+        "ss_tag_frequency": json.dumps({folder_name: dict(tags)}),
+        "ss_dataset_dirs": json.dumps({folder_name: {"n_repeats": 1, "img_count": n_images}}),
+    }
+    legacy = legacy_model_hash(model_path) if single_file else ""
+    if legacy:
+        meta["ss_sd_model_hash"] = legacy
+    if r.trigger:
+        meta["modelspec.trigger_phrase"] = r.trigger
+    return meta
+
+
+def legacy_model_hash(path: Path) -> str:
+    """A1111's old 8-digit "model hash" (64 KiB at 1 MiB into a single file)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0x100000)
+            return hashlib.sha256(f.read(0x10000)).hexdigest()[:8]
+    except OSError:
+        return ""

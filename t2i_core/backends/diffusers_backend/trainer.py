@@ -30,10 +30,8 @@ read it. Inpainting models are refused with ``not_trainable``.
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -41,7 +39,11 @@ import numpy as np
 from t2i_core.backends.diffusers_backend.families import family_for
 from t2i_core.backends.diffusers_backend.images import to_rgba
 from t2i_core.backends.diffusers_backend.loader import RuntimeOptions, memory_savers
-from t2i_core.backends.diffusers_backend.lora import kohya_adapter, lora_target_modules
+from t2i_core.backends.diffusers_backend.lora import (
+    kohya_adapter,
+    lora_target_modules,
+    training_metadata,
+)
 from t2i_core.backends.diffusers_backend.scanner import ModelEntry
 from t2i_core.errors import T2IError, is_out_of_memory
 from t2i_core.finetune.dataset import FolderData, decode_square
@@ -361,34 +363,12 @@ class DiffusersTrainable:
         return tensors, meta
 
     def _metadata(self) -> dict[str, str]:
-        """kohya's training metadata (``train_network.py``), for what this recipe has."""
         r = self.request
-        tags: Counter[str] = Counter()
-        for caption in self.captions:
-            tags.update(p.strip() for p in caption.split(",") if p.strip())
-        meta = {
-            "ss_training_started_at": str(self.started_at),
-            "ss_training_finished_at": str(time.time()),
-            "ss_steps": str(r.steps), "ss_max_train_steps": str(r.steps),
-            "ss_num_train_images": str(self.n), "ss_batch_size_per_device": str(r.batch),
-            "ss_learning_rate": str(r.learning_rate), "ss_unet_lr": str(r.learning_rate),
-            "ss_text_encoder_lr": "0", "ss_network_train_unet_only": "True",
-            "ss_lr_scheduler": "cosine_with_warmup", "ss_optimizer": "torch.optim.AdamW",
-            "ss_seed": str(r.seed), "ss_cache_latents": "True",
-            "ss_flip_aug": str(bool(r.augment_images)),
-            "ss_caption_dropout_rate": str(P_UNCOND if r.augment_text else 0.0),
-            "ss_max_grad_norm": "1.0", "ss_mixed_precision": _precision(self.backend.dtype),
-            "ss_sd_model_name": self.entry.path.name,
-            "ss_tag_frequency": json.dumps({self.folder_name: dict(tags)}),
-            "ss_dataset_dirs": json.dumps({self.folder_name: {"n_repeats": 1,
-                                                              "img_count": self.n}}),
-        }
-        legacy = _legacy_hash(self.entry)
-        if legacy:
-            meta["ss_sd_model_hash"] = legacy
-        if self.request.trigger:
-            meta["modelspec.trigger_phrase"] = self.request.trigger
-        return meta
+        return training_metadata(
+            r, started_at=self.started_at, captions=self.captions, n_images=self.n,
+            folder_name=self.folder_name, caption_dropout=P_UNCOND if r.augment_text else 0.0,
+            precision=_precision(self.backend.dtype), model_path=self.entry.path,
+            single_file=self.entry.layout == "file")
 
 
 def class_prompts(captions: list[str], trigger: str) -> list[str]:
@@ -425,17 +405,3 @@ def _denoiser(pipe: Any) -> Any:
 
 def _precision(dtype: Any) -> str:
     return {"torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(dtype), "no")
-
-
-def _legacy_hash(entry: Any) -> str:
-    """A1111's old 8-digit "model hash" (64 KiB at 1 MiB into the file): single files only."""
-    import hashlib
-
-    if entry.layout != "file":
-        return ""
-    try:
-        with open(entry.path, "rb") as f:
-            f.seek(0x100000)
-            return hashlib.sha256(f.read(0x10000)).hexdigest()[:8]
-    except OSError:
-        return ""
