@@ -3,6 +3,8 @@
     python benchmarks/bench_cluster.py            # ~3 min on the 2-core machine
     python benchmarks/bench_cluster.py --quick    # fewer repetitions
     python benchmarks/bench_cluster.py --one-node # both slots on one Ray node (one raylet)
+    python benchmarks/bench_cluster.py --ray-defaults  # Ray's default settings (as before
+                                                       # worker/cluster/ray_start.py)
 
 Starts a Ray cluster on this machine (``ray.cluster_utils.Cluster``: a head and two worker
 nodes with one ``t2i_worker`` unit each, like tests/cluster) and a plain ``python -m worker``,
@@ -16,11 +18,18 @@ all on the committed built-in weights, torch 1 thread per worker, no history, th
    >= 1.8x on the 2 cores.
 3. the gateway's own cost per job with no model time (synthetic backend, 2 steps) against
    the direct worker: the fixed cost the sizing in docs/cluster.md uses.
+
+Ray is started with the settings ``t2i cluster head`` / ``node`` use
+(worker/cluster/ray_start.py), or Ray's defaults with ``--ray-defaults``. Besides the wall
+times, every throughput round prints the CPU per job of each part -- the worker actors, the
+gateway, Ray's own processes (raylets, GCS, agents, ...), this client -- which says where
+the second core went and depends much less on how busy the machine is than the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -61,6 +70,35 @@ def cpu_s(pids: list[int]) -> float:
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def ray_processes(exclude: set[int]) -> list[int]:
+    """Ray's own processes: every process below this one (Ray's nodes are its children)
+    but ``exclude`` (the gateway, the worker actors, the direct worker)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            if pid not in exclude:
+                out.append(pid)
+    return out
+
+
+def cpu_alive(pids: list[int]) -> float:
+    """cpu_s of the processes that still exist."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):  # ended meanwhile
+            total += cpu_s([pid])
     return total
 
 
@@ -126,15 +164,20 @@ def main() -> int:
     ap.add_argument("--one-node", action="store_true",
                     help="one Ray node holding both worker slots (one machine, one raylet), "
                          "instead of a head and two worker nodes on this machine")
+    ap.add_argument("--ray-defaults", action="store_true",
+                    help="start Ray with its default settings, not worker/cluster/ray_start.py's")
     args = ap.parse_args()
     pairs, rounds, jobs = (8, 2, 12) if args.quick else (16, 3, 16)
     weights = REPO / "t2i_core" / "weights"
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()} at start "
           "(shared with other work: see the ratios, measured side by side)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    cluster = start_ray(workers=2, one_node=args.one_node)
+    cluster = start_ray(workers=2, one_node=args.one_node, ray_defaults=args.ray_defaults)
     print("Ray: " + ("one node with both worker slots" if args.one_node else
-                     "a head and two worker nodes, one slot each"), flush=True)
+                     "a head and two worker nodes, one slot each") + ", " +
+          ("Ray's default settings" if args.ray_defaults else
+           "started as `t2i cluster head/node` start it (worker/cluster/ray_start.py)"),
+          flush=True)
     procs = []
     try:
         wp, endpoint, token = direct_worker(tmp / "direct", "--backend", "builtin",
@@ -152,22 +195,35 @@ def main() -> int:
               f"{res['direct_cpu_ms']:.0f} ms "
               f"({res['gateway_cpu_ms'] / res['direct_cpu_ms'] - 1:+.1%})", flush=True)
         t1, t2 = [], []
+        ray_own = ray_processes({wp.pid, *pids_of(gp, gw)})
+        c0 = cpu_alive(ray_own)
+        time.sleep(10)
+        print(f"   Ray's own processes ({len(ray_own)}) when idle: "
+              f"{(cpu_alive(ray_own) - c0) * 100:.1f} ms CPU per second", flush=True)
         for r in range(rounds):
             for workers, out in ((1, t1), (2, t2)):
                 if not (r == 0 and workers == 1):
                     gp, gw = gateway_client(tmp / f"gw{workers}-{r}", cluster, workers)
                 pids = pids_of(gp, gw)[1:]
-                c0, wall = cpu_s(pids), burst(gw, jobs)
-                share = (cpu_s(pids) - c0) / wall  # cores the worker actors got meanwhile
+                ray_own = ray_processes({wp.pid, gp.proc.pid, *pids})
+                parts = (pids, [gp.proc.pid], ray_own)
+                c0, me0 = [cpu_alive(p) for p in parts], os.times()
+                wall = burst(gw, jobs)
+                c1, me1 = [cpu_alive(p) for p in parts], os.times()
+                actors, gateway, ray_cpu = ((b - a) / jobs * 1000
+                                            for a, b in zip(c0, c1, strict=True))
+                client = (me1.user + me1.system - me0.user - me0.system) / jobs * 1000
                 out.append(jobs / wall)
                 print(f"   round {r + 1}, {workers} worker(s): {out[-1]:.2f} jobs/s, the "
-                      f"actors used {share:.2f} cores, "
-                      f"{(cpu_s(pids) - c0) / jobs * 1000:.0f} ms CPU per job", flush=True)
+                      f"actors used {(c1[0] - c0[0]) / wall:.2f} cores; CPU per job: actors "
+                      f"{actors:.0f} ms, gateway {gateway:.1f} ms, Ray's own processes "
+                      f"{ray_cpu:.1f} ms, this client {client:.1f} ms", flush=True)
                 gw.close(stop_worker=False)
                 gp.stop()
         print(f"2. throughput, {jobs} jobs in a burst: 1 worker {statistics.median(t1):.2f} "
               f"jobs/s, 2 workers {statistics.median(t2):.2f} jobs/s: "
-              f"{statistics.median(t2) / statistics.median(t1):.2f}x", flush=True)
+              f"{statistics.median(t2) / statistics.median(t1):.2f}x (rounds "
+              f"{', '.join(f'{b / a:.2f}' for a, b in zip(t1, t2, strict=True))})", flush=True)
         direct.close(stop_worker=False)
         wp.terminate()
         wp.wait(10)

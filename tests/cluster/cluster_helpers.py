@@ -21,33 +21,52 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from worker.cluster.ray_start import QUIET_ENV, cluster_utils_args  # noqa: E402
+
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
        "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
        "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0",
-       # a small machine: Ray's own processes stay small and quiet
-       "RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_metrics_collection": "0",
+       # Ray started as `t2i cluster head` / `node` start it (worker/cluster/ray_start.py)
+       **QUIET_ENV,
        # Every Ray process on loopback (127.0.0.1), not the machine's interface address:
        # with "cluster mode" off Ray takes the loopback address as each node's IP. The
        # nodes are still separate raylets; tests never send traffic off the loopback.
        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-NODE_ARGS = {"num_cpus": 1, "resources": {"t2i_worker": 1},
-             "object_store_memory": 80 * 1024 * 1024}
+STORE = 80 * 1024 * 1024  # object store per node: the jobs' frames are small
+NODE_ARGS = {**cluster_utils_args(head=False, slots=1), "object_store_memory": STORE}
+# What the tests used before ray_start.py: Ray's defaults (stated, so that the gateway's
+# own setdefault keeps them) but usage stats and metrics off. bench_cluster.py
+# --ray-defaults compares the two.
+DEFAULT_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_metrics_collection": "0",
+               "RAY_task_events_report_interval_ms": "1000", "RAY_event_stats": "1",
+               "RAY_prestart_worker_first_driver": "1"}
 
 
-def start_ray(workers: int = 2, one_node: bool = False) -> Any:
+def start_ray(workers: int = 2, one_node: bool = False, ray_defaults: bool = False) -> Any:
     """A head (no worker slot) and ``workers`` worker nodes, all on loopback; or, with
-    ``one_node``, one node holding all ``workers`` slots (one machine's Ray: one raylet)."""
+    ``one_node``, one node holding all ``workers`` slots (one machine's Ray: one raylet).
+    ``ray_defaults``: Ray's own settings instead of ray_start.py's (for the benchmark)."""
     os.environ.update(ENV)
+    if ray_defaults:
+        os.environ.update(DEFAULT_ENV)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     from ray.cluster_utils import Cluster
 
-    head = {"num_cpus": 1, "include_dashboard": False, "object_store_memory": 80 * 1024 * 1024}
+    if ray_defaults:
+        head = {"num_cpus": 1, "include_dashboard": False}
+        node = {"num_cpus": 1, "resources": {"t2i_worker": 1}}
+    else:
+        head, node = cluster_utils_args(head=True, slots=0), dict(NODE_ARGS)
+    head["object_store_memory"] = node["object_store_memory"] = STORE
     if one_node:
-        head |= {"num_cpus": workers, "resources": {"t2i_worker": workers}}
+        head["resources"] = {"t2i_worker": workers}
+        if ray_defaults:
+            head["num_cpus"] = workers
     cluster = Cluster(initialize_head=True, head_node_args=head)
     for _ in range(0 if one_node else workers):
-        cluster.add_node(**NODE_ARGS)
+        cluster.add_node(**node)
     return cluster
 
 
@@ -94,7 +113,7 @@ def start_gateway(tmp: Path, ray_address: str, weights: Path, *extra: str,
             "--bind", bind, "--state-dir", str(tmp / "state"), "--connection-file", str(conn),
             "--weights-dir", str(weights), "--threads", "1", "--log-level", "INFO",
             *(() if "--backend" in extra else ("--backend", "builtin")), *extra]
-    env = {**os.environ, **ENV, "T2I_WORKER_TOKEN": token}
+    env = {**ENV, **os.environ, "T2I_WORKER_TOKEN": token}  # as start_ray set it
     with open(log, "ab") as f:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=f,
                                 stderr=subprocess.STDOUT)

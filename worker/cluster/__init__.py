@@ -9,7 +9,8 @@
 - ``node_events.py`` what the slots report, turned into client events and queue changes
 - ``node.py``     the actor: the desktop worker's model cache and job runner
 - ``report.py``   ``hello`` and ``status`` for the cluster
-- ``cli.py``      ``t2i cluster gateway`` and ``t2i cluster keys``
+- ``ray_start.py`` how Ray is started (``t2i cluster head`` / ``node``): only what we use
+- ``cli.py``      ``t2i cluster gateway``, ``keys``, ``head`` and ``node``
 
 Ray is an optional extra (``pip install t2i-studio[cluster]``); nothing outside this folder
 imports it, and this package imports it only where it is used (pool.py). docs/cluster.md.

@@ -1,4 +1,5 @@
-"""``t2i cluster gateway`` (serve) and ``t2i cluster keys`` (artists' CURVE keys)."""
+"""``t2i cluster gateway`` (serve), ``t2i cluster keys`` (artists' CURVE keys) and
+``t2i cluster head`` / ``node`` (``ray start`` with the settings of ray_start.py)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--restore-grace", type=float, default=15.0,
                    help="seconds a restored job waits for its client after a restart")
     g.add_argument("--log-level", default="INFO")
+    h = sub.add_parser("head", help="start Ray's head node here (`ray start --head`, lean)")
+    h.add_argument("--port", type=int, default=6379)
+    n = sub.add_parser("node", help="start a Ray node with worker slots (`ray start`, lean)")
+    n.add_argument("--address", required=True, help="the head, HOST:6379")
+    n.add_argument("--slots", type=int, required=True,
+                   help="worker slots on this machine: one per GPU (or per CPU worker)")
+    n.add_argument("--gpus", type=int, default=None, help="GPUs Ray may use (default: all)")
+    for cmd in (h, n):
+        cmd.add_argument("--dry-run", action="store_true",
+                         help="print the environment settings and the command, run nothing")
+        cmd.add_argument("ray_args", nargs=argparse.REMAINDER,
+                         help="after --: more `ray start` arguments")
     k = sub.add_parser("keys", help="artists' CURVE keys: init, add, revoke, list")
     k.add_argument("action", choices=["init", "add", "revoke", "list"])
     k.add_argument("dir", type=Path)
@@ -62,7 +75,30 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "keys":
         return _keys(args)
+    if args.command in ("head", "node"):
+        return _ray_start(args)
     return _gateway(args)
+
+
+def _ray_start(args: argparse.Namespace) -> int:
+    import shlex
+
+    from worker.cluster import ray_start
+
+    extra = [a for a in args.ray_args if a != "--"]
+    cmd = (ray_start.head_command(args.port, extra) if args.command == "head" else
+           ray_start.node_command(args.address, args.slots, args.gpus, extra))
+    env = ray_start.quiet_environ()
+    settings = " ".join(f"{k}={env[k]}" for k in ray_start.QUIET_ENV)
+    print(f"{settings} {shlex.join(cmd)}", flush=True)
+    if args.dry_run:
+        return 0
+    try:  # becomes `ray start` (signals, exit status and --block go straight to Ray)
+        os.execvpe(cmd[0], cmd, env)
+    except OSError as e:
+        print(f"t2i cluster: cannot run `ray` ({e}); it comes with the `cluster` extra "
+              "(bash scripts/setup.sh cluster)", file=sys.stderr)
+        return 2
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker import protocol as P
+from worker.cluster.ray_start import quiet_environ
 
 log = logging.getLogger("worker.cluster.pool")
 RESOURCE = "t2i_worker"  # one unit per worker slot (per GPU) on every node
@@ -102,6 +103,9 @@ class NodePool:
             # Ray's C++ failure-signal handler would take SIGTERM from the gateway's own
             # (graceful) handler; the gateway has its own logging.
             os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+            # The gateway is a Ray driver: its core worker reads Ray's settings too (task
+            # events of the jobs it submits, prestarting workers for it; ray_start.py).
+            os.environ.update(quiet_environ())
             import ray
 
             if not ray.is_initialized():

@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     # The studio gateway needs the cluster extra (Ray): loaded only when it runs.
     cl = sub.add_parser("cluster", add_help=False,
                         help="a studio's GPU servers behind one address: t2i cluster "
-                             "gateway|keys [--help] (needs the cluster extra)")
-    cl.add_argument("options", nargs=argparse.REMAINDER, help="gateway or keys, and options")
+                             "gateway|keys|head|node [--help] (needs the cluster extra)")
+    cl.add_argument("options", nargs=argparse.REMAINDER,
+                    help="gateway, keys, head or node, and options")
     cl.set_defaults(func=cmd_cluster)
     # Commands owned by higher levels (``t2i studio``: plugin/), found at run time.
     from worker.commands.registered import add_registered_commands

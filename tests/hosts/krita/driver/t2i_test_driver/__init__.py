@@ -30,9 +30,14 @@ class Runner:
         self.out = cfg["out_dir"]
         self.report = {"ok": False, "steps": []}
         self.deadline = time.monotonic() + float(cfg.get("timeout", 240))
-        kind = {"vector": vector_scenario, "plan": plan_scenario}.get(cfg.get("kind", ""),
-                                                                     scenario)
-        self.steps = kind(cfg, self.report)
+        if cfg.get("kind") == "gateway":  # through a cluster gateway: its own module
+            from .gateway import gateway_scenario
+
+            self.steps = gateway_scenario(cfg, self.report, _rgba)
+        else:
+            kind = {"vector": vector_scenario, "plan": plan_scenario}.get(cfg.get("kind", ""),
+                                                                         scenario)
+            self.steps = kind(cfg, self.report)
         self.wait = None
         self.timer = QTimer()
         self.timer.timeout.connect(self.tick)
