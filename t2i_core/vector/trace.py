@@ -5,13 +5,16 @@ How (the choices are measured in docs/vector.md and benchmarks/bench_vector.py):
 1. Upsample the raster ``scale``x (``upsample_rgba``: the learned enhancer from
    ``t2i_core.enhance`` when this build has it, else Lanczos on premultiplied alpha), so
    the outlines are found with sub-pixel precision instead of following the pixel grid.
-2. The drawing's colours: a median-cut palette of the opaque pixels (PIL), small clusters
-   (anti-aliasing blends between two colours) merged into their nearest big colour. One
-   colour is a mono icon.
+2. The drawing's colours: a median-cut palette (PIL) of the upsampled raster's *flat*
+   pixels (region interiors: an edge's blend of two colours is never a candidate), small
+   or near-identical clusters merged into their nearest big colour. One colour is a mono
+   icon.
 3. One layer per colour, largest first; each layer covers its own region *and* every
    region drawn above it ("stacked" layers), so neighbouring colours never leave a hairline
    gap between them. Layer 0 is the whole alpha shape.
-4. Each layer's outline: iso-contours at half coverage (``skimage.measure.find_contours``),
+4. Each layer's outline: iso-contours at half coverage (``skimage.measure.find_contours``;
+   where two colours meet, each pixel counts towards both in the proportions that unmix
+   it, so the boundary falls between the upsampled pixels),
    tiny specks dropped, thinned by Douglas-Peucker (shapely's ``simplify``), then drawn as
    smooth Béziers with kept corners (``curves.py``). All of a layer's contours are one
    ``<path>`` with the even-odd rule, so holes are holes.
@@ -61,6 +64,14 @@ class TraceOptions:
     # "enhance": the learned enhancer where installed, else Lanczos; "lanczos"; "bicubic"
     # (the trial's tracer, the benchmark's baseline)
     upsample: str = "enhance"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("upsample", ("enhance", "lanczos", "bicubic")),
+                              ("palette_from", ("flat", "solid")),
+                              ("colour_edges", ("unmix", "nearest"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TraceOptions.{name} must be one of {', '.join(allowed)}; "
+                                 f"got {getattr(self, name)!r}")
 
 
 @dataclass

@@ -5,6 +5,7 @@ placed by unmixing each edge pixel into its two colours (sub-pixel)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import ImageDraw
 from test_vector import BLUE, RED, icon, paths
 
@@ -100,3 +101,11 @@ def test_unmixing_puts_a_colour_edge_between_the_pixels():
             errors.setdefault(mode, []).append(abs(boundary(tr.svg) - x))
     assert max(errors["unmix"]) < 0.1, errors
     assert np.mean(errors["unmix"]) < np.mean(errors["nearest"]), errors
+
+
+@pytest.mark.parametrize("bad", [{"palette_from": "median"}, {"colour_edges": "blend"},
+                                 {"upsample": "nearest"}])
+def test_unknown_trace_options_are_a_clear_error(bad):
+    (name, value), = bad.items()
+    with pytest.raises(ValueError, match=f"TraceOptions.{name} must be one of .*{value}"):
+        TraceOptions(**bad)
