@@ -5,13 +5,16 @@ How (the choices are measured in docs/vector.md and benchmarks/bench_vector.py):
 1. Upsample the raster ``scale``x (``upsample_rgba``: the learned enhancer from
    ``t2i_core.enhance`` when this build has it, else Lanczos on premultiplied alpha), so
    the outlines are found with sub-pixel precision instead of following the pixel grid.
-2. The drawing's colours: a median-cut palette of the opaque pixels (PIL), small clusters
-   (anti-aliasing blends between two colours) merged into their nearest big colour. One
-   colour is a mono icon.
+2. The drawing's colours: a median-cut palette (PIL) of the upsampled raster's *flat*
+   pixels (region interiors: an edge's blend of two colours is never a candidate), small
+   or near-identical clusters merged into their nearest big colour. One colour is a mono
+   icon.
 3. One layer per colour, largest first; each layer covers its own region *and* every
    region drawn above it ("stacked" layers), so neighbouring colours never leave a hairline
    gap between them. Layer 0 is the whole alpha shape.
-4. Each layer's outline: iso-contours at half coverage (``skimage.measure.find_contours``),
+4. Each layer's outline: iso-contours at half coverage (``skimage.measure.find_contours``;
+   where two colours meet, each pixel counts towards both in the proportions that unmix
+   it, so the boundary falls between the upsampled pixels),
    tiny specks dropped, thinned by Douglas-Peucker (shapely's ``simplify``), then drawn as
    smooth Béziers with kept corners (``curves.py``). All of a layer's contours are one
    ``<path>`` with the even-odd rule, so holes are holes.
@@ -41,7 +44,7 @@ SVG_NS = "http://www.w3.org/2000/svg"
 class TraceOptions:
     scale: int = 4  # upsampling before contouring (the enhancer's factor)
     max_colours: int = 12
-    min_colour_share: float = 0.015  # a colour cluster below this share of the drawing merges
+    min_colour_share: float = 0.005  # a colour cluster below this share of the drawing merges
     merge_distance: float = 30.0  # RGB distance under which two palette colours are one
     tolerance: float = 0.1  # Douglas-Peucker tolerance, in input pixels (docs/vector.md)
     min_area: float = 0.6  # contours enclosing less (input px²) are specks: dropped
@@ -49,9 +52,26 @@ class TraceOptions:
     label_blur: float = 0.0  # smoothing of the colour layers' edges, in input pixels
     max_bytes: int = 20_000
     level: float = 0.5  # the coverage the outline follows (half: the anti-aliased edge)
+    # where two colours meet: "unmix" puts the boundary where an edge pixel is half one
+    # colour and half the other (sub-pixel, docs/vector.md); "nearest" labels each pixel
+    # with its nearest palette colour (a boundary on the upsampled pixel grid)
+    colour_edges: str = "unmix"
+    # which pixels pick the palette: "flat" = opaque pixels of the upsampled raster whose
+    # neighbourhood is flat (region interiors, no edge blends); "solid" = every opaque pixel
+    # of the input (blends between colours form clusters of their own)
+    palette_from: str = "flat"
+    flat_spread: float = 40.0  # "flat": a 3x3 neighbourhood spanning less than this (of 255)
     # "enhance": the learned enhancer where installed, else Lanczos; "lanczos"; "bicubic"
     # (the trial's tracer, the benchmark's baseline)
     upsample: str = "enhance"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("upsample", ("enhance", "lanczos", "bicubic")),
+                              ("palette_from", ("flat", "solid")),
+                              ("colour_edges", ("unmix", "nearest"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"TraceOptions.{name} must be one of {', '.join(allowed)}; "
+                                 f"got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -110,8 +130,11 @@ def trace_rgba(image: np.ndarray, size: int | None = None,
     palette, labels = _palette(image, hi, opts)
     alpha = hi[..., 3].astype(np.float32) / 255.0
     level = _level(alpha, opts.level)
-    covers = [alpha if i == 0 else alpha * _blur(labels >= i, opts.label_blur * opts.scale)
-              for i in range(len(palette))]
+    if opts.colour_edges == "unmix" and len(palette) > 1:
+        covers = [alpha] + [alpha * c for c in _unmixed_covers(hi, palette, labels)]
+    else:
+        covers = [alpha if i == 0 else alpha * _blur(labels >= i, opts.label_blur * opts.scale)
+                  for i in range(len(palette))]
     layers: list[tuple[str, str]] = []
     tolerance, min_area, corners = opts.tolerance, opts.min_area, opts.corner_degrees
     outlines: list[list[np.ndarray]] = []
@@ -148,6 +171,10 @@ def _palette(image: np.ndarray, hi: np.ndarray, opts: TraceOptions
              ) -> tuple[list[str], np.ndarray]:
     """(hex colours, largest first; per-pixel layer index of ``hi``)."""
     solid = image[image[..., 3] >= 128][:, :3]
+    if opts.palette_from == "flat":
+        flat = _flat_pixels(hi, opts.flat_spread)
+        if len(flat) >= 16:
+            solid = flat
     if len(solid) == 0:
         solid = image[image[..., 3] > 0][:, :3]
     if len(solid) == 0:
@@ -181,6 +208,46 @@ def _palette(image: np.ndarray, hi: np.ndarray, opts: TraceOptions
     hexes = ["#{:02x}{:02x}{:02x}".format(*(int(round(v)) for v in np.clip(c, 0, 255)))
              for c in colours]
     return hexes, labels
+
+
+def _flat_pixels(hi: np.ndarray, spread: float) -> np.ndarray:
+    """(N, 3) uint8 colours of the opaque pixels of ``hi`` inside flat regions: their 3x3
+    neighbourhood spans less than ``spread`` in every channel, so no edge blend is among
+    them."""
+    rgb = hi[..., :3]
+    span = (ndimage.maximum_filter(rgb, size=(3, 3, 1)).astype(np.int16)
+            - ndimage.minimum_filter(rgb, size=(3, 3, 1))).max(-1)
+    keep = (ndimage.minimum_filter(hi[..., 3], size=3) >= 250) & (span < spread)
+    return rgb[keep]
+
+
+def _unmixed_covers(hi: np.ndarray, palette: list[str], labels: np.ndarray
+                    ) -> list[np.ndarray]:
+    """Soft covers of the stacked colour layers 1..K-1 (layer i: the share of each pixel
+    that belongs to colours i and above). Each pixel is explained as a blend of its
+    nearest palette colour ``a`` and the one other colour ``b`` that best explains it,
+    ``p = (1 - t) a + t b``; it then counts ``1 - t`` towards ``a``'s layers and ``t``
+    towards ``b``'s. The half-coverage contour of that cover runs where an edge pixel is
+    half one colour, half the other, between the upsampled pixels."""
+    colours = np.asarray([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in palette],
+                         np.float32)
+    rgb = hi[..., :3].astype(np.float32)
+    own = colours[labels]  # (H, W, 3): the nearest colour, a
+    off = rgb - own
+    best_res = (off ** 2).sum(-1)
+    best_t = np.zeros(labels.shape, np.float32)
+    best_b = labels.copy()
+    for b, cb in enumerate(colours):
+        d = cb - own  # (H, W, 3): towards b; zero where b is the pixel's own colour
+        dd = (d ** 2).sum(-1)
+        t = np.clip((off * d).sum(-1) / np.maximum(dd, 1e-6), 0.0, 1.0)
+        res = ((off - t[..., None] * d) ** 2).sum(-1)
+        better = (res < best_res) & (dd > 0)
+        best_res = np.where(better, res, best_res)
+        best_t = np.where(better, t, best_t)
+        best_b = np.where(better, b, best_b)
+    return [np.where(labels >= i, 1.0 - best_t, 0.0) + np.where(best_b >= i, best_t, 0.0)
+            for i in range(1, len(colours))]
 
 
 def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:

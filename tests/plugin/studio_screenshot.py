@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py docs/studio.png
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py \
-        docs/live_panel.png --live
+        docs/live_panel.png --live      # Vector on: the traced preview (--raster: off)
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/plugin/studio_screenshot.py \
         docs/studio_vector.png --vector
 
@@ -82,10 +82,12 @@ def render(out: Path, prompt: str = "a house", state_dir: Path | None = None,
 
 
 def render_live(out: Path, prompts: tuple[str, ...] = ("a red apple", "a bicycle"),
-                pin_first: bool = False) -> dict:
+                pin_first: bool = False, vector: bool = True) -> dict:
     """Live mode: type the prompts one after another (pinning the first preview if asked) and
     grab the window with its preview layer (the worker's defaults serve the committed live
-    model)."""
+    model). ``vector``: with the form's Vector option, so the preview is the traced drawing
+    rendered at the canvas size (sharp); without it the 32 px preview is enlarged by the
+    no-learning resampler (soft at 512 px)."""
     from qtpy.QtWidgets import QApplication
 
     from plugin.panel import WorkerBridge
@@ -108,6 +110,7 @@ def render_live(out: Path, prompts: tuple[str, ...] = ("a red apple", "a bicycle
         panel.form.seed.setValue(3)
         panel.form.seed_lock.setChecked(True)
         panel.form.size.setCurrentIndex(panel.form.size.findData(512))
+        panel.form.vector.setChecked(vector)
         panel.live_bar.toggle.setChecked(True)
         for i, prompt in enumerate(prompts):
             panel.form.prompt.setPlainText(prompt)
@@ -117,12 +120,13 @@ def render_live(out: Path, prompts: tuple[str, ...] = ("a red apple", "a bicycle
                 panel.live_bar.pin_button.click()
         if not window.grab().save(str(out), "PNG"):
             raise OSError(f"could not write {out}")
-        return {"layers": [layer.name for layer in window.doc.layers]}
+        return {"layers": [layer.name for layer in window.doc.layers],
+                "vector_preview": live.last_svg is not None}
     finally:
         client.close()
 
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/studio.png")
-    print(render_live(target) if "--live" in sys.argv
+    print(render_live(target, vector="--raster" not in sys.argv) if "--live" in sys.argv
           else render(target, vector="--vector" in sys.argv))
