@@ -14,8 +14,7 @@ regenerated from its provenance gets the same pixels):
 - ``honour_colours(images, prompt, negative)``: the first colour the prompt names becomes the
   image's dominant colour:
   * a monochrome glyph (black or grey ink) is inked with the colour, its light details kept
-    light, and its filled parts keep their dark ink on a 1-px rim (as colour icons are
-    drawn: the shape keeps its contrast); a two-colour glyph, clean as vector output;
+    light: a tinted glyph, which stays clean as vector output;
   * a colour image has its dominant hue cluster turned to the colour (hue, and saturation
     and brightness scaled to the colour's, so "navy" is dark and "pastel" is soft), while
     other hues (the apple's green leaf) keep theirs, with a soft hue border, no seams;
@@ -188,7 +187,7 @@ def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return out
 
 
-def hue_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+def _hue_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     d = np.abs(np.asarray(a) - np.asarray(b)) % 1.0
     return np.minimum(d, 1.0 - d)
 
@@ -210,23 +209,9 @@ def dominant_hue(rgba: np.ndarray) -> float | None:
     hist = np.bincount((h * 36).astype(np.int64) % 36, weights=w, minlength=36)
     peak = int(np.argmax(hist[np.arange(36)] + hist[np.arange(36) - 1]
                          + hist[(np.arange(36) + 1) % 36]))
-    near = (hue_distance(h, (peak + 0.5) / 36) <= 1.5 / 36) & (w > 0)
+    near = (_hue_distance(h, (peak + 0.5) / 36) <= 1.5 / 36) & (w > 0)
     angle = np.angle(np.sum(w[near] * np.exp(2j * np.pi * h[near])))
     return float(angle / (2 * np.pi) % 1.0)
-
-
-def _rim(opaque: np.ndarray) -> np.ndarray:
-    """The 1-px edge of a shape's thick parts: edge pixels (an opaque pixel with a
-    transparent 4-neighbour) that touch an inside pixel (all four neighbours opaque)."""
-    p = np.pad(opaque, 1)
-    inside = opaque & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
-    q = np.pad(inside, 1)
-    h, w = opaque.shape
-    near = np.zeros_like(opaque)
-    for dy in range(3):
-        for dx in range(3):
-            near |= q[dy:dy + h, dx:dx + w]
-    return opaque & ~inside & near
 
 
 def _recolour(rgba: np.ndarray, colour: NamedColour) -> np.ndarray:
@@ -246,15 +231,10 @@ def _recolour(rgba: np.ndarray, colour: NamedColour) -> np.ndarray:
         lo = lum[a > 0.5].min() if (a > 0.5).any() else 0.0
         paper = np.clip((lum - lo) / max(1e-6, 1 - lo), 0, 1)[..., None]
         new = target * (1 - paper) + paper
-        # drawn as colour icons are: the filled parts keep their dark ink on a 1-px rim, so
-        # the shape keeps its contrast (a yellow glyph stays readable on white); thin
-        # strokes, which have no inside, take the colour whole
-        rim = _rim(a > 0.5)
-        new[rim] = rgb[rim]
     else:  # a colour image: turn the dominant hue cluster, keep the other hues
         hsv = _rgb_to_hsv(rgb)
         chroma = (hsv[..., 1] >= CHROMA_MIN_S * 0.6) & (hsv[..., 2] >= CHROMA_MIN_V * 0.6)
-        dist = hue_distance(hsv[..., 0], dom)
+        dist = _hue_distance(hsv[..., 0], dom)
         weight = np.clip(1 - (dist - 0.08) / 0.08, 0, 1) * chroma
         cluster = (weight > 0.5) & (a > 0.5)
         ds = hsv[..., 1][cluster].mean() if cluster.any() else 1.0
@@ -271,7 +251,7 @@ def _recolour(rgba: np.ndarray, colour: NamedColour) -> np.ndarray:
 def _steer_away(rgba: np.ndarray, colour: NamedColour, tolerance: float = 30 / 360
                 ) -> np.ndarray:
     dom = dominant_hue(rgba)
-    if colour.achromatic or dom is None or hue_distance(dom, colour.hsv[0]) > tolerance:
+    if colour.achromatic or dom is None or _hue_distance(dom, colour.hsv[0]) > tolerance:
         return rgba
     h, s, v = colorsys.rgb_to_hsv(*(c / 255.0 for c in colour.rgb))
     away = NamedColour(f"not {colour.words}", tuple(  # type: ignore[arg-type]

@@ -77,25 +77,6 @@ def test_black_glyph_is_inked_with_the_named_colour():
     assert navy[..., :3][glyph[..., 3] > 0].mean() < 90  # navy is dark
 
 
-def test_filled_glyph_keeps_a_dark_rim_and_thin_strokes_take_the_colour_whole():
-    """As colour icons are drawn: a filled shape is the colour inside a 1-px rim of its own
-    dark ink (it keeps its contrast on white, even in yellow); a thin stroke has no inside,
-    so all of it takes the colour. The colour stays dominant."""
-    square = draw("square", (0, 0, 0))  # filled, rows and columns 6..26
-    (yellow,) = honour_colours([square], "a yellow square")
-    assert _near(dominant_hue(yellow), _hue_deg((250, 210, 20)))
-    rim = [(6, 16), (26, 16), (16, 6), (16, 26), (6, 6)]
-    assert all(tuple(yellow[y, x, :3]) == (0, 0, 0) for y, x in rim)
-    assert tuple(yellow[16, 16, :3]) == (250, 210, 20)  # the inside is the colour
-    assert tuple(yellow[7, 7, :3]) == (250, 210, 20)  # one pixel in from the edge
-    line = np.zeros((32, 32, 4), np.uint8)
-    line[15:17, 4:28] = (0, 0, 0, 255)  # a 2-px stroke: no inside
-    (red,) = honour_colours([line], "a red line")
-    assert (red[15:17, 4:28, :3] == (220, 38, 38)).all()
-    assert np.array_equal(red[..., 3], line[..., 3]) and np.array_equal(
-        yellow[..., 3], square[..., 3])  # the shapes are untouched
-
-
 def test_colour_image_turns_its_dominant_hue_and_keeps_other_hues():
     apple = draw("circle", (220, 40, 40)).copy()
     leaf = draw("bar", (40, 180, 60))
