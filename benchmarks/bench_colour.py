@@ -20,7 +20,9 @@ The prompts are the first 100 of the model card's R-precision test prompts
    images of the colour prompts vs images of the plain prompts (the bar: within 0.01), on
    the images as they are (the encoder also judges colour: a navy airplane is an unusual
    airplane to it) and on their silhouettes (opaque pixels black: the subject alone);
-3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts.
+3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts;
+4. the evaluator's own price of a colour (with ``--data``): real unseen test icons of the
+   same concepts, as they are and recoloured with the same colour words.
 
 The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
 >= 64 and value >= 51 (of 255); the dominant hue is the peak of a 24-bin histogram of those
@@ -190,6 +192,42 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
     return out
 
 
+def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
+                      names: list[str]) -> dict:
+    """The evaluator's own price of a colour: R-precision of *real* unseen icons (test split,
+    up to 4 per prompt's concept, as ``t2i eval``'s ceiling) as they are, and recoloured by
+    ``honour_colours`` with the same colour words. No generator is involved: what a drawing
+    loses here, any drawing in that colour loses to this evaluator."""
+    from t2i_core.colour_words import honour_colours
+    from t2i_core.data.meta import load_meta
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    images = np.load(data / "images32.npy", mmap_mode="r")
+    by_concept: dict[str, list[int]] = {}
+    for i, m in enumerate(load_meta(data)):
+        if m["split"] == "test":
+            by_concept.setdefault(m["concept"], []).append(i)
+    idx, owner = [], []
+    for p, (_, concept) in enumerate(rows):
+        for i in by_concept.get(concept, [])[:4]:
+            idx.append(i)
+            owner.append(p)
+    real = np.array(images[np.array(idx)])
+    plain = [p for p, _ in rows]
+    recoloured = np.stack([honour_colours([im], coloured(plain[p], names[p]))[0]
+                           for im, p in zip(real, owner, strict=True)])
+    enc = EvalEncoder(encoder_path)
+    text, sets = enc.texts(plain), candidate_sets(len(plain), min(100, len(plain)))
+    as_they_are = r_precision(enc.images(real), np.array(owner), text, sets)
+    in_colour = r_precision(enc.images(recoloured), np.array(owner), text, sets)
+    hues = [target_hue(names[p]) for p in owner]
+    return {"images": len(real), "as_they_are": round(as_they_are, 4),
+            "recoloured": round(in_colour, 4),
+            "difference": round(in_colour - as_they_are, 4),
+            "adherence_recoloured": round(float(np.mean(
+                [matches(im, h) for im, h in zip(recoloured, hues, strict=True)])), 4)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=100,
@@ -205,9 +243,13 @@ def main() -> None:
     ap.add_argument("--also-encoder", type=Path, default=None,
                     help="a second evaluation encoder to score R-precision with, e.g. one "
                          "trained with colour_share > 0 (t2i_core/eval/clip_encoder.py)")
+    ap.add_argument("--data", type=Path, default=REPO / "data",
+                    help="the training data (t2i data build) for the real-icon reading; "
+                         "skipped when absent")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    plain = [p for p, _ in load_prompts()][: args.prompts]
+    rows = load_prompts()[: args.prompts]
+    plain = [p for p, _ in rows]
     names = [COLOURS[i % len(COLOURS)] for i in range(len(plain))]
     with_colour = [coloured(p, c) for p, c in zip(plain, names, strict=True)]
     hues = [target_hue(c) for c in names]
@@ -242,6 +284,9 @@ def main() -> None:
                           names, args.seeds, arms, first)
     r_prec_robust = (r_precisions(args.also_encoder, plain, names, args.seeds, arms, first)
                      if args.also_encoder else {})
+    real_icons = (real_icon_reading(args.data, REPO / "t2i_core" / "weights" /
+                                    "eval_encoder.safetensors", rows, names)
+                  if (args.data / "images32.npy").exists() else {})
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
@@ -282,6 +327,7 @@ def main() -> None:
             r_prec["colour_words_against_own_prompt"] - r_prec["plain"], 4),
         "also_encoder_r_precision_difference": round(
             r_prec_robust["colour_words"] - r_prec_robust["plain"], 4) if r_prec_robust else None,
+        "real_test_icons_recoloured_r_precision": real_icons,
         "silhouette_r_precision_difference": round(
             r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
         "negative_red_prompts": neg_n,
