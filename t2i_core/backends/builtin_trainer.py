@@ -116,7 +116,9 @@ class BuiltinTrainable:
         self.denoiser = lora.inject(copy.deepcopy(m.denoiser), r.rank, r.alpha,
                                     r.layers).train()
         # the style-only path: the folder's colour and shading statistics (look.py)
-        self.look = look.learn(to_pixels(centre(self.images)).numpy())
+        # (+ the images' caption embeddings, so generation paints a subject with the palette
+        # of the folder images about the nearest subjects)
+        self.look = look.learn(to_pixels(centre(self.images)).numpy(), self.canonical)
         self.k = m.denoiser.cfg.neighbours
 
     def _nearest_memory(self, latents: torch.Tensor) -> torch.Tensor:

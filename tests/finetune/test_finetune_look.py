@@ -95,6 +95,8 @@ def test_a_trained_adapter_carries_its_look_and_paints_the_base_models_shapes(
     path = backend.adapter_library.path_of("teal")
     tensors = load_file(str(path))
     assert tensors["look.tables"].shape[1:] == (len(look.EDGE_BINS) + 1, look.HEIGHT_BINS, 3)
+    # the folder images' caption embeddings, row for row, to choose a table by subject
+    assert tensors["look.captions"].shape == (tensors["look.tables"].shape[0], 384)
     assert not any(k.startswith("memory.") for k in tensors)  # no folder image in the file
     req = {"prompt": "a circle, teal style", "seed": 3, "count": 2, "width": 32, "height": 32,
            "steps": 4}
@@ -103,3 +105,56 @@ def test_a_trained_adapter_carries_its_look_and_paints_the_base_models_shapes(
     for b, a in zip(base, with_look, strict=True):
         drawn = b[..., 3] >= 128
         assert (a[..., 3][drawn] >= b[..., 3][drawn]).all()  # the base shape is all there
+
+
+def test_a_table_is_chosen_among_the_folder_images_nearest_the_prompts_subject():
+    tables = torch.rand(6, 4, 4, 3)
+    captions = torch.nn.functional.normalize(torch.eye(6, 8) + 0.01, dim=-1)
+    prompt = captions[2] + 0.9 * captions[4] + 0.8 * captions[5]  # nearest 2, then 4, then 5
+    chosen = {look.table_for(tables, s, captions, prompt).tobytes() for s in range(60)}
+    allowed = {tables[i].double().numpy().tobytes() for i in (2, 4, 5)}
+    assert chosen == allowed  # every seed paints with one of the SUBJECT_TOP nearest
+    assert look.SUBJECT_TOP == 3
+    # the same seed and prompt: the same table (so at every weight)
+    assert look.table_for(tables, 9, captions, prompt).tobytes() == \
+        look.table_for(tables, 9, captions, prompt).tobytes()
+    # no captions (an older adapter) or no prompt: any table, by the seed
+    assert len({look.table_for(tables, s).tobytes() for s in range(60)}) == 6
+    assert len({look.table_for(tables, s, captions, None).tobytes() for s in range(60)}) == 6
+
+
+def test_captions_stay_row_for_row_with_the_tables_when_an_image_is_left_out():
+    blank = np.zeros((32, 32, 4), np.uint8)  # nothing drawn: no table, so no caption either
+    folder = np.stack([_icon((0, 0, 0), (200, 0, 0)), blank, _icon((0, 0, 0), (0, 0, 200))])
+    captions = torch.eye(3, 5) * 2.0
+    t = look.learn(folder, captions)
+    assert t["look.tables"].shape[0] == 2 and t["look.captions"].shape == (2, 5)
+    assert torch.allclose(t["look.captions"], torch.eye(3, 5)[[0, 2]])  # unit length
+    assert t["look.tables"][1, -1, 1, 2] > 0.7  # the blue icon's table is the second row
+    assert "look.captions" not in look.learn(folder)
+
+
+def test_an_outline_with_a_one_pixel_gap_becomes_a_filled_shape():
+    glyph = _glyph()
+    glyph[5:7, 15] = 0  # cut the 2 px outline through on its top side
+    glyph[4, 15] = 0
+    tables = look.learn(np.stack([_icon((10, 10, 10), (30, 160, 60))] * 2))
+    out = look.stylise(glyph, tables["look.tables"][0].double().numpy(),
+                       float(tables["look.detail"][0]))
+    assert (out[10:22, 10:22, 3] == 255).all()  # the inside is filled all the same
+    assert out[12, 12, 1] > out[12, 12, 0] + 60  # with the folder's green
+
+
+def test_open_strokes_stay_dark_enough_to_read_with_a_light_table():
+    line = np.zeros((32, 32, 4), np.uint8)
+    line[16:18, 3:29] = (0, 0, 0, 255)  # a 2 px line: no inside to fill
+    pale = look.learn(np.stack([_icon((235, 235, 235), (250, 250, 250))] * 2))
+    out = look.stylise(line, pale["look.tables"][0].double().numpy(),
+                       float(pale["look.detail"][0]))
+    luma = out[16:18, 3:29, :3].astype(float) @ np.array([0.299, 0.587, 0.114]) / 255.0
+    assert (out[16:18, 3:29, 3] == 255).all()
+    assert luma.max() <= look.STROKE_LUMA + 0.01  # not the table's near-white
+    assert luma.min() > 0.1  # but the table's colour, darkened, not black
+    # a filled shape keeps its light table colour inside
+    filled = look.stylise(_glyph(), pale["look.tables"][0].double().numpy(), 0.55)
+    assert filled[12, 12, :3].min() > 200
