@@ -19,15 +19,16 @@ from finetune_eval import FolderMeasure  # noqa: E402
 
 class _Judge:
     """An encoder whose image embedding is the one-hot of the image's first pixel's red
-    value, and whose text embedding is the one-hot of the prompt's number: the rank of each
-    sample's own prompt is set by the test."""
+    value, and whose text embedding is the one-hot of the prompt's number (other texts, such
+    as the folder subjects: axis 7): the rank of each sample's own prompt is set by the test."""
 
     def images(self, images: np.ndarray) -> torch.Tensor:
         return torch.nn.functional.one_hot(torch.from_numpy(images[:, 0, 0, 0].astype(int)),
                                            8).float()
 
     def texts(self, prompts: list[str]) -> torch.Tensor:
-        return torch.nn.functional.one_hot(torch.tensor([int(p) for p in prompts]), 8).float()
+        ids = [int(p) if p.isdigit() else 7 for p in prompts]  # other texts: a spare axis
+        return torch.nn.functional.one_hot(torch.tensor(ids), 8).float()
 
 
 def _images(reds: list[int]) -> np.ndarray:
