@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from finetune_eval import FolderMeasure, folder_at_32, load_encoder, test_prompts  # noqa: E402
-from icon_theme_folders import THEMES, TRIGGERS, build_theme_folder  # noqa: E402
+from icon_theme_folders import THEMES, TRIGGERS, build_theme_folder, other_icons  # noqa: E402
 
 GRID_PROMPTS = ["a house", "a cat", "a car", "a tree", "an apple", "a bicycle"]
 DIAL = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -92,6 +92,12 @@ def bench_folder(backend, enc, name: str, folder: Path, args, overrides: dict) -
     for key, imgs in runs.items():
         out[key] = meas.all(imgs, prompts, args.seeds)
         out[key]["theme_accuracy"] = round(meas.theme_accuracy(imgs, others), 4)
+    # calibration (not the bar): the theme's own icons of other subjects, same measures
+    theme = folder_at_32_bytes(other_icons(name, cache=args.cache))
+    out["theme_other_icons"] = {
+        "count": len(theme), "copy_rate": round(meas.copy_rate(theme), 4),
+        "style_closer_percent": round(100 * (1 - meas.style_distance(theme)
+                                             / out["base"]["style_distance"]), 1)}
     flagged = meas.flagged(after)
     out["weight1_flagged"] = [int(i) for i in flagged]
     # the dial, on an even spread of the prompts (same prompts and seeds at every weight)
@@ -128,6 +134,21 @@ def bench_folder(backend, enc, name: str, folder: Path, args, overrides: dict) -
         generate(backend, GRID_PROMPTS, grid_ids, trigger, 2, loras)
         for loras in ([], [LoraRef(name, 0.5)], [LoraRef(name, 1.0)])]
     return out
+
+
+def folder_at_32_bytes(pngs: list[bytes]) -> np.ndarray:
+    """Icons (PNG bytes) at the model's 32 px, as the folder's images are measured."""
+    from t2i_core.finetune.augment import centre
+    from t2i_core.finetune.dataset import decode_square
+    from t2i_core.models.autoencoder import to_pixels
+
+    imgs = []
+    for data in pngs:
+        try:
+            imgs.append(decode_square(data))
+        except ValueError:  # an icon too small or unreadable: left out, as a folder would
+            continue
+    return to_pixels(centre(np.stack(imgs))).numpy()
 
 
 def split_adapter(backend, name: str, part: str) -> str:
@@ -192,6 +213,9 @@ def main() -> int:
     ap.add_argument("--grid", type=Path, default=Path("docs/finetune.png"))
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     ap.add_argument("--work", type=Path, default=None, help="folders and adapters go here")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="where the Debian icon themes are extracted (default: "
+                         "$T2I_BENCH_CACHE or ~/.cache/t2i-studio/icon-themes)")
     for flag, kind in (("steps", int), ("batch", int), ("rank", int), ("alpha", float),
                        ("learning-rate", float), ("layers", str), ("prior", float)):
         ap.add_argument(f"--{flag}", type=kind, default=None, help="recipe override")

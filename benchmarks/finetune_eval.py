@@ -99,6 +99,17 @@ class FolderMeasure:
         owner = np.repeat(np.arange(len(prompts)), seeds)
         return r_precision(self.enc.images(images), owner, text, sets)
 
+    def mean_reciprocal_rank(self, images: np.ndarray, prompts: list[str], seeds: int) -> float:
+        """Mean of 1 / (rank of the sample's own prompt among all test prompts): the same
+        judge as R-precision, but every sample's rank counts, not only the top-1 hits, so it
+        moves less by chance (R-precision at ~0.1 on 200 samples: +-0.02)."""
+        emb = self.enc.images(images)
+        sims = emb @ self.enc.texts(prompts).T
+        owner = torch.from_numpy(np.repeat(np.arange(len(prompts)), seeds))
+        own = sims[torch.arange(len(emb)), owner]
+        rank = (sims > own[:, None]).sum(dim=1).float() + 1
+        return float((1 / rank).mean())
+
     def per_sample_distance(self, images: np.ndarray) -> torch.Tensor:
         return (1 - self.enc.images(images) @ self.folder_emb.T).mean(dim=1)
 
@@ -125,7 +136,9 @@ class FolderMeasure:
                 "style_distance": round(self.style_distance(images), 4),
                 "copy_rate": round(self.copy_rate(images), 4),
                 "copy_rate_premultiplied": round(self.copy_rate(images, "premultiplied"), 4),
-                "subject_copies": round(self.subject_copies(images, prompts, seeds), 4)}
+                "subject_copies": round(self.subject_copies(images, prompts, seeds), 4),
+                "mean_reciprocal_rank": round(self.mean_reciprocal_rank(images, prompts, seeds),
+                                              4)}
 
     def flagged(self, images: np.ndarray) -> np.ndarray:
         """Indices of the samples the copy measure (over white) flags, to look at."""

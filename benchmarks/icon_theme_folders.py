@@ -77,6 +77,33 @@ def build_theme_folder(folder: str, out: Path, cache: Path | None = None) -> Pat
     return out
 
 
+def other_icons(folder: str, count: int = 200, cache: Path | None = None) -> list[bytes]:
+    """Up to ``count`` icons of the same theme showing *other* subjects (no word of their
+    file name in common with the 20 folder names: no "folder-documents" next to "folder"),
+    as PNG bytes: what the theme's own artists draw for new subjects, to calibrate the
+    style and copy measures (docs/finetune.md "What the copy measure counts")."""
+    import numpy as np
+
+    cache = cache or Path(os.environ.get("T2I_BENCH_CACHE",
+                                         Path.home() / ".cache/t2i-studio/icon-themes"))
+    root = theme_root(folder, cache)
+    ext = THEMES[folder][3]
+    words = {w for n in NAMES for w in n.split("-")}
+    files = sorted(p for p in root.glob(f"*/*{ext}")
+                   if not p.is_symlink() and not set(p.stem.split("-")) & words)
+    pick = np.random.default_rng(0).choice(len(files), min(count, len(files)), replace=False)
+    out = []
+    for i in sorted(pick):
+        if ext == ".png":
+            out.append(files[i].read_bytes())
+        else:
+            import resvg_py
+
+            out.append(bytes(resvg_py.svg_to_bytes(svg_path=str(files[i]), width=RASTER,
+                                                   height=RASTER)))
+    return out
+
+
 if __name__ == "__main__":
     import sys
 

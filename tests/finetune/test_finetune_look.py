@@ -158,3 +158,37 @@ def test_open_strokes_stay_dark_enough_to_read_with_a_light_table():
     # a filled shape keeps its light table colour inside
     filled = look.stylise(_glyph(), pale["look.tables"][0].double().numpy(), 0.55)
     assert filled[12, 12, :3].min() > 200
+
+
+def test_generation_paints_a_prompt_with_the_tables_of_its_nearest_folder_subjects(
+        backend, style_folder: Path):
+    """End to end through the backend: the prompt's own text embedding chooses the table."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    train(backend, quick(style_folder, trigger="inkwell style", steps=4))  # no colour word
+    path = backend.adapter_library.path_of("teal")
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    blue, red = (0.1, 0.2, 0.9), (0.9, 0.1, 0.1)
+    subjects = {"a cat": blue, "a kitten": blue, "a cat face": blue,
+                "a printer": red, "a battery": red, "a keyboard": red}
+    enc = backend.model.encoder
+    tensors["look.tables"] = torch.tensor([[[c] * look.HEIGHT_BINS] * (len(look.EDGE_BINS) + 1)
+                                           for c in subjects.values()], dtype=torch.float32)
+    tensors["look.captions"] = enc.encode([f"inkwell style, {s}" for s in subjects]).embeddings
+    save_file(tensors, str(path), metadata=meta)
+
+    def painted(prompt: str) -> np.ndarray:
+        req = {"prompt": prompt, "seed": 5, "count": 3, "width": 32, "height": 32, "steps": 4}
+        base = np.stack(backend.generate(GenerateRequest(**req)).images).astype(int)
+        after = np.stack(backend.generate(
+            GenerateRequest(**req, loras=[LoraRef("teal", 1.0)])).images).astype(int)
+        changed = np.abs(after - base).sum(axis=-1) > 60
+        assert changed.sum() > 20  # the look painted something
+        return after[changed][:, :3].mean(axis=0)
+
+    cat, printer = painted("a cat, inkwell style"), painted("a printer, inkwell style")
+    assert cat[2] > cat[0] + 40  # the cat subjects' blue
+    assert printer[0] > printer[2] + 40  # the device subjects' red
