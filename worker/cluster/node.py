@@ -167,6 +167,9 @@ class NodeWorker:
             self._push = self.ctx.socket(zmq.PUSH)
             self._push.setsockopt(zmq.LINGER, 0)
             self._push.setsockopt(zmq.SNDHWM, 10_000)
+            # queue only to a connected gateway: one this node cannot reach (a firewall)
+            # makes sends fail at once, and the events go through Ray instead
+            self._push.setsockopt(zmq.IMMEDIATE, 1)
             self._push.connect(events["endpoint"])
             self._push_to = events["endpoint"]
         return self._push

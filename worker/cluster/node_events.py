@@ -103,6 +103,8 @@ class NodeEvents(GatewayState):
         now = time.monotonic()
         for job in [j for j in self.jobs.values() if j.pending is not None]:
             if now >= job.pending[2]:
+                log.warning("job %s: %d of its %d progress events pushed by %s never came",
+                            job.id, job.pending[1] - job.seen, job.pending[1], job.node)
                 self._on_event(job.uid, str(job.run), True, job.pending[0])
 
     def _on_event(self, uid: str, run: str, terminal: bool, frames: list[bytes],
