@@ -5,7 +5,7 @@
 - ``scheduler.py`` fair share between artists, live first, warm nodes first (pure Python)
 - ``store.py``    the accepted jobs on disk (a gateway restart loses none)
 - ``keys.py``     one CURVE key per artist, revocable
-- ``pool.py``     the Ray side: one detached actor per worker slot, events streamed back
+- ``pool.py``     the Ray side: one detached actor per worker slot, results streamed back
 - ``node_events.py`` what the slots report, turned into client events and queue changes
 - ``node.py``     the actor: the desktop worker's model cache and job runner
 - ``report.py``   ``hello`` and ``status`` for the cluster

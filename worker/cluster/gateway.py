@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections import deque
@@ -73,6 +74,9 @@ class Gateway(NodeEvents):
         self.ctx = zmq.Context()
         self._post_lock = threading.Lock()
         self.endpoint = ""
+        self.events: zmq.Socket | None = None  # progress events pushed by the slots
+        self.events_token = secrets.token_hex(16)
+        self._poller = zmq.Poller()
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Gateway(NodeEvents):
             self._push.send_multipart(frames, copy=False)
 
     def serve_forever(self) -> None:
-        poller = zmq.Poller()
+        poller = self._poller
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.inbox, zmq.POLLIN)
         next_beat = next_tick = 0.0
@@ -123,6 +127,8 @@ class Gateway(NodeEvents):
             while not self.stopping:
                 wait = max(0.0, min(next_beat, next_tick) - time.monotonic())
                 ready = dict(poller.poll(int(wait * 1000) + 1))
+                if self.events is not None and self.events in ready:
+                    self._drain_events()
                 if self.inbox in ready:
                     self._drain_inbox()
                 if self.router in ready:
@@ -148,6 +154,8 @@ class Gateway(NodeEvents):
         with self._post_lock:
             self._push.close(linger=0)
         self.inbox.close(linger=0)
+        if self.events is not None:
+            self.events.close(linger=0)
         self.router.close(linger=500)
         self.store.close()
         cf = self.config.connection_file
@@ -269,9 +277,11 @@ class Gateway(NodeEvents):
             job, node = picked
             self.dispatched += 1
             job.dispatch_seq, job.started = self.dispatched, time.monotonic()
+            job.seen, job.pending = 0, None
             self.pool.dispatch(node.name, job.spec(), job.run)
 
     def _tick(self) -> None:
+        self._flush_pending()
         if self.keys is not None:
             for artist in self.keys.reload():
                 self._revoked(artist)

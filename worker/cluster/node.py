@@ -31,7 +31,8 @@ from worker.models import ModelCache
 from worker.runner import Runner
 
 EVENT, TERMINAL = b"E", b"T"
-Event = tuple[bytes, list[bytes]]  # (EVENT | TERMINAL, the protocol message's frames)
+# (EVENT | TERMINAL, the protocol message's frames, events pushed over ZeroMQ before it)
+Event = tuple[bytes, list[bytes], int]
 
 
 class NodeWorker:
@@ -65,6 +66,8 @@ class NodeWorker:
         self._cancel_early: deque[str] = deque(maxlen=1024)  # cancelled before they arrived
         self.warm: set[str] = set(_loaded_at_start(self.cache))
         self.jobs_done = 0
+        self._push: zmq.Socket | None = None  # progress events straight to the gateway
+        self._push_to = ""
 
     # --- what the gateway asks ----------------------------------------------------------------
 
@@ -83,15 +86,21 @@ class NodeWorker:
                 "running": next(iter(self._jobs), None), "jobs_done": self.jobs_done}
 
     def run(self, spec: dict) -> Iterator[Event]:
-        """Run one job; yields ``(EVENT|TERMINAL, frames)`` for each of its events, ending
+        """Run one job; yields ``(EVENT|TERMINAL, frames, pushed)`` for its events, ending
         with exactly one TERMINAL. ``spec``: uid, id, kind, body, images [(name, shape,
-        bytes)] -- a request the gateway has already checked at its edge."""
+        bytes)] -- a request the gateway has already checked at its edge -- and optionally
+        ``events`` {endpoint, token, run}: progress events then go to the gateway over
+        ZeroMQ (cheaper than a Ray object each) and the TERMINAL says how many went."""
         with self._one_job:  # a job a dead gateway left running ends first (cancel_all)
             job = self._job_of(spec)
             uid = spec["uid"]
+            push = self._pusher(spec.get("events"))
+            head = [spec["events"]["token"].encode(), uid.encode(),
+                    str(spec["events"]["run"]).encode()] if push is not None else []
+            pushed = 0
             if uid in self._cancel_early:
                 yield TERMINAL, _frames(P.Message("cancelled", job.id,
-                                                  {"reason": "cancel", "step": 0}))
+                                                  {"reason": "cancel", "step": 0})), 0
                 return
             self._jobs[uid] = job
             ended = False
@@ -101,13 +110,21 @@ class NodeWorker:
                 except Exception as e:  # noqa: BLE001 - every refusal is one error event
                     code, text = self.runner.error_of(e)
                     ended = True
-                    yield TERMINAL, _frames(P.error(job.id, code, text))
+                    yield TERMINAL, _frames(P.error(job.id, code, text)), 0
                     return
                 self.queue.put(job)
                 while True:
                     frames = self._events.recv_multipart()
                     ended = frames[0].startswith(b"T:")
-                    yield (TERMINAL if ended else EVENT), frames[2:]
+                    if not ended and push is not None:
+                        try:
+                            push.send_multipart([*head, *frames[2:]], zmq.NOBLOCK,
+                                                copy=False)
+                            pushed += 1
+                            continue
+                        except zmq.Again:  # the gateway is not taking them: through Ray
+                            pass
+                    yield (TERMINAL if ended else EVENT), frames[2:], pushed
                     if ended:
                         break
                 self.jobs_done += 1
@@ -138,6 +155,24 @@ class NodeWorker:
         return len(jobs)
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _pusher(self, events: dict | None) -> zmq.Socket | None:
+        """The PUSH socket to the gateway's event endpoint (a new one when a restarted
+        gateway has another); None: events go through Ray."""
+        if not events or not events.get("endpoint"):
+            return None
+        if self._push is None or self._push_to != events["endpoint"]:
+            if self._push is not None:
+                self._push.close(linger=0)
+            self._push = self.ctx.socket(zmq.PUSH)
+            self._push.setsockopt(zmq.LINGER, 0)
+            self._push.setsockopt(zmq.SNDHWM, 10_000)
+            # queue only to a connected gateway: one this node cannot reach (a firewall)
+            # makes sends fail at once, and the events go through Ray instead
+            self._push.setsockopt(zmq.IMMEDIATE, 1)
+            self._push.connect(events["endpoint"])
+            self._push_to = events["endpoint"]
+        return self._push
 
     @staticmethod
     def _job_of(spec: dict) -> Job:

@@ -10,8 +10,10 @@ state it uses.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import time
 
 import zmq
 
@@ -20,6 +22,7 @@ from worker.cluster.scheduler import UPSCALE, ClusterJob
 from worker.cluster.state import GatewayState
 
 log = logging.getLogger("worker.cluster")
+PENDING_S = 2.0  # how long a terminal event waits for progress events pushed before it
 
 
 class NodeEvents(GatewayState):
@@ -31,7 +34,10 @@ class NodeEvents(GatewayState):
                 return
             kind = frames[0]
             if kind in (b"E", b"T"):
-                self._on_event(frames[1].decode(), frames[2].decode(), kind == b"T", frames[3:])
+                self._on_event(frames[1].decode(), frames[2].decode(), kind == b"T", frames[4:],
+                               pushed=int(frames[3]))
+            elif kind == b"B":
+                self._bind_events(frames[1].decode())
             elif kind == b"N":
                 self._on_node_up(frames[1].decode(), json.loads(frames[2]))
             elif kind in (b"D", b"L"):
@@ -53,10 +59,64 @@ class NodeEvents(GatewayState):
                 self.ray_error = frames[1].decode()
                 self._unpark()
 
-    def _on_event(self, uid: str, run: str, terminal: bool, frames: list[bytes]) -> None:
+    # --- progress events pushed by the slots over ZeroMQ (pool.py) ------------------------------
+
+    def _bind_events(self, ip: str) -> None:
+        """Ray is connected: listen for the slots' progress events on this machine's Ray
+        address (loopback for a cluster on loopback); the slots learn it with each job."""
+        if self.events is not None:
+            return
+        sock = self.ctx.socket(zmq.PULL)
+        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_FRAME_BYTES + P.MAX_HEADER_BYTES)
+        sock.setsockopt(zmq.RCVHWM, 100_000)
+        try:
+            port = sock.bind_to_random_port(f"tcp://{ip}")
+        except zmq.ZMQError as e:  # events keep coming through Ray
+            log.warning("cannot listen for the slots' events on %s: %s", ip, e)
+            sock.close(linger=0)
+            return
+        self.events = sock
+        self._poller.register(sock, zmq.POLLIN)
+        self.pool.events = {"endpoint": f"tcp://{ip}:{port}", "token": self.events_token}
+
+    def _drain_events(self) -> None:
+        token = self.events_token.encode()
+        for _ in range(1000):
+            try:
+                frames = self.events.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) < 4 or not hmac.compare_digest(frames[0], token):
+                continue  # not from one of our slots
+            uid, run = frames[1].decode(errors="replace"), frames[2].decode(errors="replace")
+            job = self.jobs.get(uid)
+            if job is None or str(job.run) != run:
+                continue
+            self._on_event(uid, run, False, frames[3:])
+            job.seen += 1
+            if job.pending is not None and job.seen >= job.pending[1]:
+                self._on_event(uid, run, True, job.pending[0])
+
+    def _flush_pending(self) -> None:
+        """A terminal event whose pushed progress events never all came (dropped): end the
+        job anyway."""
+        now = time.monotonic()
+        for job in [j for j in self.jobs.values() if j.pending is not None]:
+            if now >= job.pending[2]:
+                log.warning("job %s: %d of its %d progress events pushed by %s never came",
+                            job.id, job.pending[1] - job.seen, job.pending[1], job.node)
+                self._on_event(job.uid, str(job.run), True, job.pending[0])
+
+    def _on_event(self, uid: str, run: str, terminal: bool, frames: list[bytes],
+                  pushed: int = 0) -> None:
         job = self.jobs.get(uid)
         if job is None or job.state != "running" or str(job.run) != run:
             return  # a dispatch that was given up (its node was declared lost)
+        if terminal:
+            if pushed > job.seen:  # its last progress events are still on the way
+                job.pending = (frames, pushed, time.monotonic() + PENDING_S)
+                return
+            job.pending = None
         header = json.loads(frames[0])
         if not terminal:
             if header.get("type") == "progress":

@@ -13,7 +13,15 @@ loop through ``post`` (thread-safe) as frames::
 
     [b"N", slot, info-json]        the slot is up (its models, device, warm models, ...)
     [b"D", slot, reason]           the slot is down (its node died; Ray is restarting it)
-    [b"E" | b"T", uid, run, *msg]  an event / the terminal event of a job's dispatch
+    [b"E" | b"T", uid, run, pushed, *msg]  an event / the terminal event of a job's
+                                   dispatch (pushed: its progress events that went over
+                                   ZeroMQ, see below)
+    [b"B", ip]                     Ray is connected; this machine's address in Ray
+
+Progress events take a cheaper path when the gateway has bound its event socket
+(``NodePool.events``): the actor pushes them to it over ZeroMQ (each carrying the
+gateway's token), and only the terminal event comes back through Ray, with the number
+pushed before it so that the gateway can keep them in order.
     [b"L", uid, run, reason]       the job's node died mid-job: run it again elsewhere
     [b"C", reply-json]             the answer to a cancel (the step the job was at)
     [b"R", reason]                 Ray could not be reached
@@ -67,6 +75,7 @@ class NodePool:
         self.slots: dict[str, Slot] = {}
         self.stopping = threading.Event()
         self.cancels = ThreadPoolExecutor(2, thread_name_prefix="t2i-cancel")
+        self.events: dict | None = None  # {endpoint, token} once the gateway bound it
         self._thread = threading.Thread(target=self._main, name="t2i-ray", daemon=True)
 
     def start(self) -> None:
@@ -113,6 +122,7 @@ class NodePool:
                          include_dashboard=False, logging_level=logging.WARNING,
                          log_to_driver=False, configure_logging=False)
             self.actor_class = ray.remote(_node_worker_class())
+            self.post([b"B", _own_ip().encode()])
         except Exception as e:  # noqa: BLE001 - reported to clients as the load error
             log.exception("cannot connect to Ray")
             self.post([b"R", f"cannot connect to the Ray cluster at "
@@ -260,21 +270,35 @@ class Slot(threading.Thread):
         import ray
 
         uid, tag = spec["uid"].encode(), str(run).encode()
+        if self.pool.events:
+            spec = {**spec, "events": {**self.pool.events, "run": run}}
         try:
             for ref in self.actor.run.remote(spec):
-                kind, frames = ray.get(ref)
-                self.pool.post([kind, uid, tag, *frames])
+                kind, frames, pushed = ray.get(ref)
+                self.pool.post([kind, uid, tag, str(pushed).encode(), *frames])
             return ""
         except ray.exceptions.RayTaskError as e:  # a bug in the node code: the job ends
             log.error("job %s failed on %s: %s", spec["id"], self.slot, e)
             msg = P.error(spec["id"], "internal", f"cluster node error: {str(e)[:200]}")
-            self.pool.post([b"T", uid, tag, *P.encode(msg)])
+            self.pool.post([b"T", uid, tag, b"0", *P.encode(msg)])
             return ""
         except ray.exceptions.RayError as e:  # the actor or its node died
             reason = f"node lost: {type(e).__name__}: {str(e)[:200]}"
             log.warning("slot %s lost job %s: %s", self.slot, spec["id"], reason)
             self.pool.post([b"L", uid, tag, reason.encode()])
             return reason
+
+
+def _own_ip() -> str:
+    """The address of the Ray node this gateway runs on (what the other nodes use to reach
+    it; 127.0.0.1 for a cluster on loopback)."""
+    import ray
+
+    me = ray.get_runtime_context().get_node_id()
+    for node in ray.nodes():
+        if node.get("NodeID") == me and node.get("NodeManagerAddress"):
+            return str(node["NodeManagerAddress"])
+    return ray.util.get_node_ip_address()
 
 
 def _node_worker_class() -> type:

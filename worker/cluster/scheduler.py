@@ -53,6 +53,8 @@ class ClusterJob:
     held: bool = False  # restored after a gateway restart, its client not seen yet
     cancelled: bool = False  # cancel sent to its node: never run it again
     position: int | None = None  # the last position sent to the client
+    seen: int = 0  # progress events of this dispatch received over ZeroMQ
+    pending: tuple | None = None  # (terminal frames, pushed, deadline) waiting for them
 
     @property
     def live(self) -> bool:

@@ -11,7 +11,7 @@ import zmq
 
 from worker import protocol as P
 from worker.cluster.edge import Catalog
-from worker.cluster.pool import PoolConfig
+from worker.cluster.pool import NodePool, PoolConfig
 from worker.cluster.scheduler import ClusterJob, Scheduler
 
 
@@ -48,6 +48,11 @@ class GatewayState:
     stopping: bool
     router: zmq.Socket
     inbox: zmq.Socket
+    events: zmq.Socket | None
+    pool: NodePool
+    events_token: str
+    ctx: zmq.Context
+    _poller: zmq.Poller
 
     def _end(self, job: ClusterJob, msg: P.Message | None = None,
              frames: list | None = None) -> None:
