@@ -287,6 +287,8 @@ def main() -> None:
     real_icons = (real_icon_reading(args.data, REPO / "t2i_core" / "weights" /
                                     "eval_encoder.safetensors", rows, names)
                   if (args.data / "images32.npy").exists() else {})
+    real_icons_also = (real_icon_reading(args.data, args.also_encoder, rows, names)
+                       if args.also_encoder and (args.data / "images32.npy").exists() else {})
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
@@ -328,6 +330,7 @@ def main() -> None:
         "also_encoder_r_precision_difference": round(
             r_prec_robust["colour_words"] - r_prec_robust["plain"], 4) if r_prec_robust else None,
         "real_test_icons_recoloured_r_precision": real_icons,
+        "real_test_icons_recoloured_r_precision_also_encoder": real_icons_also,
         "silhouette_r_precision_difference": round(
             r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
         "negative_red_prompts": neg_n,
