@@ -293,17 +293,16 @@ def main() -> None:
     # the same on every test prompt's icons (437; the model card's R-precision ceiling set)
     all_rows = load_prompts()
     all_names = [COLOURS[i % len(COLOURS)] for i in range(len(all_rows))]
-    encoders = {"": REPO / "t2i_core" / "weights" / "eval_encoder.safetensors",
-                "_also_encoder": args.also_encoder}
+    encoders = {"committed": REPO / "t2i_core" / "weights" / "eval_encoder.safetensors",
+                "also_encoder": args.also_encoder}
     real_icons_also, ceiling_icons = {}, {}
     if (args.data / "images32.npy").exists():
         for key, path in encoders.items():
             if path is None:
                 continue
-            if key:
+            if key == "also_encoder":
                 real_icons_also = real_icon_reading(args.data, path, rows, names)
-            ceiling_icons[f"encoder{key}"] = real_icon_reading(args.data, path, all_rows,
-                                                               all_names)
+            ceiling_icons[key] = real_icon_reading(args.data, path, all_rows, all_names)
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
