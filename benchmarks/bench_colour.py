@@ -22,7 +22,10 @@ The prompts are the first 100 of the model card's R-precision test prompts
    airplane to it) and on their silhouettes (opaque pixels black: the subject alone);
 3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts;
 4. the evaluator's own price of a colour (with ``--data``): real unseen test icons of the
-   same concepts, as they are and recoloured with the same colour words.
+   same concepts, as they are and recoloured with the same colour words; also for all
+   test prompts' icons (the model card's R-precision ceiling set, 437 icons), and with
+   ``--also-encoder`` for that encoder too (an instrument that judges the subject should
+   keep a recoloured real icon's score).
 
 The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
 >= 64 and value >= 51 (of 255); the dominant hue is the peak of a 24-bin histogram of those
@@ -287,6 +290,19 @@ def main() -> None:
     real_icons = (real_icon_reading(args.data, REPO / "t2i_core" / "weights" /
                                     "eval_encoder.safetensors", rows, names)
                   if (args.data / "images32.npy").exists() else {})
+    # the same on every test prompt's icons (437; the model card's R-precision ceiling set)
+    all_rows = load_prompts()
+    all_names = [COLOURS[i % len(COLOURS)] for i in range(len(all_rows))]
+    encoders = {"committed": REPO / "t2i_core" / "weights" / "eval_encoder.safetensors",
+                "also_encoder": args.also_encoder}
+    real_icons_also, ceiling_icons = {}, {}
+    if (args.data / "images32.npy").exists():
+        for key, path in encoders.items():
+            if path is None:
+                continue
+            if key == "also_encoder":
+                real_icons_also = real_icon_reading(args.data, path, rows, names)
+            ceiling_icons[key] = real_icon_reading(args.data, path, all_rows, all_names)
     per_colour = {}
     for c in COLOURS:
         rows = [i for i, n in enumerate(names) if n == c]
@@ -328,6 +344,8 @@ def main() -> None:
         "also_encoder_r_precision_difference": round(
             r_prec_robust["colour_words"] - r_prec_robust["plain"], 4) if r_prec_robust else None,
         "real_test_icons_recoloured_r_precision": real_icons,
+        "real_test_icons_recoloured_r_precision_also_encoder": real_icons_also,
+        "ceiling_icons_all_test_prompts_recoloured": ceiling_icons,
         "silhouette_r_precision_difference": round(
             r_prec["silhouette_colour_words"] - r_prec["silhouette_plain"], 4),
         "negative_red_prompts": neg_n,

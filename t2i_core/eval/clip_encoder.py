@@ -126,16 +126,18 @@ def colour_jitter(rgba_u8: np.ndarray, rng: np.random.Generator, share: float) -
 
 def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, batch: int = 256,
                        lr: float = 1e-3, total_steps: int = 2000, seed: int = 0,
-                       init_from: Path | None = None, colour_share: float = 0.0) -> dict:
+                       init_from: Path | None = None, colour_share: float = 0.0,
+                       checkpoint_every: int = 0) -> dict:
     """Contrastive training on the training split only; writes float16 safetensors.
+
+    ``checkpoint_every`` > 0 also writes ``out_path`` every that many steps (atomically, with
+    the step count so far), so a long run stopped early still leaves a usable encoder.
 
     The text tower is locked MiniLM with mean pooling and a bias-free linear projection, so
     ``proj(pool(x)) / |.|`` equals ``proj(pool(x) / |pool(x)|) / |.|``: the cached, normalised
     MiniLM caption embeddings (captions.npz, canonical + augmented) feed the projection
     directly, and the 22M-parameter text transformer need not run every step.
     """
-    from safetensors.torch import save_file
-
     from t2i_core.data.meta import load_meta
 
     torch.manual_seed(seed)
@@ -151,6 +153,7 @@ def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, ba
         model = EvalEncoder(init_from).model
     else:
         model, _ = create()
+    previous = _steps_in(init_from) if init_from is not None else 0
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
     deadline, step, loss = time.time() + minutes * 60, 0, torch.tensor(0.0)
@@ -184,16 +187,30 @@ def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, ba
         bar.update(1)
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if checkpoint_every > 0 and step % checkpoint_every == 0 and step < total_steps:
+            _save(model, out_path, previous + step)
     bar.close()
-    state = {k: v.half().contiguous() for k, v in model.state_dict().items()
-             if not k.startswith("text.transformer.")}  # the locked MiniLM ships separately
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    previous = 0
-    if init_from is not None:
-        from safetensors import safe_open
-
-        with safe_open(str(init_from), framework="pt") as f:
-            previous = int(f.metadata().get("steps", 0))
-    save_file(state, str(out_path), metadata={"config": json.dumps(model_config()),
-                                              "steps": str(previous + step)})
+    _save(model, out_path, previous + step)
     return {"steps": previous + step, "loss": round(loss.item(), 4)}
+
+
+def _steps_in(path: Path) -> int:
+    """Training steps recorded in an evaluation-encoder file (0 when not recorded)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return int((f.metadata() or {}).get("steps", 0))
+
+
+def _save(model: torch.nn.Module, out_path: Path, steps: int) -> None:
+    """Float16 safetensors of everything but the locked MiniLM (it ships separately),
+    written to a temp file and renamed, so a reader never sees half a file."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
+             if not k.startswith("text.transformer.")}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"config": json.dumps(model_config()),
+                                         "steps": str(steps)})
+    os.replace(tmp, out_path)

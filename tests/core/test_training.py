@@ -4,6 +4,7 @@ backend, plus exact resume. Same code as `t2i builtin train`, tiny sizes, second
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from t2i_core.backends.base import GenerateRequest
@@ -147,3 +148,39 @@ def test_colour_jitter_inks_glyphs_turns_hues_and_keeps_shapes():
     # the turn keeps each pixel's grey level, up to rounding and clipping at 0 and 255
     assert np.abs(out[1, ..., :3].astype(float).mean(-1) - grey).max() <= 4.0
     assert not np.array_equal(out[1], batch[1])
+
+
+def test_eval_encoder_checkpoints_survive_a_stopped_run(tiny_data, tmp_path, monkeypatch):
+    """``checkpoint_every`` writes a loadable encoder during the run: a run that dies after
+    its second checkpoint still leaves that encoder (with its step count), and a
+    continuation adds its steps to the ones it starts from."""
+    from safetensors import safe_open
+
+    import t2i_core.eval.clip_encoder as ce
+
+    out, saved, real_save = tmp_path / "eval.safetensors", [], ce._save
+
+    def save_then_die(model, path, steps):
+        real_save(model, path, steps)
+        saved.append(steps)
+        if len(saved) == 2:
+            raise KeyboardInterrupt  # the run is stopped right after its second checkpoint
+
+    monkeypatch.setattr(ce, "_save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        ce.train_eval_encoder(tiny_data, out, minutes=2, batch=16, total_steps=40,
+                              checkpoint_every=7)
+    assert saved == [7, 14]
+    with safe_open(str(out), framework="pt") as f:
+        assert f.metadata()["steps"] == "14"
+    assert not out.with_name(out.name + ".tmp").exists()
+    enc = ce.EvalEncoder(out)  # a complete, loadable file
+    assert torch.isfinite(enc.images(np.load(tiny_data / "images32.npy")[:4])).all()
+
+    monkeypatch.setattr(ce, "_save", real_save)
+    more = tmp_path / "more.safetensors"
+    stats = ce.train_eval_encoder(tiny_data, more, minutes=2, batch=16, total_steps=5,
+                                  init_from=out, colour_share=0.5, checkpoint_every=2)
+    assert stats["steps"] == 19
+    with safe_open(str(more), framework="pt") as f:
+        assert f.metadata()["steps"] == "19"
