@@ -14,6 +14,8 @@ import traceback
 
 from krita import Krita, Selection
 
+from .common import fill_form, generate, open_docker, panel_ready, step_clock
+
 try:
     from PyQt5.QtCore import QTimer
     from PyQt5.QtGui import QImage
@@ -78,30 +80,13 @@ class Runner:
 
 def scenario(cfg, report):
     """A generator of wait conditions; the code between yields is one step."""
-    from t2i_studio import extension  # the installed plugin, as Krita loaded it
-
     app = Krita.instance()
     window = app.activeWindow()
-    started = time.monotonic()
-    report["seconds"] = {}
-
-    def step(name):  # what happened, and when (seconds since Krita's window appeared)
-        report["steps"].append(name)
-        report["seconds"][name] = round(time.monotonic() - started, 2)
-
-    doc = app.createDocument(cfg["width"], cfg["height"], "t2i krita test", "RGBA", "U8", "",
-                             72.0)
-    window.addView(doc)
-    window.qwindow().showMaximized()
-    step("document created")
-    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
-    dock = extension.DOCKERS[-1]
-    dock.show()
-    dock.raise_()
+    step = step_clock(report)
+    doc, dock = yield from open_docker(cfg, "t2i krita test")
     report["settings_problem"] = dock.content.problem.text()
     step("docker shown")
-    yield lambda: dock.panel is not None and dock.panel.bridge.state == "ready" \
-        and dock.panel.form.size.findData(cfg["size"]) >= 0
+    yield from panel_ready(dock, cfg)
     panel = dock.panel
     report["status_text"] = panel.status.text()
     tabs = dock.content.tabs
@@ -114,17 +99,8 @@ def scenario(cfg, report):
         yield from small_screen(cfg, report, window, panel, step)
         return
     form = panel.form
-    form.prompt.setPlainText(cfg["prompt"])
-    form.seed.setValue(cfg["seed"])
-    form.seed_lock.setChecked(True)
-    form.steps.setValue(cfg["steps"])
-    form.size.setCurrentIndex(form.size.findData(cfg["size"]))
-    panel.generate_button.click()
-    step("generate clicked")
-    yield lambda: panel.job is None
-    report["message"] = panel.message.text()
-    if not panel.results.results:
-        raise AssertionError(f"no result: {panel.message.text()}")
+    fill_form(form, cfg)
+    yield from generate(panel, report, step)
     result = panel.results.results[0]
     image = result.image
     report["result"] = {"width": image.width(), "height": image.height(),
@@ -219,26 +195,12 @@ def vector_scenario(cfg, report):
     """Vector layers: the host adapter inserts an SVG as a Krita vector layer (shapes from
     ``addShapesFromSvg``); with ``panel_vector`` the docker's Vector option generates one;
     the .kra is saved and reopened and its vector layers' shapes read back."""
-    from t2i_studio import extension
     from t2i_studio._vendor.t2i_plugin.host import Rect
 
     app = Krita.instance()
     window = app.activeWindow()
-    started = time.monotonic()
-    report["seconds"] = {}
-
-    def step(name):
-        report["steps"].append(name)
-        report["seconds"][name] = round(time.monotonic() - started, 2)
-
-    doc = app.createDocument(cfg["width"], cfg["height"], "t2i vector test", "RGBA", "U8", "",
-                             72.0)
-    window.addView(doc)
-    window.qwindow().showMaximized()
-    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
-    dock = extension.DOCKERS[-1]
-    dock.show()
-    dock.raise_()
+    step = step_clock(report)
+    doc, dock = yield from open_docker(cfg, "t2i vector test")
     host = dock.content.host
     if cfg.get("svg"):  # (the screenshot shows a generated drawing only)
         x, y, w, h = cfg["at"]
@@ -248,23 +210,13 @@ def vector_scenario(cfg, report):
         doc.waitForDone()
         report["inserted"] = _vector_layers(doc)
     if cfg.get("panel_vector"):
-        yield lambda: dock.panel is not None and dock.panel.bridge.state == "ready" \
-            and dock.panel.form.size.findData(cfg["size"]) >= 0
+        yield from panel_ready(dock, cfg)
         panel = dock.panel
         form = panel.form
-        form.prompt.setPlainText(cfg["prompt"])
-        form.seed.setValue(cfg["seed"])
-        form.seed_lock.setChecked(True)
-        form.steps.setValue(cfg["steps"])
-        form.size.setCurrentIndex(form.size.findData(cfg["size"]))
+        fill_form(form, cfg)
         report["vector_option_enabled"] = form.vector.isEnabled()
         form.vector.setChecked(True)
-        panel.generate_button.click()
-        step("vector generate clicked")
-        yield lambda: panel.job is None
-        report["message"] = panel.message.text()
-        if not panel.results.results:
-            raise AssertionError(f"no result: {panel.message.text()}")
+        yield from generate(panel, report, step, "vector generate clicked")
         report["result_svg"] = panel.results.results[0].svg
         report["result_provenance"] = panel.results.results[0].provenance
         doc.waitForDone()
@@ -291,25 +243,10 @@ def plan_scenario(cfg, report):
     """Floor plans: the docker's Plan tab plans from text through the worker; the first
     variant is inserted as one vector layer per element kind; the .kra keeps the layers and
     their provenance (the programme)."""
-    from t2i_studio import extension
-
     app = Krita.instance()
     window = app.activeWindow()
-    started = time.monotonic()
-    report["seconds"] = {}
-
-    def step(name):
-        report["steps"].append(name)
-        report["seconds"][name] = round(time.monotonic() - started, 2)
-
-    doc = app.createDocument(cfg["width"], cfg["height"], "t2i plan test", "RGBA", "U8", "",
-                             72.0)
-    window.addView(doc)
-    window.qwindow().showMaximized()
-    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
-    dock = extension.DOCKERS[-1]
-    dock.show()
-    dock.raise_()
+    step = step_clock(report)
+    doc, dock = yield from open_docker(cfg, "t2i plan test")
     yield lambda: dock.content.plan_panel is not None \
         and dock.content.plan_panel.bridge.state == "ready"
     pp = dock.content.plan_panel

@@ -7,54 +7,26 @@ Krita (``pixelData``, BGRA) and the .kra is saved. tests/cluster/test_cluster_kr
 import os
 import time
 
-from krita import Krita
+from .common import fill_form, generate, open_docker, panel_ready, step_clock
 
 
 def gateway_scenario(cfg, report, rgba_of):
     """A generator of wait conditions, as the driver's other scenarios. ``rgba_of``: the
     driver's QImage -> tight RGBA bytes."""
-    from t2i_studio import extension  # the installed plugin, as Krita loaded it
-
-    app = Krita.instance()
-    window = app.activeWindow()
-    started = time.monotonic()
-    report["seconds"] = {}
-
-    def step(name):
-        report["steps"].append(name)
-        report["seconds"][name] = round(time.monotonic() - started, 2)
-
-    doc = app.createDocument(cfg["width"], cfg["height"], "t2i gateway test", "RGBA", "U8",
-                             "", 72.0)
-    window.addView(doc)
-    window.qwindow().showMaximized()
-    yield lambda: app.activeDocument() is not None and bool(extension.DOCKERS)
-    dock = extension.DOCKERS[-1]
-    dock.show()
-    dock.raise_()
+    step = step_clock(report)
+    doc, dock = yield from open_docker(cfg, "t2i gateway test")
     report["settings_problem"] = dock.content.problem.text()
     step("docker shown")
-    yield lambda: dock.panel is not None and dock.panel.bridge.state == "ready" \
-        and dock.panel.form.size.findData(cfg["size"]) >= 0
+    yield from panel_ready(dock, cfg)
     panel = dock.panel
     link = dock.content.link
     report["status_text"] = panel.status.text()
     report["curve_in_use"] = bool(link.client is not None and link.client.curve)
     report["worker_started"] = link.client is not None and link.client.proc is not None
-    form = panel.form
-    form.prompt.setPlainText(cfg["prompt"])
-    form.seed.setValue(cfg["seed"])
-    form.seed_lock.setChecked(True)
-    form.steps.setValue(cfg["steps"])
-    form.size.setCurrentIndex(form.size.findData(cfg["size"]))
+    fill_form(panel.form, cfg)
     events = []
     panel.bridge.event.connect(events.append)
-    panel.generate_button.click()
-    step("generate clicked")
-    yield lambda: panel.job is None
-    report["message"] = panel.message.text()
-    if not panel.results.results:
-        raise AssertionError(f"no result: {panel.message.text()}")
+    yield from generate(panel, report, step)
     terminal = [e for e in events if e.is_terminal]
     report["terminal"] = {"type": terminal[-1].type, "cluster": terminal[-1].body.get(
         "cluster")} if terminal else None
@@ -64,6 +36,12 @@ def gateway_scenario(cfg, report, rgba_of):
     report["provenance"] = result.provenance
     with open(os.path.join(cfg["out_dir"], "result.rgba"), "wb") as f:
         f.write(rgba_of(result.image))
+    doc.waitForDone()
+    # the layer's pixels land in a Krita stroke of their own: wait until they are there (on a
+    # busy machine the job's end can come before it; then the bounds read empty)
+    inserted_at = time.monotonic()
+    yield lambda: doc.topLevelNodes()[-1].bounds().width() > 0 \
+        or time.monotonic() - inserted_at > 20  # then the test's assertion says what is wrong
     doc.waitForDone()
     node = doc.topLevelNodes()[-1]
     report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
