@@ -54,8 +54,6 @@ def flat_palette(rgba: np.ndarray) -> np.ndarray | None:
 def snap_flat_regions(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """``rgba`` (H, W, 4) uint8 with opaque pixels in flat neighbourhoods set to the nearest
     palette colour when it is within ``MAX_DISTANCE``; alpha never changes."""
-    from scipy import ndimage
-
     rgb = rgba[..., :3].astype(np.float32)
     best = np.full(rgb.shape[:2], np.inf, np.float32)
     which = np.zeros(rgb.shape[:2], np.int64)
@@ -63,9 +61,17 @@ def snap_flat_regions(rgba: np.ndarray, palette: np.ndarray) -> np.ndarray:
         d = np.abs(rgb - colour).max(-1)
         closer = d < best
         best[closer], which[closer] = d[closer], k
-    spread = (ndimage.maximum_filter(rgb, size=(3, 3, 1))
-              - ndimage.minimum_filter(rgb, size=(3, 3, 1))).max(-1)
-    snap = (rgba[..., 3] >= 250) & (best < MAX_DISTANCE) & (spread < FLAT_RANGE)
+    snap = (rgba[..., 3] >= 250) & (best < MAX_DISTANCE) & (colour_spread(rgb) < FLAT_RANGE)
     out = rgba.copy()
     out[..., :3][snap] = np.round(palette[which[snap]]).astype(np.uint8)
     return out
+
+
+def colour_spread(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) float32: how far each pixel's 3x3 neighbourhood spans, in its widest channel.
+    Small inside a flat region, large on an edge (also the vector tracer's test for which
+    pixels may pick its palette, t2i_core/vector/trace.py)."""
+    from scipy import ndimage
+
+    hi = ndimage.maximum_filter(rgb, size=(3, 3, 1)).astype(np.float32)
+    return (hi - ndimage.minimum_filter(rgb, size=(3, 3, 1))).max(-1)

@@ -204,13 +204,8 @@ def _steps_in(path: Path) -> int:
 
 def _save(model: torch.nn.Module, out_path: Path, steps: int) -> None:
     """Float16 safetensors of everything but the locked MiniLM (it ships separately),
-    written to a temp file and renamed, so a reader never sees half a file."""
-    from safetensors.torch import save_file
+    written atomically (``export_weights``), so a reader never sees half a file."""
+    from t2i_core.checkpoint import export_weights
 
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()
-             if not k.startswith("text.transformer.")}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"config": json.dumps(model_config()),
-                                         "steps": str(steps)})
-    os.replace(tmp, out_path)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("text.transformer.")}
+    export_weights(out_path, state, {"config": json.dumps(model_config()), "steps": str(steps)})

@@ -214,10 +214,10 @@ def _flat_pixels(hi: np.ndarray, spread: float) -> np.ndarray:
     """(N, 3) uint8 colours of the opaque pixels of ``hi`` inside flat regions: their 3x3
     neighbourhood spans less than ``spread`` in every channel, so no edge blend is among
     them."""
+    from t2i_core.enhance.palette import colour_spread  # (the enhance package loads torch)
+
     rgb = hi[..., :3]
-    span = (ndimage.maximum_filter(rgb, size=(3, 3, 1)).astype(np.int16)
-            - ndimage.minimum_filter(rgb, size=(3, 3, 1))).max(-1)
-    keep = (ndimage.minimum_filter(hi[..., 3], size=3) >= 250) & (span < spread)
+    keep = (ndimage.minimum_filter(hi[..., 3], size=3) >= 250) & (colour_spread(rgb) < spread)
     return rgb[keep]
 
 

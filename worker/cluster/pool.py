@@ -17,14 +17,14 @@ loop through ``post`` (thread-safe) as frames::
                                    dispatch (pushed: its progress events that went over
                                    ZeroMQ, see below)
     [b"B", ip]                     Ray is connected; this machine's address in Ray
+    [b"L", uid, run, reason]       the job's node died mid-job: run it again elsewhere
+    [b"C", reply-json]             the answer to a cancel (the step the job was at)
+    [b"R", reason]                 Ray could not be reached
 
 Progress events take a cheaper path when the gateway has bound its event socket
 (``NodePool.events``): the actor pushes them to it over ZeroMQ (each carrying the
 gateway's token), and only the terminal event comes back through Ray, with the number
 pushed before it so that the gateway can keep them in order.
-    [b"L", uid, run, reason]       the job's node died mid-job: run it again elsewhere
-    [b"C", reply-json]             the answer to a cancel (the step the job was at)
-    [b"R", reason]                 Ray could not be reached
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker import protocol as P
-from worker.cluster.ray_start import quiet_environ
+from worker.cluster.ray_start import RESOURCE, quiet_environ
 
 log = logging.getLogger("worker.cluster.pool")
-RESOURCE = "t2i_worker"  # one unit per worker slot (per GPU) on every node
 PROBE_S = 2.0
 Post = Callable[[list[bytes]], None]
 

@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+RESOURCE = "t2i_worker"  # Ray's custom resource: one unit per worker slot (per GPU) on a node
+
 # Ray's config settings, read from the environment by every Ray process (raylet, GCS, the
 # actors' and the gateway's core workers). None changes what Ray schedules or restarts.
 QUIET_ENV = {
@@ -61,7 +63,7 @@ def node_command(address: str, slots: int, gpus: int | None = None,
     import json
 
     cmd = [_ray(), "start", f"--address={address}", "--num-cpus=0",
-           f"--resources={json.dumps({'t2i_worker': slots})}", *QUIET_FLAGS]
+           f"--resources={json.dumps({RESOURCE: slots})}", *QUIET_FLAGS]
     if gpus is not None:
         cmd.append(f"--num-gpus={gpus}")
     return [*cmd, *(extra or [])]
@@ -72,7 +74,7 @@ def cluster_utils_args(head: bool, slots: int) -> dict:
     arguments; QUIET_ENV must be in ``os.environ`` before the cluster starts."""
     args: dict = {"num_cpus": 0, "include_dashboard": False, "include_log_monitor": False}
     if slots:
-        args["resources"] = {"t2i_worker": slots}
+        args["resources"] = {RESOURCE: slots}
     return args if head else {k: v for k, v in args.items() if k != "include_dashboard"}
 
 
