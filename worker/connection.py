@@ -196,6 +196,12 @@ class Connection:
                 self.stray_events += bool(ev.id)  # e.g. a second terminal event: never
                 if ev.type == "error":
                     log.warning("worker error for %r: %s", ev.id, ev.body)
+            elif not (ev.type == "error" and ev.body.get("code") == "unauthorized"):
+                # An answer to one of our requests proves the worker reachable and our token
+                # good, like a heartbeat: its silence from now on means it is lost. (A fast
+                # job can finish before the worker's first heartbeat to a new client; going
+                # silent then is not "never reachable".)
+                self._heard = True
 
     def _on_heartbeat(self, ev: Message) -> bool:
         """The worker is alive; True when it is a new one (restarted: requests were lost)."""
@@ -218,7 +224,7 @@ class Connection:
 
     def _check_alive(self, last_heard: float) -> None:
         silent = time.monotonic() - last_heard
-        # Before the first heartbeat allow a connect + TCP handshake; afterwards be strict.
+        # Before the first answer allow a connect + TCP handshake; afterwards be strict.
         limit = self.heartbeat_timeout if self._heard else max(3.0, self.heartbeat_timeout)
         if self.proc is not None and self.proc.poll() is None and self._heard:
             # A worker we started and whose process still runs is starved, not dead (a busy
@@ -227,8 +233,9 @@ class Connection:
         if self.proc is not None and self.proc.poll() is not None:
             self._lost(f"the worker process exited with code {self.proc.returncode}")
         elif silent > limit and not self._heard:
-            # Never answered: nothing was lost, it was never reachable (wrong address, wrong
-            # CURVE keys, not running). Fail what waits, rather than hold it forever.
+            # Never answered (no heartbeat, no reply): nothing was lost, it was never reachable
+            # (wrong address, token or CURVE keys, not running). Fail what waits, rather than
+            # hold it forever.
             why = (f"no answer from the worker at {self.endpoint} within {limit:.0f} s; "
                    "is it running, and are the address, token and CURVE keys right?")
             self._fail_sent("worker_unavailable", why)

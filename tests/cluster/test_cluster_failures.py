@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -166,12 +167,27 @@ def test_after_a_long_outage_the_client_sees_worker_lost_and_nothing_runs_for_no
     client = WorkerClient(endpoint=gateway.endpoint, token=gateway.token, spawn=False,
                           heartbeat_timeout=1.0)
     raw = None
+    frozen = threading.Event()
+
+    def freeze_gateway_at_first_result(ev: P.Message) -> None:
+        # On the client's I/O thread, as the first result arrives: from then on the gateway
+        # sends nothing, so the later (longer) requests are surely still in flight when it
+        # dies, however slowly this test's own thread is scheduled.
+        if ev.is_terminal and not frozen.is_set():
+            frozen.set()
+            os.kill(gateway.proc.pid, signal.SIGSTOP)
+
     try:
+        # Its reply counts as an answer: the jobs' silence later means lost, even when the
+        # first job ends before the gateway's first heartbeat to this client (CI once saw
+        # that end as worker_unavailable, "no answer ... within 3 s").
         client.hello(timeout=60)
         reqs = [client.submit_generate(prompt="a green leaf", seed=i, width=64, height=64,
-                                       steps=100, count=2) for i in range(6)]
-        while not any(r.done for r in reqs):
-            time.sleep(0.05)
+                                       steps=100 if i < 2 else 200, count=2 if i < 2 else 8,
+                                       on_event=freeze_gateway_at_first_result)
+                for i in range(6)]
+        assert frozen.wait(120), [r.done for r in reqs]
+        assert not all(r.done for r in reqs)
         # down for longer than the client's heartbeat timeout, and a short grace this time
         gateway.restart_after_kill(3.0, "--restore-grace", "2")
         finals = [r.wait(timeout=60) for r in reqs]
@@ -187,6 +203,7 @@ def test_after_a_long_outage_the_client_sees_worker_lost_and_nothing_runs_for_no
         # the client itself reconnected and works
         assert client.generate(prompt="a green leaf", width=32, height=32, steps=2,
                                timeout=120).type == "result"
+        wait_nodes_up(gateway, 2, timeout=240)  # as the next tests expect the cluster
     finally:
         client.close()
         if raw is not None:

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from cluster_helpers import wait_nodes_up
 from finetune_helpers import make_folder
 
 from worker import protocol as P
@@ -38,6 +39,9 @@ def test_every_ray_node_listens_on_loopback_only(ray_cluster):
 def test_a_stock_client_generates_through_the_gateway(gateway, tiny_backend):
     from t2i_core.backends.base import GenerateRequest
 
+    # hello answers as soon as one slot is up; a gateway restarted by an earlier test
+    # (test_cluster_failures.py) may still be adopting the second one
+    wait_nodes_up(gateway, 2, timeout=240)
     client = client_for(gateway)
     events: list[P.Message] = []
     try:

@@ -77,3 +77,28 @@ def test_hung_worker_is_detected_by_heartbeats(tmp_path):
         client.close(stop_worker=False)
         os.kill(wp.pid, signal.SIGCONT)
         wp.stop()
+
+
+def test_a_worker_that_answered_before_its_first_heartbeat_is_lost_not_unavailable(tmp_path):
+    """A fast job can end before the worker's first heartbeat to a new client (the cluster
+    gateway's restart test once hit this). The worker has answered, so its silence means its
+    requests are lost (``worker_lost``), not "no answer: is it running, are the address and
+    token right?" (``worker_unavailable``, for a worker that never answered at all)."""
+    wp = start_worker(tmp_path, "--backend", "synthetic", "--backend-option",
+                      "synthetic.step_time=0.1", "--heartbeat", "600")  # no beat to us
+    client = WorkerClient(wp.endpoint, wp.token, spawn=False, heartbeat_timeout=2.0)
+    try:
+        assert client.hello(timeout=30).backends == ["synthetic"]
+        running = threading.Event()
+        job = client.submit_generate(prompt="x", model="synthetic", steps=200,
+                                     on_event=lambda e: e.type == "progress" and running.set())
+        assert running.wait(30), ("the job never started", job.done and job.wait(0).body)
+        assert not client.wait_connected(0), "the worker heartbeated us: the test proves nothing"
+        os.kill(wp.pid, signal.SIGSTOP)
+        end = job.wait(timeout=30)
+        assert end.type == "error" and end.error_code == "worker_lost", end.body
+        assert client.lost_requests == [job.id]
+    finally:
+        client.close(stop_worker=False)
+        os.kill(wp.pid, signal.SIGCONT)
+        wp.stop()
