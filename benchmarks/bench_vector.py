@@ -10,20 +10,21 @@
    rendered it), rendered at 512 px with resvg.
 2. Inputs: the clean 32 px rasters, and the same degraded to the blur of real generator
    samples: a Gaussian blur (premultiplied) whose sigma makes the share of semi-transparent
-   pixels equal that of the built-in model's own 32 px samples (calibrated here, printed).
+   pixels equal that of the built-in model's own 32 px samples (calibrated here, printed;
+   vector_scores.py).
 3. Methods at 512 px: Lanczos (the raster we had), **baseline** = tracing at 32 px (the
    trial's tracer: iso-contours on a 4x upsample, one layer per colour, straight polygons at
    its coarser tolerance), **ours** = ``t2i_core.vector.trace_rgba`` as shipped (Bézier
    outlines; the learned enhancer first where this build has one), and the ceiling: ours on
    the *true* 128 px raster. Scores composite on white and on black: PSNR, SSIM, alpha IoU
-   (alpha >= 0.5) and blur ratio (semi-transparent pixels / the truth's). Also paths, bytes,
-   empty or broken files, trace time.
+   (alpha >= 0.5) and blur ratio (semi-transparent pixels / the truth's; vector_scores.py).
+   Also paths, bytes, empty or broken files, trace time.
 4. Generated images (``--prompts`` of the evaluation's prompt list, 4 each, 20 steps): the
    SVG rendered back at 32 px vs the generator's own 32 px output, and R-precision of both
    (the evaluation encoder, t2i_core/eval) with a bootstrap interval.
 5. Speed on this machine: a 512 px vector result end to end (generate at 32 px, trace,
    render) vs today's 128 px raster result, interleaved; tracing alone per image; live
-   previews at 256 px, raster vs vector.
+   previews at 256 px, raster vs vector (vector_speed.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,11 +40,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # vector_scores.py, vector_speed.py
 os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
                    "TRANSFORMERS_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"})
 
-from scipy import ndimage  # noqa: E402
-from skimage.metrics import structural_similarity  # noqa: E402
+from vector_scores import SIZE, blur, calibrate, score, semi_share, summarize  # noqa: E402
+from vector_speed import live_speed, speed, trace_cpu  # noqa: E402
 
 from t2i_core.imaging import resize_rgba  # noqa: E402
 from t2i_core.vector import TraceOptions, render_svg, trace_rgba  # noqa: E402
@@ -57,7 +58,6 @@ from t2i_core.vector import TraceOptions, render_svg, trace_rgba  # noqa: E402
 BASELINE = TraceOptions(tolerance=0.3, corner_degrees=None, label_blur=0.0, upsample="bicubic",
                         palette_from="solid", colour_edges="nearest", min_colour_share=0.015)
 CEILING = TraceOptions(scale=1)  # the true 128 px raster is traced at its own grid (x4 = 512)
-SIZE = 512
 
 
 # --- test set and truth -------------------------------------------------------------------
@@ -107,71 +107,7 @@ def truth_svgs(items: list[dict]) -> dict[int, str]:
     return out
 
 
-# --- degradation calibrated on the generator ------------------------------------------------
-
-def semi_share(images: np.ndarray) -> float:
-    a = images[..., 3].astype(np.float32) / 255
-    return float(((a > 0.1) & (a < 0.9)).sum() / max(1, (a > 0.1).sum()))
-
-
-def blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    f = image.astype(np.float32) / 255
-    pre = np.concatenate([f[..., :3] * f[..., 3:], f[..., 3:]], -1)
-    pre = np.stack([ndimage.gaussian_filter(pre[..., c], sigma) for c in range(4)], -1)
-    a = pre[..., 3:]
-    rgb = np.where(a > 1e-3, pre[..., :3] / np.maximum(a, 1e-3), 0)
-    return (np.clip(np.concatenate([rgb, a], -1), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def calibrate(clean: np.ndarray, generated: np.ndarray) -> tuple[float, float, float]:
-    target = semi_share(generated)
-    sigmas = np.arange(0.0, 1.6, 0.05)
-    shares = [semi_share(np.stack([blur(x, s) for x in clean])) for s in sigmas]
-    best = int(np.argmin([abs(s - target) for s in shares]))
-    return float(sigmas[best]), target, shares[best]
-
-
-# --- scoring ------------------------------------------------------------------------------
-
-def on(bg: float, rgba: np.ndarray) -> np.ndarray:
-    f = rgba.astype(np.float32) / 255
-    return (f[..., :3] * f[..., 3:] + bg * (1 - f[..., 3:])) * 255
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a - b) ** 2).mean())
-    return 99.0 if mse == 0 else 10 * np.log10(255 ** 2 / mse)
-
-
-def semi(rgba: np.ndarray) -> int:
-    a = rgba[..., 3]
-    return int(((a > 12) & (a < 243)).sum())
-
-
-def score(out: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    s = {}
-    for name, bg in (("white", 1.0), ("black", 0.0)):
-        x, y = on(bg, out), on(bg, truth)
-        s[f"psnr_{name}"] = psnr(x, y)
-        s[f"ssim_{name}"] = float(structural_similarity(x, y, channel_axis=-1,
-                                                        data_range=255))
-    ao, at = out[..., 3] >= 128, truth[..., 3] >= 128
-    s["alpha_iou"] = float((ao & at).sum() / max(1, (ao | at).sum()))
-    s["semi"], s["semi_truth"] = semi(out), semi(truth)
-    return s
-
-
-def summarize(rows: list[dict]) -> dict:
-    out = {}
-    for k in rows[0]:
-        vals = [r[k] for r in rows]
-        out[k] = round(float(np.median(vals) if k in ("bytes", "paths") else np.mean(vals)), 4)
-    if "semi" in out:  # blur ratio over the whole set: pixel-aligned truths have ~0 of them
-        out["blur_ratio"] = round(sum(r["semi"] for r in rows)
-                                  / max(1, sum(r["semi_truth"] for r in rows)), 3)
-        del out["semi"], out["semi_truth"]
-    return out
-
+# --- quality at 512 px (scores: vector_scores.py) -----------------------------------------
 
 def traced(image: np.ndarray, opts: TraceOptions | None) -> tuple[np.ndarray, dict]:
     t = time.perf_counter()
@@ -255,89 +191,6 @@ def generated_report(imgs: np.ndarray, texts: list[str]) -> dict:
         out[f"r_precision_{name}"] = round(float(hits.mean()), 4)
         out[f"r_precision_{name}_95ci"] = [round(float(np.percentile(boot, 2.5)), 4),
                                            round(float(np.percentile(boot, 97.5)), 4)]
-    return out
-
-
-# --- speed --------------------------------------------------------------------------------
-
-def speed(backend, rounds: int = 8) -> dict:
-    from t2i_core.backends.base import GenerateRequest
-    from t2i_core.vector.result import generate_vector
-
-    raster, vector = [], []
-    for i in range(rounds + 1):  # the first round warms up
-        req = GenerateRequest(prompt="a red apple", seed=i, steps=20)
-        t = time.perf_counter()
-        backend.generate(GenerateRequest(**{**req.__dict__, "width": 128, "height": 128}))
-        a = time.perf_counter() - t
-        t = time.perf_counter()
-        generate_vector(backend, GenerateRequest(**{**req.__dict__, "width": 512,
-                                                    "height": 512, "vector": True}))
-        b = time.perf_counter() - t
-        if i:
-            raster.append(a)
-            vector.append(b)
-    r, v = statistics.median(raster), statistics.median(vector)
-    return {"raster_128_s": round(r, 3), "vector_512_s": round(v, 3),
-            "vector_512_over_raster_128": round(v / r, 2), "rounds": rounds}
-
-
-def live_speed(n: int = 30) -> dict:
-    """Live previews at 256 px (the size the issue names): the live model's raster, its
-    vector output as shipped (the coarser ``LIVE_TRACE``) and with the full trace (what live
-    used before), in-process, batch 1, interleaved."""
-    from t2i_core.backends.base import GenerateRequest
-    from t2i_core.backends.live import LiveBackend
-    from t2i_core.vector.result import generate_vector
-
-    live = LiveBackend()
-    prompts = ["a red apple", "house icon", "smiling face emoji", "a blue star", "cat icon",
-               "sun", "a bicycle", "heart emoji"]
-    times: dict[str, list[float]] = {"raster": [], "vector": [], "vector_full_trace": []}
-    cpu: dict[str, list[float]] = {k: [] for k in times}  # process time: load-independent
-    for i in range(n + 2):
-        req = GenerateRequest(prompt=prompts[i % len(prompts)], seed=i, width=256, height=256,
-                              model="live", steps=1, guidance=0.0)
-        vec = GenerateRequest(**{**req.__dict__, "vector": True})
-        for name in times:
-            t, c = time.perf_counter(), time.process_time()
-            if name == "raster":
-                live.generate(req)
-            else:
-                generate_vector(live, vec, options=None if name == "vector" else TraceOptions())
-            if i >= 2:  # two warm-up rounds
-                times[name].append(time.perf_counter() - t)
-                cpu[name].append(time.process_time() - c)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    out: dict = {"n": n}
-    for k, v in med.items():
-        out[f"live_{k}_256_ms"] = round(1000 * v, 1)
-        out[f"live_{k}_256_images_per_s"] = round(1 / v, 1)
-        out[f"live_{k}_256_cpu_ms"] = round(1000 * statistics.median(cpu[k]), 1)
-    out["full_trace_over_live_trace"] = round(med["vector_full_trace"] / med["vector"], 2)
-    return out
-
-
-def trace_cpu(items: list[dict], images: np.ndarray) -> dict:
-    """CPU time (``time.process_time``: waiting for a core does not count) of one trace for
-    a 512 px result, median / p90 per style: as shipped, the live previews' trace, and the
-    settings before the colour changes of issue 15 (8 colours, blurred colour mask)."""
-    before = TraceOptions(max_colours=8, min_colour_share=0.03, merge_distance=40.0,
-                          corner_degrees=65.0, label_blur=0.35, palette_from="solid",
-                          colour_edges="nearest")
-    from t2i_core.vector.result import LIVE_TRACE
-
-    out: dict = {}
-    for kind in ("mono", "colour"):
-        xs = [np.array(images[it["index"]]) for it in items if it["kind"] == kind]
-        for name, opts in (("shipped", None), ("live", LIVE_TRACE), ("before", before)):
-            ms = []
-            for x in xs:
-                t = time.process_time()
-                trace_rgba(x, SIZE, opts)
-                ms.append(1000 * (time.process_time() - t))
-            out[f"{kind}/{name}"] = [round(float(np.median(ms)), 1),
-                                     round(float(np.percentile(ms, 90)), 1)]
     return out
 
 
