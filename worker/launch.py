@@ -62,6 +62,17 @@ def read_connection_file(path: Path) -> dict | None:
     return info
 
 
+def write_connection_file(path: Path, info: dict) -> None:
+    """Advertise a worker: ``info`` (endpoint, token, pid, ...) as JSON, replaced atomically
+    and mode 0600 from the first byte, because it holds the session token."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, path)
+
+
 def pid_alive(pid: int) -> bool:
     """Is a process with this id running (also the server's check on its parent)."""
     if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows

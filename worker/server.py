@@ -28,12 +28,12 @@ from typing import Any
 
 import zmq
 
-from worker import __version__
+from worker import __version__, report
 from worker import protocol as P
 from worker.accept import incoming, parse_job
 from worker.history import History
 from worker.jobs import FairQueue, Job
-from worker.launch import pid_alive
+from worker.launch import pid_alive, write_connection_file
 from worker.models import ModelCache, ModelNotFound
 from worker.rescan import Rescanner
 from worker.runner import Runner
@@ -106,7 +106,10 @@ class Worker:
         self.inbox.bind(f"inproc://worker-events-{self.session}")
         self.runner.start(f"inproc://worker-events-{self.session}")
         if self.config.connection_file:
-            self._write_connection_file()
+            write_connection_file(self.config.connection_file, {
+                "endpoint": self.endpoint, "token": self.config.token, "pid": os.getpid(),
+                "session": self.session, "protocol": P.PROTOCOL_VERSION,
+                "curve": self.curve is not None})
         log.info("worker %s listening on %s (session %s, history %s)", __version__,
                  self.endpoint, self.session, self.config.history_dir or "off")
         return self.endpoint
@@ -235,13 +238,13 @@ class Worker:
             self.rescans.park(identity, msg)  # answered after a rescan of the models folders
             return
         if msg.type == "hello":
-            self._reply(identity, P.Message("result", msg.id, self._capabilities()))
+            self._reply(identity, P.Message("result", msg.id, report.capabilities(self)))
         elif msg.type == "list_models":
             self._reply(identity, P.Message("result", msg.id, {
                 "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
                 "refused": self.cache.refused()}))
         elif msg.type == "status":
-            self._reply(identity, P.Message("result", msg.id, self._status()))
+            self._reply(identity, P.Message("result", msg.id, report.status(self)))
         elif msg.type in ("generate", "train", "plan", "upscale"):  # all queue as jobs
             self._on_generate(identity, msg, scanned)
         elif msg.type == "cancel":
@@ -329,7 +332,7 @@ class Worker:
             if now - seen > self.config.client_timeout:
                 del self.clients[identity]
         beat = P.encode(P.Message("heartbeat", "", {"session": self.session,
-                                                   "state": self._state(),
+                                                   "state": report.state(self),
                                                    "queued": len(self.queue)}))
         for identity in self.clients:
             self.router.send_multipart([identity, *beat])
@@ -344,58 +347,6 @@ class Worker:
         if self._direct_parent and os.getppid() != pid:
             return False
         return pid is None or pid_alive(pid)
-
-    def _state(self) -> str:
-        if self.stopping:
-            return "stopping"
-        if not self.runner.loaded.is_set():
-            return "loading"
-        return "busy" if self.runner.current is not None else "idle"
-
-    def _status(self) -> dict:
-        current = self.runner.current
-        return {"state": self._state(), "session": self.session, "pid": os.getpid(),
-                "running": current.id if current is not None else None,
-                "queued": len(self.queue), "clients": len(self.clients),
-                "jobs_done": self.jobs_done, "uptime_s": round(time.monotonic() - self.started,
-                                                               3),
-                "load_error": self.cache.load_error,
-                "history": self.history.stats() if self.history is not None else None}
-
-    def _capabilities(self) -> dict:
-        return {"protocol": P.PROTOCOL_VERSION, "worker": __version__, "session": self.session,
-                "pid": os.getpid(), "backends": sorted(self.cache.backends),
-                "models": self.cache.model_dicts(), "loras": self.cache.lora_names(),
-                "refused": self.cache.refused(), "device": self.cache.device(),
-                "load_error": self.cache.load_error,
-                "upscalers": self._upscalers(),
-                "heartbeat_interval": self.config.heartbeat_interval,
-                "history_dir": str(self.config.history_dir or ""),
-                "limits": {"max_side": P.MAX_SIDE, "max_frame_bytes": P.MAX_FRAME_BYTES,
-                           "max_header_bytes": P.MAX_HEADER_BYTES,
-                           "per_client_queue": self.config.per_client_limit}}
-
-    def _upscalers(self) -> list[dict]:
-        try:
-            from worker.upscale_job import upscalers_of
-
-            return upscalers_of(self.cache)
-        except ImportError:  # a worker without t2i_core (a third-party backend only)
-            return []
-
-    def _write_connection_file(self) -> None:
-        path = self.config.connection_file
-        assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"endpoint": self.endpoint, "token": self.config.token, "pid": os.getpid(),
-                "session": self.session, "protocol": P.PROTOCOL_VERSION,
-                "curve": self.curve is not None}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        # 0600 from the first byte: the file holds the session token.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        os.replace(tmp, path)
 
 
 def run(config: WorkerConfig) -> int:
