@@ -273,7 +273,7 @@ def test_prior_preservation_draws_class_images_without_the_trigger(zoo: Zoo, squ
     import torch
 
     from t2i_core.backends.diffusers_backend import DiffusersBackend
-    from t2i_core.backends.diffusers_backend.trainer import class_prompts
+    from t2i_core.backends.diffusers_backend.train_data import class_prompts
     from t2i_core.finetune.dataset import load_folder
     from t2i_core.finetune.request import TrainRequest
 

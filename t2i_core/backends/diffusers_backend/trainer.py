@@ -11,7 +11,8 @@ The recipe is kohya's "LoRA on the UNet" (sd-scripts' ``train_network.py`` with
   SD 1.5, 768 for SD 2.x-768, 1024 for SDXL/SD3, 64 for the tests' tiny models; the backend
   option ``train_resolution`` lowers it), composited on white, encoded once by the VAE (mean
   and std of the latent distribution, and of the mirrored image when image augmentation is
-  on: kohya's ``cache_latents`` + ``flip_aug``); each step samples a latent from them;
+  on: kohya's ``cache_latents`` + ``flip_aug``; train_data.py); each step samples a latent
+  from them;
 - captions (with the trigger) encoded each step by the frozen text encoder(s) through the
   pipeline's own ``encode_prompt`` (what generation does: SDXL's two encoders, penultimate
   layer, pooled embedding + size ids; SD3's CLIPs + T5); text augmentation and 5 % caption
@@ -45,8 +46,14 @@ from t2i_core.backends.diffusers_backend.lora import (
     training_metadata,
 )
 from t2i_core.backends.diffusers_backend.scanner import ModelEntry
+from t2i_core.backends.diffusers_backend.train_data import (
+    class_latents,
+    class_prompts,
+    draw,
+    folder_latents,
+)
 from t2i_core.errors import T2IError, is_out_of_memory
-from t2i_core.finetune.dataset import FolderData, decode_square
+from t2i_core.finetune.dataset import FolderData
 from t2i_core.finetune.request import TrainRequest
 
 if TYPE_CHECKING:
@@ -78,8 +85,6 @@ TRAIN_ADAPTER = "t2i_training"  # the peft adapter name while a run trains
 FORMAT = "pt"  # safetensors' usual "format" header: kohya files carry no other
 P_UNCOND = 0.05  # caption dropout (with text augmentation): keeps the prompt-less branch
 P_AUGMENTED = 0.5
-ENCODE_BATCH = 4
-PREVIEW_STEPS = 20
 
 
 def check_trainable(backend: DiffusersBackend, model_id: str) -> None:
@@ -135,7 +140,9 @@ class DiffusersTrainable:
             self.noise_scheduler = DDPMScheduler.from_config(config)
             self.prediction = self.noise_scheduler.config.get("prediction_type", "epsilon")
         try:
-            self.mean, self.std = self._encode_folder(data)
+            flips = 2 if self.request.augment_images else 1
+            self.mean, self.std = folder_latents(pipe.vae, data, self.resolution, flips,
+                                                 self.device)
         except (RuntimeError, MemoryError) as e:
             if not is_out_of_memory(e):
                 raise
@@ -150,7 +157,9 @@ class DiffusersTrainable:
         self.prior_captions = class_prompts(self.captions, request.trigger)
         self.prior_mean = self.prior_std = None
         if request.prior > 0:  # DreamBooth's class images, drawn by the base model itself
-            self.prior_mean, self.prior_std = self._prior_latents(request.seed)
+            self.prior_mean, self.prior_std = class_latents(
+                pipe, self.family, config, self.prior_captions, request.seed, self.resolution,
+                self.device)
         unet.add_adapter(LoraConfig(r=request.rank, lora_alpha=request.alpha,
                                     target_modules=lora_target_modules(self.family)),
                          adapter_name=TRAIN_ADAPTER)
@@ -171,75 +180,6 @@ class DiffusersTrainable:
         native = int(self.denoiser.config.sample_size) * scale
         cap = int(self.backend.train_resolution or 0)
         return min(native, cap) // 8 * 8 if cap else native
-
-    def _prior_latents(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prior preservation: one base-model image per folder caption without the trigger
-        ("a red square" for "inkwash, a red square"), encoded like the folder's images. The
-        training batch mixes them in (``request.prior``) so the LoRA learns the trigger's
-        look, not to turn every prompt into the folder's pictures."""
-        pixels = [(img * 2.0 - 1.0).transpose(2, 0, 1).copy()
-                  for img in self._base_images(self.prior_captions, seed)]
-        return self._encode_pixels(pixels, flips=1)
-
-    def _base_images(self, prompts: list[str], seed: int) -> list[np.ndarray]:
-        """HWC float RGB in [0, 1] from the base pipeline (no LoRA yet), one per prompt."""
-        import torch
-
-        from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
-
-        pipe, fam = self.pipe, self.family
-        pipe.scheduler = make_scheduler(fam.scheduler, self.loaded.scheduler_config, fam.flow)
-        out = []
-        for i, prompt in enumerate(prompts):
-            with torch.no_grad():
-                res = pipe(prompt=prompt, num_inference_steps=min(fam.steps, PREVIEW_STEPS),
-                           guidance_scale=fam.guidance, width=self.resolution,
-                           height=self.resolution, output_type="np",
-                           generator=torch.Generator("cpu").manual_seed(seed + 7919 * (i + 1)))
-            out.append(np.asarray(res.images[0], np.float32)[..., :3])
-        return out
-
-    def _encode_folder(self, data: FolderData) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, F, C, h, w) latent mean and std, F = 2 with mirrored copies, else 1; scaled."""
-        flips = 2 if self.request.augment_images else 1
-        return self._encode_pixels([self._pixels(data, j) for j in range(self.n)], flips)
-
-    def _encode_pixels(self, pixels: list[np.ndarray], flips: int
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        """CHW images in [-1, 1] -> (N, F, C, h, w) scaled latent mean and std."""
-        import torch
-
-        vae = self.pipe.vae
-        n = len(pixels)
-        upcast = vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-        if upcast:  # SDXL's VAE overflows in fp16
-            vae.to(torch.float32)
-        means, stds = [], []
-        try:
-            for i in range(0, n, ENCODE_BATCH):
-                pix = torch.from_numpy(np.stack(pixels[i:i + ENCODE_BATCH]))
-                if flips == 2:
-                    pix = torch.stack([pix, pix.flip(-1)], 1).flatten(0, 1)
-                with torch.no_grad():
-                    dist = vae.encode(pix.to(self.device, vae.dtype)).latent_dist
-                means.append(dist.mean.float().cpu())
-                stds.append(dist.std.float().cpu())
-        finally:
-            if upcast:
-                vae.to(torch.float16)
-        scale = float(vae.config.scaling_factor)
-        shift = float(getattr(vae.config, "shift_factor", None) or 0.0)  # SD3's VAE has one
-        mean = (torch.cat(means) - shift) * scale
-        std = torch.cat(stds) * scale
-        return (mean.view(n, flips, *mean.shape[1:]),
-                std.view(n, flips, *std.shape[1:]))
-
-    def _pixels(self, data: FolderData, i: int) -> np.ndarray:
-        """Image ``i`` at the training resolution, on white, as CHW floats in [-1, 1]."""
-        with open(data.folder / data.files[i], "rb") as f:  # read-only, as dataset.py
-            rgba = decode_square(f.read(), self.resolution).astype(np.float32) / 255.0
-        rgb = rgba[..., :3] * rgba[..., 3:] + (1.0 - rgba[..., 3:])
-        return (rgb * 2.0 - 1.0).transpose(2, 0, 1).copy()
 
     @property
     def memory_hint(self) -> str:
@@ -332,23 +272,11 @@ class DiffusersTrainable:
 
     # -- previews and the file --------------------------------------------------------------
     def samples(self, prompts: list[str], seed: int) -> list[np.ndarray]:
-        import torch
-
-        from t2i_core.backends.diffusers_backend.schedulers import make_scheduler
-
-        pipe, fam = self.pipe, self.family
-        pipe.scheduler = make_scheduler(fam.scheduler, self.loaded.scheduler_config, fam.flow)
         self.denoiser.eval()
         try:
-            out = []
-            for i, prompt in enumerate(prompts):
-                with torch.no_grad():
-                    res = pipe(prompt=prompt, num_inference_steps=min(fam.steps, PREVIEW_STEPS),
-                               guidance_scale=fam.guidance, width=self.resolution,
-                               height=self.resolution, output_type="np",
-                               generator=torch.Generator("cpu").manual_seed(seed + i))
-                out.append(to_rgba(res.images)[0])
-            return out
+            seeded = [(prompt, seed + i) for i, prompt in enumerate(prompts)]
+            return [to_rgba(images)[0] for images in draw(
+                self.pipe, self.family, self.loaded.scheduler_config, seeded, self.resolution)]
         finally:
             self.denoiser.train()
 
@@ -369,16 +297,6 @@ class DiffusersTrainable:
             folder_name=self.folder_name, caption_dropout=P_UNCOND if r.augment_text else 0.0,
             precision=_precision(self.backend.dtype), model_path=self.entry.path,
             single_file=self.entry.layout == "file")
-
-
-def class_prompts(captions: list[str], trigger: str) -> list[str]:
-    """The folder's captions without the trigger phrase: the prompts of the class images."""
-    out = []
-    for c in captions:
-        text = c.replace(trigger.strip(), " ") if trigger.strip() else c
-        text = " ".join(text.replace(" ,", ",").split()).strip(" ,")
-        out.append(text or "an image")
-    return out
 
 
 def release(loaded: Any) -> None:
