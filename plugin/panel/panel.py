@@ -51,6 +51,7 @@ class GeneratePanel(QWidget):
         super().__init__(parent)
         self.bridge, self.host = bridge, host
         self.job: Job | None = None
+        self.previewed: str | None = None  # the request whose progress the preview shows
         self.state_history: list[str] = []  # every worker state seen, in order
 
         # On top, always visible: the prompt, Generate/Cancel and a thin progress bar.
@@ -90,6 +91,7 @@ class GeneratePanel(QWidget):
         self.preview.setFixedSize(PREVIEW, PREVIEW)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setStyleSheet("background: #2b2b2b; border-radius: 4px")
+        self.preview.setVisible(False)  # an empty dark square says nothing: shown with a picture
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("panelMessage")
@@ -245,9 +247,11 @@ class GeneratePanel(QWidget):
             self._on_result(job, reply)
         elif isinstance(reply, Cancelled):
             self._finish()
+            self._drop_partial_preview(job)
             self.show_message(f"Cancelled after step {reply.step}.")
         elif isinstance(reply, Failure):
             self._finish()
+            self._drop_partial_preview(job)
             self.show_message(error_text(reply.code, reply.message), error=True)
 
     def _on_result(self, job: Job, result: GenerateResult) -> None:
@@ -262,7 +266,7 @@ class GeneratePanel(QWidget):
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat("done")
         if results:
-            self.preview.setPixmap(_fit(results[0].image))
+            self.set_preview(_fit(results[0].image))
         # the history keeps the values the worker used (the model's own, where left out)
         used = {k: v for k, v in (result.provenance[0] if result.provenance else {}).items()
                 if k in ("steps", "guidance", "width", "height", "scheduler")}
@@ -276,7 +280,23 @@ class GeneratePanel(QWidget):
         if im.channels not in (1, 4):
             return
         px = Pixels.from_wire(im)
-        self.preview.setPixmap(_fit(to_qimage(px)))
+        self.set_preview(_fit(to_qimage(px)))
+        self.previewed = self.job.id if self.job else None
+
+    def set_preview(self, pixmap: QPixmap | None) -> None:
+        """Show ``pixmap`` in the preview box; None clears the box and hides it."""
+        self.previewed = None
+        if pixmap is None:
+            self.preview.clear()
+        else:
+            self.preview.setPixmap(pixmap)
+        self.preview.setVisible(pixmap is not None)
+
+    def _drop_partial_preview(self, job: Job) -> None:
+        """A run that ended without images (cancelled, failed) leaves no half-made picture
+        behind; a previous result still shown (no preview of this run came) stays."""
+        if self.previewed == job.id:
+            self.set_preview(None)
 
     def _finish(self) -> None:
         self.job = None

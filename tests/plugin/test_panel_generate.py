@@ -40,10 +40,13 @@ def type_and_generate(qtbot, window, prompt: str, steps: int = 4, size: int = 64
 
 def test_generate_inserts_a_layer_with_the_result_pixels(qtbot, window, tmp_path):
     assert isinstance(window, HostAdapter)
+    preview = window.panel.preview
+    assert window.panel.isVisible() and preview.isHidden()  # no empty dark square
     events = results_of(window)
     type_and_generate(qtbot, window, "a red apple", steps=6, size=64, count=2)
     assert window.panel.job is not None  # submitted without waiting: the UI thread is free
     finished(qtbot, window, events)
+    assert preview.isVisible() and preview.pixmap().width() == 96  # the first result
     assert len(window.doc.layers) == 2
     result = next(e for e in events if e.type == "result")
     assert [e.type for e in events][0] == "queued"
@@ -159,9 +162,11 @@ def test_cancel_during_a_run(qtbot, window, size):
     events = results_of(window)
     type_and_generate(qtbot, window, "a long job", steps=200, size=size, count=16)
     qtbot.waitUntil(lambda: any(e.type == "progress" for e in events), timeout=WAIT)
+    qtbot.waitUntil(window.panel.preview.isVisible, timeout=WAIT)  # a preview of the run
     assert window.panel.cancel_button.isEnabled()
     qtbot.mouseClick(window.panel.cancel_button, Qt.MouseButton.LeftButton)
     finished(qtbot, window, events)
+    assert window.panel.preview.isHidden()  # cleared: the run left no picture
     terminal = [e for e in events if e.is_terminal]
     assert [e.type for e in terminal] == ["cancelled"]
     assert "Cancelled after step" in window.panel.message.text()
