@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 
-from worker_helpers import QUIET_ENV, start_worker
+from worker_helpers import QUIET_ENV, Raw, start_worker
 
 from worker.client import WorkerClient
 
@@ -85,7 +85,15 @@ def test_a_worker_that_answered_before_its_first_heartbeat_is_lost_not_unavailab
     requests are lost (``worker_lost``), not "no answer: is it running, are the address and
     token right?" (``worker_unavailable``, for a worker that never answered at all)."""
     wp = start_worker(tmp_path, "--backend", "synthetic", "--backend-option",
-                      "synthetic.step_time=0.1", "--heartbeat", "600")  # no beat to us
+                      "synthetic.step_time=0.1", "--heartbeat", "600")
+    # Answered inside the worker's loop once its backend is loaded; the loop's first round
+    # sent its first heartbeat (before it can have heard of the client below), and the next
+    # one is 600 s away. (While loading, only heartbeats would tell the client it is there.)
+    probe = Raw(wp.endpoint, wp.token)
+    try:
+        assert probe.call("hello", timeout=60).type == "result"
+    finally:
+        probe.close()
     client = WorkerClient(wp.endpoint, wp.token, spawn=False, heartbeat_timeout=2.0)
     try:
         assert client.hello(timeout=30).backends == ["synthetic"]
