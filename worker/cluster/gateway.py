@@ -35,6 +35,7 @@ from worker.cluster.pool import NodePool
 from worker.cluster.scheduler import ClusterJob, Scheduler
 from worker.cluster.state import GatewayConfig
 from worker.cluster.store import JobStore
+from worker.launch import write_connection_file
 from worker.security import SecurityError, is_loopback, token_ok
 
 log = logging.getLogger("worker.cluster")
@@ -354,14 +355,8 @@ class Gateway(NodeEvents):
         return capabilities(self)
 
     def _write_connection_file(self) -> None:
-        path = self.config.connection_file
-        assert path is not None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"endpoint": self.endpoint, "token": self.config.token, "pid": os.getpid(),
-                "session": self.session, "protocol": P.PROTOCOL_VERSION,
-                "curve": self.keys is not None, "cluster": True}
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the token
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        os.replace(tmp, path)
+        assert self.config.connection_file is not None
+        write_connection_file(self.config.connection_file, {
+            "endpoint": self.endpoint, "token": self.config.token, "pid": os.getpid(),
+            "session": self.session, "protocol": P.PROTOCOL_VERSION,
+            "curve": self.keys is not None, "cluster": True})
