@@ -15,10 +15,9 @@ The prompts are the first 100 of the model card's R-precision test prompts
      alone does with "red"),
    - the prompts without the colour word (the baseline: how often the colour occurs anyway),
    - the live model, colour prompts (ours) and plain prompts (baseline);
-2. R-precision with the independent evaluation encoder (``--encoder``, default t2i_core/
-   weights/eval_encoder.safetensors; R=1 among 100 candidate prompts, the plain prompts'
-   texts): images of the colour prompts vs images of the plain prompts (the bar: within
-   0.01; 95 % interval by a paired bootstrap over prompts, builtin and live), on
+2. R-precision with the independent evaluation encoder (t2i_core/weights/
+   eval_encoder.safetensors; R=1 among 100 candidate prompts, the plain prompts' texts):
+   images of the colour prompts vs images of the plain prompts (the bar: within 0.01), on
    the images as they are (the encoder also judges colour: a navy airplane is an unusual
    airplane to it) and on their silhouettes (opaque pixels black: the subject alone);
 3. negative colours: plain prompts with ``-n red``, share of red images, vs plain prompts;
@@ -170,19 +169,11 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
     text = enc.texts(plain)
     colour_text = {c: enc.texts([coloured(p, c) for p in plain]) for c in sorted(set(names))}
 
-    hits: dict[str, np.ndarray] = {}  # per image: 1 where its own prompt ranks first
-
-    def rp(images: np.ndarray, n_prompts: int, shape_only: bool = False,
-           name: str = "") -> float:
+    def rp(images: np.ndarray, n_prompts: int, shape_only: bool = False) -> float:
         if shape_only:
             images = np.concatenate([np.zeros_like(images[..., :3]), images[..., 3:]], -1)
         owner = np.repeat(np.arange(n_prompts), seeds)
-        sims = enc.images(images) @ text.T
-        hit = np.array([int(torch.argmax(sims[row, torch.from_numpy(sets[p])]).item() == 0)
-                        for row, p in enumerate(owner)], np.float64)
-        if name:
-            hits[name] = hit
-        return round(float(hit.mean()), 4)
+        return round(r_precision(enc.images(images), owner, text, sets), 4)
 
     def rp_own_colour(images: np.ndarray, n_prompts: int) -> float:
         emb, hits = enc.images(images), 0
@@ -194,28 +185,14 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
     out: dict[str, float] = {"encoder": encoder_path.name}
     for name, (images, prompts) in arms.items():
         n = len(prompts)
-        out[name] = rp(images, n, name=name)
+        out[name] = rp(images, n)
         out[f"silhouette_{name}"] = rp(images, n, True)
         if "colour_words" in name:
             out[f"{name}_against_own_prompt"] = rp_own_colour(images, n)
     n_first = first // seeds
     for name in ("plain", "colour_words"):
         out[f"{name}_first_prompts"] = rp(arms[name][0][:first], n_first)
-    for ours, base in (("colour_words", "plain"), ("live_colour_words", "live_plain")):
-        out[f"{ours}_minus_{base}_interval95"] = paired_interval(hits[ours], hits[base], seeds)
     return out
-
-
-def paired_interval(ours: np.ndarray, base: np.ndarray, seeds: int, resamples: int = 2000
-                    ) -> list[float]:
-    """95 % interval of mean(ours - base) over per-image hits of the same prompts and seeds:
-    a paired bootstrap over prompts (a prompt's seeds resampled together; seed 0)."""
-    per_prompt = (ours - base).reshape(-1, seeds).mean(1)
-    rng = np.random.default_rng(0)
-    means = [per_prompt[rng.integers(0, len(per_prompt), len(per_prompt))].mean()
-             for _ in range(resamples)]
-    return [round(float(np.percentile(means, 2.5)), 4),
-            round(float(np.percentile(means, 97.5)), 4)]
 
 
 def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
@@ -266,15 +243,9 @@ def main() -> None:
     ap.add_argument("--grid", default=str(REPO / "docs" / "colour_words.png"),
                     help="the sample grid image; \"\" for none")
     ap.add_argument("--grid-only", action="store_true", help="make the grid image and stop")
-    ap.add_argument("--encoder", type=Path,
-                    default=REPO / "t2i_core" / "weights" / "eval_encoder.safetensors",
-                    help="the evaluation encoder of the R-precision figures (the bar)")
     ap.add_argument("--also-encoder", type=Path, default=None,
                     help="a second evaluation encoder to score R-precision with, e.g. one "
                          "trained with colour_share > 0 (t2i_core/eval/clip_encoder.py)")
-    ap.add_argument("--images", type=Path, default=None,
-                    help="an .npz of the generated images: written when absent, read when "
-                         "present (to score the same images with another encoder)")
     ap.add_argument("--data", type=Path, default=REPO / "data",
                     help="the training data (t2i data build) for the real-icon reading; "
                          "skipped when absent")
@@ -291,45 +262,39 @@ def main() -> None:
         grid(builtin, Path(args.grid))
     if args.grid_only:
         return
+    img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
+    img_plain = generate(builtin, plain, args.seeds, label="plain")
     off_n = min(args.ablation_prompts, len(plain))
+    hooks = builtin_module.honour_colours, builtin_module.without_colours
+    builtin_module.honour_colours = lambda images, prompt, negative="": images
+    builtin_module.without_colours = lambda text: text
+    try:  # the ablation: the model as it was, colour words only in the encoder's text
+        img_off = generate(builtin, with_colour[:off_n], args.seeds, label="step off")
+    finally:
+        builtin_module.honour_colours, builtin_module.without_colours = hooks
+    live_colour = generate(live, with_colour, args.seeds, model="live", label="live")
+    live_plain = generate(live, plain, args.seeds, model="live", label="live plain")
     neg_n = min(args.negative_prompts, len(plain))
-    if args.images is not None and args.images.exists():  # the same images, another encoder
-        saved = np.load(args.images)
-        img_colour, img_plain, img_off, live_colour, live_plain, neg_red = (
-            saved[k] for k in ("colour", "plain", "off", "live_colour", "live_plain", "neg_red"))
-    else:
-        img_colour = generate(builtin, with_colour, args.seeds, label="colour words")
-        img_plain = generate(builtin, plain, args.seeds, label="plain")
-        hooks = builtin_module.honour_colours, builtin_module.without_colours
-        builtin_module.honour_colours = lambda images, prompt, negative="": images
-        builtin_module.without_colours = lambda text: text
-        try:  # the ablation: the model as it was, colour words only in the encoder's text
-            img_off = generate(builtin, with_colour[:off_n], args.seeds, label="step off")
-        finally:
-            builtin_module.honour_colours, builtin_module.without_colours = hooks
-        live_colour = generate(live, with_colour, args.seeds, model="live", label="live")
-        live_plain = generate(live, plain, args.seeds, model="live", label="live plain")
-        neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red", label="-n red")
-        if args.images is not None:
-            np.savez_compressed(args.images, colour=img_colour, plain=img_plain, off=img_off,
-                                live_colour=live_colour, live_plain=live_plain,
-                                neg_red=neg_red)
     neg_plain = img_plain[: neg_n * args.seeds]
+    neg_red = generate(builtin, plain[:neg_n], args.seeds, negative="red", label="-n red")
     red = [target_hue("red")] * neg_n
 
     first = off_n * args.seeds
     arms = {"plain": (img_plain, plain), "colour_words": (img_colour, plain),
             "colour_step_off_first_prompts": (img_off, plain[:off_n]),
             "live_plain": (live_plain, plain), "live_colour_words": (live_colour, plain)}
-    r_prec = r_precisions(args.encoder, plain, names, args.seeds, arms, first)
+    r_prec = r_precisions(REPO / "t2i_core" / "weights" / "eval_encoder.safetensors", plain,
+                          names, args.seeds, arms, first)
     r_prec_robust = (r_precisions(args.also_encoder, plain, names, args.seeds, arms, first)
                      if args.also_encoder else {})
-    real_icons = (real_icon_reading(args.data, args.encoder, rows, names)
+    real_icons = (real_icon_reading(args.data, REPO / "t2i_core" / "weights" /
+                                    "eval_encoder.safetensors", rows, names)
                   if (args.data / "images32.npy").exists() else {})
     # the same on every test prompt's icons (437; the model card's R-precision ceiling set)
     all_rows = load_prompts()
     all_names = [COLOURS[i % len(COLOURS)] for i in range(len(all_rows))]
-    encoders = {"encoder": args.encoder, "also_encoder": args.also_encoder}
+    encoders = {"committed": REPO / "t2i_core" / "weights" / "eval_encoder.safetensors",
+                "also_encoder": args.also_encoder}
     real_icons_also, ceiling_icons = {}, {}
     if (args.data / "images32.npy").exists():
         for key, path in encoders.items():
@@ -376,9 +341,6 @@ def main() -> None:
             r_prec["live_colour_words"] - r_prec["live_plain"], 4),
         "own_prompt_r_precision_difference": round(
             r_prec["colour_words_against_own_prompt"] - r_prec["plain"], 4),
-        "r_precision_difference_interval95": r_prec["colour_words_minus_plain_interval95"],
-        "live_r_precision_difference_interval95":
-            r_prec["live_colour_words_minus_live_plain_interval95"],
         "also_encoder_r_precision_difference": round(
             r_prec_robust["colour_words"] - r_prec_robust["plain"], 4) if r_prec_robust else None,
         "real_test_icons_recoloured_r_precision": real_icons,
