@@ -86,6 +86,38 @@ def test_colour_image_turns_its_dominant_hue_and_keeps_other_hues():
     assert tuple(blue[16, 6, :3]) == tuple(apple[16, 6, :3])  # the leaf stays green
 
 
+def _face() -> np.ndarray:
+    """A yellow emoji face: a darker shaded mouth in the same hue family, dark eyes."""
+    face = draw("circle", (250, 200, 40)).copy()
+    face[18:22, 10:22, :3] = (200, 140, 20)
+    face[11:14, 11:14, :3] = face[11:14, 18:21, :3] = (30, 25, 20)
+    return face
+
+
+def _luma(rgba: np.ndarray) -> np.ndarray:
+    return rgba[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / 255
+
+
+def test_colour_image_keeps_its_shading_when_turned_to_a_dark_colour():
+    # Scaled all the way to teal's brightness (the rule before), the face came within 0.26
+    # of the eyes' lightness and 0.07 of the mouth's: the features faded into the colour.
+    face = _face()
+    (teal,) = honour_colours([face], "a teal face")
+    assert _near(dominant_hue(teal), _hue_deg((0, 128, 128)))
+    skin = _luma(teal)[8:10, 14:18].mean()
+    assert skin - _luma(teal)[12, 12] >= 0.35  # the eyes still read (0.67 before turning)
+    assert skin - _luma(teal)[19, 15] >= 0.1  # so does the shaded mouth (0.21)
+
+
+def test_colour_image_still_tells_navy_from_blue_and_pastel_from_green():
+    # Half-way to the colour's tone, not a hue turn alone: the words still mean something.
+    face = _face()
+    tone = {c: colorsys.rgb_to_hsv(*(honour_colours([face], f"a {c} face")[0][8, 15, :3]
+                                     / 255)) for c in ("navy", "blue", "pastel green", "green")}
+    assert tone["navy"][2] <= tone["blue"][2] - 0.2
+    assert tone["pastel green"][1] <= tone["green"][1] - 0.15
+
+
 def test_negative_colour_steers_away_and_no_colour_changes_nothing():
     red = draw("square", (220, 40, 40))
     (away,) = honour_colours([red], "a square", "red, blurry")
