@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     t.add_argument("--ae-minutes", type=float, default=25)
     t.add_argument("--generator-minutes", type=float, default=90)
-    t.add_argument("--eval-minutes", type=float, default=15)
+    t.add_argument("--eval-minutes", type=float, default=60)
     t.add_argument("--generator-steps", type=int, default=4000,
                    help="length of the generator's LR schedule; raise it to train on past a "
                         "finished run")
