@@ -175,6 +175,12 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
         owner = np.repeat(np.arange(n_prompts), seeds)
         return round(r_precision(enc.images(images), owner, text, sets), 4)
 
+    def hits(images: np.ndarray) -> np.ndarray:
+        sims = enc.images(images) @ text.T
+        owner = np.repeat(np.arange(len(images) // seeds), seeds)
+        return np.array([int(torch.argmax(sims[r, torch.from_numpy(sets[p])]).item() == 0)
+                         for r, p in enumerate(owner)])
+
     def rp_own_colour(images: np.ndarray, n_prompts: int) -> float:
         emb, hits = enc.images(images), 0
         for row, p in enumerate(np.repeat(np.arange(n_prompts), seeds)):
@@ -192,7 +198,18 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
     n_first = first // seeds
     for name in ("plain", "colour_words"):
         out[f"{name}_first_prompts"] = rp(arms[name][0][:first], n_first)
+    for model in ("", "live_"):  # the bar's difference, 95 % interval (paired, over prompts)
+        out[f"{model}difference_95"] = paired_interval(
+            hits(arms[f"{model}plain"][0]), hits(arms[f"{model}colour_words"][0]), seeds)
     return out
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, seeds: int, n: int = 2000) -> list[float]:
+    """95 % interval of mean(b) - mean(a): the same prompts' images, prompts resampled."""
+    rng, prompts = np.random.default_rng(0), len(a) // seeds
+    diff = (b - a).reshape(prompts, seeds).mean(1)
+    boot = [diff[rng.integers(0, prompts, prompts)].mean() for _ in range(n)]
+    return [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]
 
 
 def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
