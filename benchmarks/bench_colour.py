@@ -104,8 +104,15 @@ def matches(rgba: np.ndarray, hue: float) -> bool:
     return min(d, 360 - d) <= 30.0
 
 
+IMAGE_CACHE: Path | None = None  # --images: each arm's images saved / read back here
+
+
 def generate(backend, prompts: list[str], seeds: int, model: str = "builtin",
-             negative: str = "", label: str = "") -> np.ndarray:
+             negative: str = "", label: str = "", cache: bool = True) -> np.ndarray:
+    path = (IMAGE_CACHE / f"{label.replace(' ', '_')}_{len(prompts)}x{seeds}.npy"
+            if IMAGE_CACHE is not None and cache else None)
+    if path is not None and path.exists():
+        return np.load(path)
     out = []
     t0 = time.time()
     for i, p in enumerate(prompts):
@@ -116,6 +123,8 @@ def generate(backend, prompts: list[str], seeds: int, model: str = "builtin",
                                                seed=1234 + 100 * i, count=seeds, steps=20,
                                                guidance=3.0, width=32, height=32, model=model))
         out.extend(res.images)
+    if path is not None:
+        np.save(path, np.stack(out))
     return np.stack(out)
 
 
@@ -175,6 +184,12 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
         owner = np.repeat(np.arange(n_prompts), seeds)
         return round(r_precision(enc.images(images), owner, text, sets), 4)
 
+    def hits(images: np.ndarray) -> np.ndarray:
+        sims = enc.images(images) @ text.T
+        owner = np.repeat(np.arange(len(images) // seeds), seeds)
+        return np.array([int(torch.argmax(sims[r, torch.from_numpy(sets[p])]).item() == 0)
+                         for r, p in enumerate(owner)])
+
     def rp_own_colour(images: np.ndarray, n_prompts: int) -> float:
         emb, hits = enc.images(images), 0
         for row, p in enumerate(np.repeat(np.arange(n_prompts), seeds)):
@@ -192,7 +207,18 @@ def r_precisions(encoder_path: Path, plain: list[str], names: list[str], seeds: 
     n_first = first // seeds
     for name in ("plain", "colour_words"):
         out[f"{name}_first_prompts"] = rp(arms[name][0][:first], n_first)
+    for model in ("", "live_"):  # the bar's difference, 95 % interval (paired, over prompts)
+        out[f"{model}difference_95"] = paired_interval(
+            hits(arms[f"{model}plain"][0]), hits(arms[f"{model}colour_words"][0]), seeds)
     return out
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, seeds: int, n: int = 2000) -> list[float]:
+    """95 % interval of mean(b) - mean(a): the same prompts' images, prompts resampled."""
+    rng, prompts = np.random.default_rng(0), len(a) // seeds
+    diff = (b - a).reshape(prompts, seeds).mean(1)
+    boot = [diff[rng.integers(0, prompts, prompts)].mean() for _ in range(n)]
+    return [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]
 
 
 def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
@@ -249,8 +275,15 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=REPO / "data",
                     help="the training data (t2i data build) for the real-icon reading; "
                          "skipped when absent")
+    ap.add_argument("--images", type=Path, default=None,
+                    help="a folder: each arm's generated images are saved there and read back "
+                         "by the next run (the same images scored by another encoder)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    global IMAGE_CACHE
+    if args.images is not None:
+        args.images.mkdir(parents=True, exist_ok=True)
+        IMAGE_CACHE = args.images
     rows = load_prompts()[: args.prompts]
     plain = [p for p, _ in rows]
     names = [COLOURS[i % len(COLOURS)] for i in range(len(plain))]
@@ -319,7 +352,7 @@ def main() -> None:
         honour_colours(list(img_plain[i * args.seeds:(i + 1) * args.seeds]), p)
     step_ms = (time.perf_counter() - t1) * 1000 / len(img_plain)
     t1 = time.perf_counter()
-    generate(builtin, with_colour[:5], args.seeds, label="timing")
+    generate(builtin, with_colour[:5], args.seeds, label="timing", cache=False)
     gen_ms = (time.perf_counter() - t1) * 1000 / (5 * args.seeds)
     result = {
         "prompts": len(plain),

@@ -94,16 +94,24 @@ class EvalEncoder:
         return torch.cat(out)
 
 
-def colour_jitter(rgba_u8: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+def colour_jitter(rgba_u8: np.ndarray, rng: np.random.Generator, share: float,
+                  keep: np.ndarray | None = None) -> np.ndarray:
     """A random colour for a ``share`` of the drawings: a monochrome drawing gets a random
     ink (its dark parts take the colour, light details stay light), a colour drawing a random
     hue turn around the grey axis. The caption stays: what a drawing shows does not depend on
     its colour, and an encoder that never saw a navy airplane glyph judges one as "not an
-    airplane" (the colour-word R-precision in the model card)."""
+    airplane" (the colour-word R-precision in the model card).
+
+    ``keep`` (bool per drawing): drawings left as they are whatever the draw, those whose
+    caption names a colour ("yellow heart emoji"): a recoloured one would teach the encoder
+    that "yellow" fits a blue heart."""
     out = np.array(rgba_u8, copy=True)
     if share <= 0:  # leaves the random stream untouched: earlier runs stay reproducible
         return out
-    for i in np.flatnonzero(rng.random(len(out)) < share):
+    chosen = rng.random(len(out)) < share
+    if keep is not None:
+        chosen &= ~np.asarray(keep, bool)
+    for i in np.flatnonzero(chosen):
         rgb = out[i, ..., :3].astype(np.float32)
         opaque = out[i, ..., 3] > 0
         spread = (rgb.max(-1) - rgb.min(-1))[opaque]
@@ -122,6 +130,15 @@ def colour_jitter(rgba_u8: np.ndarray, rng: np.random.Generator, share: float) -
             rgb = rgb @ turn.T
         out[i, ..., :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def names_a_colour(captions: list[str]) -> np.ndarray:
+    """Bool per caption: does it name a colour ("yellow heart emoji", "black circle icon")?
+    The prompt parser decides (``t2i_core.colour_words``), so training and prompts agree on
+    what a colour word is; a thing-word alone ("orange icon") is not a colour."""
+    from t2i_core.colour_words import find_colours
+
+    return np.array([bool(find_colours(c)) for c in captions], bool)
 
 
 def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, batch: int = 256,
@@ -149,6 +166,9 @@ def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, ba
     augmented = torch.from_numpy(caps["augmented"].astype(np.float32))
     caption_id = np.unique([m["caption"] for m in meta], return_inverse=True)[1]
     train = np.array([i for i, m in enumerate(meta) if m["split"] == "train"])
+    # captions that name a colour keep their drawing's colours (parsed only when jittering)
+    names_colour = (names_a_colour([m["caption"] for m in meta]) if colour_share > 0
+                    else np.zeros(len(meta), bool))
     if init_from is not None:  # continue from an earlier run (a fresh LR schedule)
         model = EvalEncoder(init_from).model
     else:
@@ -163,7 +183,7 @@ def train_eval_encoder(data_dir: Path, out_path: Path, minutes: float = 10.0, ba
         idx = np.sort(rng.choice(train, batch, replace=False))
         use_aug = torch.from_numpy(rng.random(batch) < 0.5)[:, None]
         text = torch.where(use_aug, augmented[idx, 0], canonical[idx])
-        x = to_clip_input(colour_jitter(images[idx], rng, colour_share))
+        x = to_clip_input(colour_jitter(images[idx], rng, colour_share, names_colour[idx]))
         if rng.random() < 0.5:
             x = x.flip(3)
         for g in opt.param_groups:

@@ -54,7 +54,11 @@ def generate_for_prompts(backend, prompts: list[str], per_prompt: int, steps: in
 
 
 def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, steps: int = 20,
-             guidance: float = 3.0, limit: int | None = None, split: str = "test") -> dict:
+             guidance: float = 3.0, limit: int | None = None, split: str = "test",
+             images_file: Path | None = None) -> dict:
+    """R-precision of generated and real test icons, novelty. ``images_file`` (.npy): the
+    generated images are read from it when it exists (the same images re-scored, e.g. by
+    another evaluation encoder), else generated and saved there."""
     from t2i_core.data.meta import load_meta
     from t2i_core.eval.clip_encoder import EvalEncoder
 
@@ -76,7 +80,7 @@ def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, s
     sets = candidate_sets(len(prompts), min(100, len(prompts)))
     real = np.array(images[np.array(real_idx)])
     ceiling = r_precision(enc.images(real), np.array(real_prompt), text, sets)
-    gen = generate_for_prompts(backend, prompts, per_prompt, steps, guidance)
+    gen = cached_generation(images_file, backend, prompts, per_prompt, steps, guidance)
     gen_prompt = np.repeat(np.arange(len(prompts)), per_prompt)
     generated = r_precision(enc.images(gen), gen_prompt, text, sets)
     train = np.array([i for i, m in enumerate(meta) if m["split"] == "train"])
@@ -99,6 +103,21 @@ def evaluate(data_dir: Path, encoder_path: Path, backend, per_prompt: int = 4, s
         "nearest_train_distance_generated_p10": round(float(np.percentile(d_gen, 10)), 4),
         "nearest_train_distance_real_test_p10": round(float(np.percentile(d_real, 10)), 4),
     }
+
+
+def cached_generation(images_file: Path | None, backend, prompts: list[str], per_prompt: int,
+                      steps: int, guidance: float) -> np.ndarray:
+    if images_file is not None and images_file.exists():
+        gen = np.load(images_file)
+        if gen.shape[0] != len(prompts) * per_prompt or gen.dtype != np.uint8:
+            raise ValueError(f"{images_file} holds {gen.shape[0]} {gen.dtype} images, not "
+                             f"{len(prompts)} prompts x {per_prompt}: delete it to generate "
+                             "them again")
+        return gen
+    gen = generate_for_prompts(backend, prompts, per_prompt, steps, guidance)
+    if images_file is not None:
+        np.save(images_file, gen)
+    return gen
 
 
 def sample_grid(backend, out: Path, prompts: list[str] = GRID_PROMPTS, per_prompt: int = 4,

@@ -150,6 +150,36 @@ def test_colour_jitter_inks_glyphs_turns_hues_and_keeps_shapes():
     assert not np.array_equal(out[1], batch[1])
 
 
+def test_colour_jitter_leaves_drawings_whose_caption_names_a_colour(tiny_data, monkeypatch):
+    """A "yellow heart emoji" recoloured blue would teach the evaluation encoder that
+    "yellow" fits a blue heart: the prompt parser (t2i_core.colour_words) marks captions
+    that name a colour, and training never recolours those drawings. Every tiny-data caption
+    names a colour ("red circle icon"), so at share 1.0 no training image may change."""
+    import t2i_core.eval.clip_encoder as ce
+
+    assert ce.names_a_colour(["yellow heart emoji", "heart emoji", "orange",
+                              "black circle icon", "dark red apple", "navy"]).tolist() == [
+        True, False, False, True, True, False]
+
+    glyph = np.zeros((2, 32, 32, 4), np.uint8)
+    glyph[:, 8:24, 8:24, 3] = 255  # two black squares; the first one is kept
+    out = ce.colour_jitter(glyph, np.random.default_rng(1), 1.0, keep=np.array([True, False]))
+    assert np.array_equal(out[0], glyph[0]) and not np.array_equal(out[1], glyph[1])
+
+    seen, real_jitter = [], ce.colour_jitter
+
+    def recording_jitter(images, rng, share, keep=None):
+        out = real_jitter(images, rng, share, keep)
+        seen.append((np.asarray(keep), np.array_equal(out, images)))
+        return out
+
+    monkeypatch.setattr(ce, "colour_jitter", recording_jitter)
+    ce.train_eval_encoder(tiny_data, tiny_data.parent / "jitter.safetensors", minutes=2,
+                          batch=16, total_steps=3, colour_share=1.0)
+    assert len(seen) == 3
+    assert all(keep.all() and unchanged for keep, unchanged in seen)
+
+
 def test_eval_encoder_checkpoints_survive_a_stopped_run(tiny_data, tmp_path, monkeypatch):
     """``checkpoint_every`` writes a loadable encoder during the run: a run that dies after
     its second checkpoint still leaves that encoder (with its step count), and a

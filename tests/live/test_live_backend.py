@@ -122,3 +122,27 @@ def test_a_cancelled_request_draws_nothing(live_backend: LiveBackend):
     with pytest.raises(Cancelled):
         live_backend.generate(GenerateRequest(prompt="x", model="live", width=32, height=32),
                               cancel=flag)
+
+
+def test_colour_words_draw_glyph_anchors(live_backend: LiveBackend, monkeypatch):
+    """With a colour word and no style named, the anchors come from glyphs ("icon"), which
+    take the colour whole; a style the prompt names still wins; plain prompts draw from all."""
+    from t2i_core.retrieval import STYLES
+
+    index = live_backend.model.index
+    assert {int(s) for s in index.style_ids} >= {STYLES.index("icon"),
+                                                  STYLES.index("emoji")}
+    seen: list[set[int]] = []
+    draw = index._draw
+
+    def spy(scores, allowed, *args, **kwargs):
+        seen.append({int(s) for s in index.style_ids[allowed]})
+        return draw(scores, allowed, *args, **kwargs)
+
+    monkeypatch.setattr(index, "_draw", spy)
+    for prompt in ("a red apple", "a #ff8800 car", "a red apple emoji", "an apple"):
+        live_backend.generate(GenerateRequest(prompt=prompt, model="live", seed=3,
+                                              width=32, height=32))
+    assert seen[0] == seen[1] == {STYLES.index("icon")}
+    assert seen[2] == {STYLES.index("emoji")}
+    assert len(seen[3]) > 1  # no colour, no style: every style may anchor

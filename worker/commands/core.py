@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     t.add_argument("--ae-minutes", type=float, default=25)
     t.add_argument("--generator-minutes", type=float, default=90)
-    t.add_argument("--eval-minutes", type=float, default=15)
+    t.add_argument("--eval-minutes", type=float, default=60)
     t.add_argument("--generator-steps", type=int, default=4000,
                    help="length of the generator's LR schedule; raise it to train on past a "
                         "finished run")
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--anchor-strength", type=float, default=None,
                    help="override the model's sampling setting (see docs/MODEL_CARD.md)")
     e.add_argument("--top-k", type=int, default=None)
+    e.add_argument("--images", type=Path, default=None,
+                   help="a .npy of the generated images: read if it exists (the same images "
+                        "re-scored, e.g. by another --encoder), else generated and saved")
     e.add_argument("--no-grid", action="store_true")
     e.set_defaults(func=cmd_eval)
     return parser
@@ -249,7 +252,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                   ("top_k", args.top_k)) if v is not None}
     backend = BuiltinBackend(args.weights_dir, sampling=sampling)
     result = evaluate(args.data, args.encoder, backend, args.per_prompt, args.steps,
-                      args.guidance, args.limit, args.split)
+                      args.guidance, args.limit, args.split, args.images)
     result["sampling_overrides"] = sampling
     write_report(result, args.report)
     if not args.no_grid:

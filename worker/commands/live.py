@@ -40,6 +40,9 @@ def add_live_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--split", choices=["test", "val"], default="test")
     e.add_argument("--report", type=Path, default=Path("docs/eval_live.json"))
     e.add_argument("--grid", type=Path, default=Path("docs/live_samples.png"))
+    e.add_argument("--images", type=Path, default=None,
+                   help="a .npy of the generated images: read if it exists (the same images "
+                        "re-scored, e.g. by another --encoder), else generated and saved")
     e.add_argument("--no-grid", action="store_true")
     e.add_argument("--int8", action="store_true",
                    help="int8 dynamic quantization (MiniLM and generator Linear layers)")
@@ -72,7 +75,7 @@ def cmd_live_eval(args: argparse.Namespace) -> int:
     backend = AsLive(LiveBackend(args.weights_dir, quantize=args.int8,
                                  anchor_only=args.anchor_only))
     result = evaluate(args.data, args.encoder, backend, args.per_prompt, 1, 0.0, args.limit,
-                      args.split)
+                      args.split, args.images)
     result["model"] = "live" + (" (int8)" if args.int8 else "") + (
         " (ablation: anchor only)" if args.anchor_only else "")
     result["live_step"] = backend.backend.model.meta.get("step")
