@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2i_core.finetune import look, lora
+from t2i_core.finetune import look, lora, render
 from t2i_core.finetune.augment import augment, centre
 from t2i_core.finetune.dataset import FolderData
 from t2i_core.finetune.request import TrainRequest
@@ -118,7 +118,13 @@ class BuiltinTrainable:
         # the style-only path: the folder's colour and shading statistics (look.py)
         # (+ the images' caption embeddings, so generation paints a subject with the palette
         # of the folder images about the nearest subjects)
-        self.look = look.learn(to_pixels(centre(self.images)).numpy(), self.canonical)
+        at32 = to_pixels(centre(self.images)).numpy()
+        self.look = look.learn(at32, self.canonical)
+        if r.render_steps and self.look:  # its rendering: a tiny glyph-to-picture network
+            kept = look.drawn(at32)
+            self.look |= render.train(self.images[kept], self.look["look.tables"].numpy(),
+                                      float(self.look["look.detail"][0]), r.seed,
+                                      render.RenderConfig(steps=r.render_steps))
         self.k = m.denoiser.cfg.neighbours
 
     def _nearest_memory(self, latents: torch.Tensor) -> torch.Tensor:
