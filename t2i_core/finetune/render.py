@@ -57,6 +57,7 @@ class Renderer(nn.Module):
     def __init__(self, cfg: RenderConfig) -> None:
         super().__init__()
         c = cfg.channels
+        self.channels, self.dilations = c, tuple(cfg.dilations)
         self.inp = nn.Conv2d(IN_CHANNELS, c, 3, padding=1)
         self.body = nn.ModuleList(nn.Conv2d(c, c, 3, padding=d, dilation=d)
                                   for d in cfg.dilations)
@@ -177,8 +178,13 @@ def train(images: np.ndarray, tables: np.ndarray, detail: float, seed: int,
         loss.backward()
         opt.step()
         sched.step()
-    out = {PREFIX + k: v.detach().half() for k, v in net.state_dict().items()}
-    out[PREFIX + "config"] = torch.tensor([cfg.channels, *cfg.dilations], dtype=torch.int32)
+    return export(net)
+
+
+def export(net: Renderer) -> dict[str, torch.Tensor]:
+    """The adapter's ``look.render.*`` tensors: float16 weights + the architecture."""
+    out = {PREFIX + k: v.detach().half().contiguous() for k, v in net.state_dict().items()}
+    out[PREFIX + "config"] = torch.tensor([net.channels, *net.dilations], dtype=torch.int32)
     return out
 
 

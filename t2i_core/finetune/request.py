@@ -68,9 +68,9 @@ class TrainRequest:
         _num("learning_rate", self.learning_rate, 1e-6, 1.0)
         _num("colour_jitter", self.colour_jitter, 0.0, 0.5)
         _num("prior", self.prior, 0.0, 0.9)
-        if self.layers not in ("style", "all"):
-            raise T2IError("bad_layers", f"layers {self.layers!r} is not known; use 'style' "
-                           "(the default) or 'all'")
+        if self.layers not in ("style", "all", "none"):
+            raise T2IError("bad_layers", f"layers {self.layers!r} is not known; use 'style', "
+                           "'all' or 'none' (no LoRA: the steps train the look's renderer)")
         if not isinstance(self.auto_captions, bool):
             raise T2IError("bad_auto_captions", "auto_captions must be true or false")
         if (not isinstance(self.sample_prompts, list)

@@ -85,3 +85,18 @@ def test_no_renderer_steps_gives_the_tables_alone(backend, style_folder: Path):
     train(backend, quick(style_folder, name="flat", render_steps=0))
     tensors = load_file(str(backend.adapter_library.path_of("flat")))
     assert "look.tables" in tensors and not any(k.startswith(render.PREFIX) for k in tensors)
+
+
+def test_without_a_lora_the_steps_train_the_renderer(backend, style_folder: Path):
+    res = train(backend, quick(style_folder, name="plain", layers="none", steps=20))
+    tensors = load_file(str(backend.adapter_library.path_of("plain")))
+    assert not any(".lora_" in k for k in tensors)  # no LoRA in the file
+    assert render.load(tensors) is not None and res.steps == 20
+    # the steps moved the renderer's head off zero (where it paints the tables alone)
+    assert float(tensors[render.PREFIX + "out.weight"].abs().sum()) > 0
+    req = {"prompt": "a circle", "seed": 5, "count": 2, "width": 32, "height": 32, "steps": 4}
+    base = backend.generate(GenerateRequest(**req)).images
+    zero = backend.generate(GenerateRequest(**req, loras=[LoraRef("plain", 0.0)])).images
+    one = backend.generate(GenerateRequest(**req, loras=[LoraRef("plain", 1.0)])).images
+    assert all(np.array_equal(b, z) for b, z in zip(base, zero, strict=True))
+    assert any(not np.array_equal(b, o) for b, o in zip(base, one, strict=True))
