@@ -313,7 +313,8 @@ def main() -> int:
                     help="where the Debian icon themes are extracted (default: "
                          "$T2I_BENCH_CACHE or ~/.cache/t2i-studio/icon-themes)")
     for flag, kind in (("steps", int), ("batch", int), ("rank", int), ("alpha", float),
-                       ("learning-rate", float), ("layers", str), ("prior", float)):
+                       ("learning-rate", float), ("layers", str), ("prior", float),
+                       ("render-steps", int)):
         ap.add_argument(f"--{flag}", type=kind, default=None, help="recipe override")
     ap.add_argument("--no-auto-captions", action="store_true")
     ap.add_argument("--parts", action="store_true",
@@ -334,7 +335,8 @@ def main() -> int:
     from t2i_core.backends.builtin import BuiltinBackend
 
     overrides = {k: getattr(args, k) for k in ("steps", "batch", "rank", "alpha",
-                                               "learning_rate", "layers", "prior")
+                                               "learning_rate", "layers", "prior",
+                                               "render_steps")
                  if getattr(args, k) is not None}
     if args.no_auto_captions:
         overrides["auto_captions"] = False

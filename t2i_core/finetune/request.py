@@ -34,9 +34,11 @@ class TrainRequest:
     augment_images: bool = True  # crops, flips, mild colour jitter (augment.py)
     augment_text: bool = True  # word replace/delete/insert, tag shuffle, caption dropout
     colour_jitter: float = 0.05
-    # the look's renderer (render.py): steps of its tiny network on the folder; 0 = the
-    # colour tables alone (docs/finetune.md "The renderer")
-    render_steps: int = 600
+    # the look's renderer (render.py) beside a LoRA: steps of its tiny network on the folder
+    # (with layers="none" the job's steps train it). 0 = the colour tables alone, the
+    # default: the renderer took the themes' shading but halved R-precision under both
+    # evaluation encoders (docs/finetune.md "The renderer")
+    render_steps: int = 0
     sample_prompts: list[str] = field(default_factory=list)  # previews every sample_every
     sample_every: int = 200  # steps; 0 = no previews
     checkpoint_every: int = 100  # steps
