@@ -25,6 +25,9 @@ docs/finetune.md). This recipe keeps content and style on separate paths:
 - **the look** (``look.py``): per folder image, its colours by distance to the shape's edge
   and height (16 colours, no layout), stored in the adapter and painted after decoding on
   the base model's shape; this is the part that carries a theme's palette, rim and shading;
+- **the renderer** (``render.py``, optional): a tiny glyph-to-picture network trained on
+  the folder, trained by the steps when ``layers="none"`` (no LoRA), or before them when
+  ``render_steps`` > 0;
 - at generation the weight scales the LoRA delta and the look's share continuously
   (0 = the base model exactly).
 

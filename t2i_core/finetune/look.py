@@ -26,6 +26,11 @@ image, as a small table, and painted onto the subject's silhouette from the base
   adapters) any table, by the seed. The choice depends on the prompt and seed only, never
   on the weight, so a seed keeps its palette at every weight.
 
+- **copy guard** (``choose``): decided at weight 1, a painting nearer a folder image than
+  the folder's images are to each other takes the seed's next table, else keeps more of the
+  base drawing (``GUARD_*``); **renderer** (``render.py``, optional): a tiny network trained
+  on the folder renders the painting in the theme's shading.
+
 The content is the base model's by construction: the shape, its holes and its inner lines
 are kept (only gaps of ``CLOSE`` px are closed); only colour changes.
 """
@@ -192,8 +197,9 @@ def table_for(tables: torch.Tensor, seed: int, captions: torch.Tensor | None = N
 # (the 5th percentile of their pair distances, over white at 32 px: issue 16's "copy") takes
 # the next table, up to GUARD_TRIES tables, then keeps more of the base drawing. The folder
 # images are not in the adapter: only GUARD_DIMS random projections of each (a fixed Gaussian
-# matrix, Johnson-Lindenstrauss: distances kept within a few per cent), which no picture can
-# be read back from; the threshold is raised by GUARD_MARGIN for the projection's error.
+# matrix, Johnson-Lindenstrauss: distances kept within a few per cent; 256 numbers instead
+# of 3,072, which keep distances, not the picture); the threshold is raised by GUARD_MARGIN
+# for the projection's error.
 GUARD_DIMS = 256
 GUARD_TRIES = 3
 GUARD_MARGIN = 1.05
