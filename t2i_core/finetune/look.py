@@ -251,22 +251,25 @@ def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
     tables = tensors["look.tables"]
     detail = float(tensors.get("look.detail", torch.tensor([MIN_DETAIL]))[0])
     order = table_order(tables, seed, tensors.get("look.captions"), prompt)
-    first = None
     if "look.guard" not in tensors:
         return paint(picture, tables[order[0]].double().numpy(), detail, renderer), STRENGTH
-    best = (-1.0, None)
+    best: tuple[float, np.ndarray | None, float] = (-1.0, None, STRENGTH)
     for i in order[:GUARD_TRIES]:
         full = paint(picture, tables[i].double().numpy(), detail, renderer)
-        first = full if first is None else first
         copy, d = _is_copy(blend(picture, full, STRENGTH), tensors)
         if not copy:
             return full, STRENGTH
-        best = max(best, (d, i), key=lambda t: t[0])
-    full = paint(picture, tables[best[1]].double().numpy(), detail, renderer)
+        if d > best[0]:
+            best = (d, full, STRENGTH)
+    full = best[1]
     for keep in GUARD_KEEP:  # no table passes: keep more of the base drawing
-        if not _is_copy(blend(picture, full, STRENGTH * keep), tensors)[0]:
+        copy, d = _is_copy(blend(picture, full, STRENGTH * keep), tensors)
+        if not copy:
             return full, STRENGTH * keep
-    return first, STRENGTH  # the base drawing itself is that near: the look changes nothing
+        if d > best[0]:
+            best = (d, full, STRENGTH * keep)
+    # even the base drawing is that near a folder image: the farthest of what was tried
+    return best[1], best[2]
 
 
 def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
