@@ -140,6 +140,18 @@ class FolderMeasure:
                 "mean_reciprocal_rank": round(self.mean_reciprocal_rank(images, prompts, seeds),
                                               4)}
 
+    def nearest(self, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per sample: the over-white distance to its nearest folder image, and which."""
+        d = torch.cdist(on_white(images), on_white(self.folder32))
+        return d.min(dim=1)
+
+    def theme_threshold(self, theme32: np.ndarray) -> float:
+        """The 5th percentile of the theme's own icons of *other* subjects' distance to their
+        nearest folder image: what "as near as the theme's artists come on another subject"
+        is. Information beside the bar's threshold (folder pairs), which each theme's
+        near-duplicates (folder / home) pull down."""
+        return float(torch.quantile(self.nearest(theme32)[0], 0.05))
+
     def flagged(self, images: np.ndarray) -> np.ndarray:
         """Indices of the samples the copy measure (over white) flags, to look at."""
         nearest = torch.cdist(on_white(images), on_white(self.folder32)).min(dim=1).values
@@ -158,10 +170,19 @@ def _premultiplied(rgba_u8: np.ndarray) -> torch.Tensor:
     return premultiplied(rgba_u8)
 
 
-def load_encoder():
+SHIPPED_ENCODER = ROOT / "t2i_core/weights/eval_encoder.safetensors"
+
+
+def load_encoder(path: Path | str | None = None):
+    """The evaluation encoder at ``path`` (default: the shipped one). A missing file is an
+    error naming it, not a silent fall-back to another judge."""
     from t2i_core.eval.clip_encoder import EvalEncoder
 
-    return EvalEncoder(ROOT / "t2i_core/weights/eval_encoder.safetensors")
+    path = Path(path) if path is not None else SHIPPED_ENCODER
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluation encoder {path} does not exist; give --encoder "
+                                "the path of an eval encoder .safetensors")
+    return EvalEncoder(path)
 
 
 def folder_at_32(folder: Path) -> np.ndarray:

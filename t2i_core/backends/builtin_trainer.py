@@ -25,6 +25,9 @@ docs/finetune.md). This recipe keeps content and style on separate paths:
 - **the look** (``look.py``): per folder image, its colours by distance to the shape's edge
   and height (16 colours, no layout), stored in the adapter and painted after decoding on
   the base model's shape; this is the part that carries a theme's palette, rim and shading;
+- **the renderer** (``render.py``, optional): a tiny glyph-to-picture network trained on
+  the folder, trained by the steps when ``layers="none"`` (no LoRA), or before them when
+  ``render_steps`` > 0;
 - at generation the weight scales the LoRA delta and the look's share continuously
   (0 = the base model exactly).
 
@@ -40,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2i_core.finetune import look, lora
+from t2i_core.finetune import look, lora, render
 from t2i_core.finetune.augment import augment, centre
 from t2i_core.finetune.dataset import FolderData
 from t2i_core.finetune.request import TrainRequest
@@ -113,12 +116,28 @@ class BuiltinTrainable:
         sims[m.index.style_ids[pool][:, None] != m.index.style_ids[None]] = -2
         sims[sims > 0.995] = -3  # itself and same-caption entries
         self.prior_nb = torch.topk(sims, min(CONTENT_TOP, len(m.index)), dim=1).indices
-        self.denoiser = lora.inject(copy.deepcopy(m.denoiser), r.rank, r.alpha,
-                                    r.layers).train()
+        # layers "none": no LoRA; the job's steps train the look's renderer instead
+        self.denoiser = (lora.inject(copy.deepcopy(m.denoiser), r.rank, r.alpha,
+                                     r.layers).train() if r.layers != "none" else None)
         # the style-only path: the folder's colour and shading statistics (look.py)
         # (+ the images' caption embeddings, so generation paints a subject with the palette
         # of the folder images about the nearest subjects)
-        self.look = look.learn(to_pixels(centre(self.images)).numpy(), self.canonical)
+        at32 = to_pixels(centre(self.images)).numpy()
+        self.look = look.learn(at32, self.canonical)
+        self.renderer = None
+        if self.look:  # its rendering: a tiny glyph-to-picture network (render.py)
+            kept = look.drawn(at32)
+            tables = self.look["look.tables"].numpy()
+            detail = float(self.look["look.detail"][0])
+            if self.denoiser is None:  # trained by the job's steps (progress, resume)
+                cfg = render.RenderConfig()
+                self.render_x, self.render_y = render.training_pairs(
+                    self.images[kept], tables, detail, np.random.default_rng([r.seed, 0x5E4D]),
+                    cfg.pool)
+                self.renderer = render.Renderer(cfg).train()
+            elif r.render_steps:  # beside a LoRA: trained here, before its steps
+                self.look |= render.train(self.images[kept], tables, detail, r.seed,
+                                          render.RenderConfig(steps=r.render_steps))
         self.k = m.denoiser.cfg.neighbours
 
     def _nearest_memory(self, latents: torch.Tensor) -> torch.Tensor:
@@ -138,10 +157,18 @@ class BuiltinTrainable:
         return best_i
 
     def parameters(self) -> list[torch.nn.Parameter]:
+        if self.denoiser is None:
+            return list(self.renderer.parameters()) if self.renderer is not None else []
         return lora.lora_parameters(self.denoiser)
 
     # -- one step ---------------------------------------------------------------------------
     def loss(self, rng: np.random.Generator) -> torch.Tensor:
+        if self.denoiser is None:  # the renderer: a batch of the folder's glyph pairs
+            idx = torch.from_numpy(rng.integers(0, len(self.render_x), self.request.batch))
+            return render.render_loss(self.renderer(self.render_x[idx]), self.render_y[idx])
+        return self._lora_loss(rng)
+
+    def _lora_loss(self, rng: np.random.Generator) -> torch.Tensor:
         r, b, k = self.request, self.request.batch, self.k
         n_prior = int(round(b * r.prior))
         n_own = b - n_prior
@@ -192,27 +219,39 @@ class BuiltinTrainable:
     def samples(self, prompts: list[str], seed: int) -> list[np.ndarray]:
         from t2i_core.backends.base import GenerateRequest
 
-        self.denoiser.eval()
+        net = self.denoiser if self.denoiser is not None else self.m.denoiser
+        was_training = net.training
+        net.eval()
         try:
             out = []
             for i, p in enumerate(prompts):
                 req = GenerateRequest(prompt=p, seed=seed + i, width=64, height=64, steps=12)
-                res = self.backend.generate_with(req, self.denoiser, [self.style_ref(1.0)])
+                res = self.backend.generate_with(req, net, [self.style_ref(1.0)])
                 out.append(res.images[0])
             return out
         finally:
-            self.denoiser.train()
+            net.train(was_training)
+
+    def _look_now(self) -> dict[str, torch.Tensor]:
+        """The look tensors with the renderer as trained so far (when the steps train it)."""
+        if self.renderer is None:
+            return self.look
+        return self.look | {k: v.float() for k, v in render.export(self.renderer).items()}
 
     def style_ref(self, weight: float):
         from t2i_core.finetune.adapters import StyleRef
 
         return StyleRef(None if self.look else self.style, self.request.trigger.strip(),
-                        weight, self.centroid, self.look or None)
+                        weight, self.centroid, self._look_now() or None)
 
     def adapter(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-        tensors = {k: v.half() for k, v in lora.extract(self.denoiser).items()}
+        tensors = ({k: v.half() for k, v in lora.extract(self.denoiser).items()}
+                   if self.denoiser is not None else {})
         tensors["style.centroid"] = self.centroid.half()  # a mean look, not an image
-        tensors |= self.look  # colour tables per folder image (4 x 4 colours), not images
+        # colour tables per folder image (4 x 4 colours) and the renderer: no image
+        tensors |= self.look
+        if self.renderer is not None:
+            tensors |= render.export(self.renderer)
         extra = {"modelspec.architecture": "t2i-studio-builtin/lora",
                  "modelspec.implementation": "t2i-studio", "modelspec.resolution": "32x32",
                  "ss_network_dim": str(self.request.rank),

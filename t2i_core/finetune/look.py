@@ -26,6 +26,11 @@ image, as a small table, and painted onto the subject's silhouette from the base
   adapters) any table, by the seed. The choice depends on the prompt and seed only, never
   on the weight, so a seed keeps its palette at every weight.
 
+- **copy guard** (``choose``): decided at weight 1, a painting nearer a folder image than
+  the folder's images are to each other takes the seed's next table, else keeps more of the
+  base drawing (``GUARD_*``); **renderer** (``render.py``, optional): a tiny network trained
+  on the folder renders the painting in the theme's shading.
+
 The content is the base model's by construction: the shape, its holes and its inner lines
 are kept (only gaps of ``CLOSE`` px are closed); only colour changes.
 """
@@ -74,6 +79,11 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.array([0.299, 0.587, 0.114])
 
 
+def drawn(images: np.ndarray) -> list[int]:
+    """The folder images with enough drawn to learn a table from (row for row with them)."""
+    return [n for n, img in enumerate(np.asarray(images)) if (img[..., 3] >= OPAQUE).sum() >= 8]
+
+
 def learn(images: np.ndarray, captions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """``images``: (N, 32, 32, 4) uint8 RGBA of the folder -> the adapter's ``look.*`` tensors:
     ``look.tables`` (M, edge bins, height bins, 3) in [0, 1] and ``look.detail`` (1,), plus
@@ -81,11 +91,10 @@ def learn(images: np.ndarray, captions: torch.Tensor | None = None) -> dict[str,
     given, row for row with the tables (images with too little drawn are left out of both)."""
     e_n = len(EDGE_BINS) + 1
     tables, ratios, kept = [], [], []
-    for n, img in enumerate(np.asarray(images)):
+    for n in drawn(images):
+        img = np.asarray(images)[n]
         rgb = img[..., :3].astype(np.float64) / 255.0
         mask = img[..., 3] >= OPAQUE
-        if mask.sum() < 8:
-            continue
         kept.append(n)
         e, h = _bins(mask)
         table = np.zeros((e_n, HEIGHT_BINS, 3))
@@ -114,7 +123,7 @@ def learn(images: np.ndarray, captions: torch.Tensor | None = None) -> dict[str,
     if captions is not None:
         out["look.captions"] = torch.nn.functional.normalize(
             captions[kept].float(), dim=-1).contiguous()
-    return out
+    return out | guard(np.asarray(images))
 
 
 def stylise(image: np.ndarray, table: np.ndarray, detail: float) -> np.ndarray:
@@ -160,17 +169,107 @@ def blend(base: np.ndarray, styled: np.ndarray, weight: float) -> np.ndarray:
     return (np.concatenate([rgb, a], axis=-1) * 255.0 + 0.5).astype(np.uint8)
 
 
-def table_for(tables: torch.Tensor, seed: int, captions: torch.Tensor | None = None,
-              prompt: torch.Tensor | None = None) -> np.ndarray:
-    """The look table a given image seed uses for a prompt (the same at every weight): one of
-    the ``SUBJECT_TOP`` tables whose captions are nearest the prompt's embedding when both
-    are known, else any of them."""
+def table_order(tables: torch.Tensor, seed: int, captions: torch.Tensor | None = None,
+                prompt: torch.Tensor | None = None) -> list[int]:
+    """The look tables a given image seed tries for a prompt, first choice first (the same at
+    every weight): one of the ``SUBJECT_TOP`` tables whose captions are nearest the prompt's
+    embedding when both are known (else any), then the other nearest ones, then the rest by
+    caption similarity (or in the seed's order)."""
     rng = np.random.default_rng([seed, 0x100C])
     if captions is None or prompt is None or len(captions) != len(tables):
-        return tables[int(rng.integers(len(tables)))].double().numpy()
+        first = int(rng.integers(len(tables)))
+        rest = [int(i) for i in np.random.default_rng([seed, 0x100D]).permutation(len(tables))]
+        return [first] + [i for i in rest if i != first]
     sims = captions.float() @ torch.nn.functional.normalize(prompt.float().flatten(), dim=0)
-    nearest = torch.topk(sims, min(SUBJECT_TOP, len(tables))).indices
-    return tables[int(nearest[int(rng.integers(len(nearest)))])].double().numpy()
+    ranked = [int(i) for i in torch.argsort(sims, descending=True)]
+    top = ranked[:min(SUBJECT_TOP, len(tables))]
+    first = top[int(rng.integers(len(top)))]
+    return [first] + [i for i in ranked if i != first]
+
+
+def table_for(tables: torch.Tensor, seed: int, captions: torch.Tensor | None = None,
+              prompt: torch.Tensor | None = None) -> np.ndarray:
+    """The look table a given image seed uses first for a prompt (``table_order``)."""
+    return tables[table_order(tables, seed, captions, prompt)[0]].double().numpy()
+
+
+# The copy guard: a sample nearer a folder image than the folder's images are to each other
+# (the 5th percentile of their pair distances, over white at 32 px: issue 16's "copy") takes
+# the next table, up to GUARD_TRIES tables, then keeps more of the base drawing. The folder
+# images are not in the adapter: only GUARD_DIMS random projections of each (a fixed Gaussian
+# matrix, Johnson-Lindenstrauss: distances kept within a few per cent; 256 numbers instead
+# of 3,072, which keep distances, not the picture); the threshold is raised by GUARD_MARGIN
+# for the projection's error.
+GUARD_DIMS = 256
+GUARD_TRIES = 3
+GUARD_MARGIN = 1.05
+GUARD_KEEP = (0.75, 0.5, 0.25)  # shares of the look tried when no table passes
+
+
+def _projection(pixels: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0x6A4D)
+    return torch.randn(pixels, GUARD_DIMS, generator=g) / GUARD_DIMS ** 0.5
+
+
+def _on_white(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(np.asarray(images)).float() / 255.0
+    return (x[..., :3] * x[..., 3:] + (1 - x[..., 3:])).reshape(len(x), -1)
+
+
+def guard(images: np.ndarray) -> dict[str, torch.Tensor]:
+    """The adapter's ``look.guard`` (projected folder images over white) and
+    ``look.guard_threshold`` (their 5th-percentile pair distance, measured exactly)."""
+    f = _on_white(images)
+    if len(f) < 2:
+        return {}
+    off = torch.cdist(f, f)[~torch.eye(len(f), dtype=torch.bool)]
+    return {"look.guard": (f @ _projection(f.shape[1])).contiguous(),
+            "look.guard_threshold": torch.tensor([float(torch.quantile(off, 0.05))])}
+
+
+def _is_copy(picture: np.ndarray, tensors: dict[str, torch.Tensor]) -> tuple[bool, float]:
+    f = _on_white(picture[None])
+    d = float(torch.cdist(f @ _projection(f.shape[1]), tensors["look.guard"].float()).min())
+    return d < GUARD_MARGIN * float(tensors["look.guard_threshold"][0]), d
+
+
+def paint(picture: np.ndarray, table: np.ndarray, detail: float, renderer=None) -> np.ndarray:
+    """The full look of one picture: the table painted (``stylise``), then rendered by the
+    folder's renderer when the adapter has one (``render.py``)."""
+    painted = stylise(picture, table, detail)
+    if renderer is None:
+        return painted
+    from t2i_core.finetune.render import render
+
+    return render(renderer, picture, painted)
+
+
+def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
+           prompt: torch.Tensor | None, renderer=None) -> tuple[np.ndarray, float]:
+    """The full look for one picture and the share of it that weight 1 paints. Decided at
+    weight 1, so a seed keeps its table and share at every weight (the dial)."""
+    tables = tensors["look.tables"]
+    detail = float(tensors.get("look.detail", torch.tensor([MIN_DETAIL]))[0])
+    order = table_order(tables, seed, tensors.get("look.captions"), prompt)
+    if "look.guard" not in tensors:
+        return paint(picture, tables[order[0]].double().numpy(), detail, renderer), STRENGTH
+    best: tuple[float, np.ndarray | None, float] = (-1.0, None, STRENGTH)
+    for i in order[:GUARD_TRIES]:
+        full = paint(picture, tables[i].double().numpy(), detail, renderer)
+        copy, d = _is_copy(blend(picture, full, STRENGTH), tensors)
+        if not copy:
+            return full, STRENGTH
+        if d > best[0]:
+            best = (d, full, STRENGTH)
+    full = best[1]
+    for keep in GUARD_KEEP:  # no table passes: keep more of the base drawing
+        copy, d = _is_copy(blend(picture, full, STRENGTH * keep), tensors)
+        if not copy:
+            return full, STRENGTH * keep
+        if d > best[0]:
+            best = (d, full, STRENGTH * keep)
+    # even the base drawing is that near a folder image: the farthest of what was tried
+    return best[1], best[2]
 
 
 def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
@@ -178,13 +277,16 @@ def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
     """Each picture painted with the active adapters' looks: ``looks`` holds
     (``look.*`` tensors, weight) pairs, applied one after the other, weight 0 skipped.
     ``prompt``: the prompt's text embedding, to choose tables by subject."""
+    from t2i_core.finetune.render import load as load_renderer
+
     out = list(pixels)
     for tensors, weight in looks:
         if weight <= 0 or "look.tables" not in tensors:
             continue
-        detail = float(tensors.get("look.detail", torch.tensor([MIN_DETAIL]))[0])
-        captions = tensors.get("look.captions")
-        out = [blend(p, stylise(p, table_for(tensors["look.tables"], s, captions, prompt),
-                                detail), STRENGTH * weight)
-               for p, s in zip(out, seeds, strict=True)]
+        renderer = load_renderer(tensors)
+        mixed = []
+        for p, s in zip(out, seeds, strict=True):
+            full, share = choose(p, s, tensors, prompt, renderer)
+            mixed.append(blend(p, full, share * weight))
+        out = mixed
     return out

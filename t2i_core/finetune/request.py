@@ -34,6 +34,11 @@ class TrainRequest:
     augment_images: bool = True  # crops, flips, mild colour jitter (augment.py)
     augment_text: bool = True  # word replace/delete/insert, tag shuffle, caption dropout
     colour_jitter: float = 0.05
+    # the look's renderer (render.py) beside a LoRA: steps of its tiny network on the folder
+    # (with layers="none" the job's steps train it). 0 = the colour tables alone, the
+    # default: the renderer took the themes' shading but halved R-precision under both
+    # evaluation encoders (docs/finetune.md "The renderer")
+    render_steps: int = 0
     sample_prompts: list[str] = field(default_factory=list)  # previews every sample_every
     sample_every: int = 200  # steps; 0 = no previews
     checkpoint_every: int = 100  # steps
@@ -41,7 +46,8 @@ class TrainRequest:
     def settings(self) -> dict:
         """What must match for a run to resume from another one's checkpoint."""
         keep = ("model", "steps", "batch", "rank", "alpha", "learning_rate", "layers", "prior",
-                "auto_captions", "seed", "augment_images", "augment_text", "colour_jitter")
+                "auto_captions", "seed", "augment_images", "augment_text", "colour_jitter",
+                "render_steps")
         return {k: getattr(self, k) for k in keep}
 
     def to_dict(self) -> dict:
@@ -55,6 +61,7 @@ class TrainRequest:
                            "characters, e.g. 'inkwash style'")
         _int("steps", self.steps, 1, MAX_STEPS)
         _int("batch", self.batch, 1, 256)
+        _int("render_steps", self.render_steps, 0, MAX_STEPS)
         _int("rank", self.rank, 1, 128)
         _int("seed", self.seed, 0, 2**32 - 1)
         _int("sample_every", self.sample_every, 0, MAX_STEPS)
@@ -63,9 +70,9 @@ class TrainRequest:
         _num("learning_rate", self.learning_rate, 1e-6, 1.0)
         _num("colour_jitter", self.colour_jitter, 0.0, 0.5)
         _num("prior", self.prior, 0.0, 0.9)
-        if self.layers not in ("style", "all"):
-            raise T2IError("bad_layers", f"layers {self.layers!r} is not known; use 'style' "
-                           "(the default) or 'all'")
+        if self.layers not in ("style", "all", "none"):
+            raise T2IError("bad_layers", f"layers {self.layers!r} is not known; use 'style', "
+                           "'all' or 'none' (no LoRA: the steps train the look's renderer)")
         if not isinstance(self.auto_captions, bool):
             raise T2IError("bad_auto_captions", "auto_captions must be true or false")
         if (not isinstance(self.sample_prompts, list)

@@ -45,5 +45,7 @@ def make_folder(root: Path, n: int = 6) -> Path:
 def quick(folder: Path, name: str = "teal", **kw):
     from t2i_core.finetune.request import TrainRequest
 
-    args = {"steps": 12, "batch": 4, "checkpoint_every": 5, "sample_every": 0, **kw}
+    # a few renderer steps: the path runs, the tests stay quick
+    args = {"steps": 12, "batch": 4, "checkpoint_every": 5, "sample_every": 0,
+            "render_steps": 8, **kw}
     return TrainRequest(folder=str(folder), name=name, **args)

@@ -60,3 +60,29 @@ def test_icons_given_as_bytes_are_measured_at_32_px_and_unreadable_ones_are_left
                               png(64, (0, 0, 200, 255))])
     assert out.shape == (2, 32, 32, 4) and out.dtype == np.uint8
     assert out[0, 16, 16, 0] > 150 and out[1, 16, 16, 2] > 150
+
+
+def test_the_bench_refuses_an_encoder_path_that_does_not_exist(tmp_path: Path):
+    from finetune_eval import load_encoder
+
+    missing = tmp_path / "no_encoder.safetensors"
+    try:
+        load_encoder(missing)
+    except FileNotFoundError as e:
+        assert str(missing) in str(e) and "--encoder" in str(e)
+    else:
+        raise AssertionError("a missing encoder file must be an error, not the shipped judge")
+
+
+def test_the_theme_calibrated_copy_threshold_comes_from_the_themes_other_icons():
+    folder = np.zeros((3, 32, 32, 4), np.uint8)
+    folder[0, 24:, :8] = (200, 0, 0, 255)  # three images far apart (over white)
+    folder[1, 8:24, 8:24] = (0, 0, 0, 255)
+    folder[2, 16:, 16:] = (0, 0, 255, 255)
+    meas = FolderMeasure(_Judge(), folder)
+    theme = np.repeat(folder[1:2], 20, axis=0).copy()  # 20 other icons, each 1 px off image 1
+    for i in range(20):
+        theme[i, i % 8 + 8, 8] = (255, 255, 255, 255)
+    dist, which = meas.nearest(theme)
+    assert (which == 1).all() and float(dist.max()) < meas.thresholds["white"]
+    assert abs(meas.theme_threshold(theme) - float(torch.quantile(dist, 0.05))) < 1e-6

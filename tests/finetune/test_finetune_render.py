@@ -1,0 +1,102 @@
+"""The look's renderer (t2i_core/finetune/render.py): a tiny network trained on the folder to
+turn a painted glyph into the folder's rendering; stored as ``look.render.*`` in the
+adapter (safetensors); adapters without it paint the colour tables alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from finetune_helpers import quick
+from safetensors.torch import load_file
+
+from t2i_core.backends.base import GenerateRequest, LoraRef
+from t2i_core.finetune import look, render
+from t2i_core.finetune.job import train
+
+
+def _lit_from_the_left(seed: int) -> np.ndarray:
+    """A 40 px folder icon: a dark rim, its left half light and its right half dark (a
+    light direction that the tables, by edge ring and height, cannot hold)."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((40, 40, 4), np.uint8)
+    a, b = int(rng.integers(6, 10)), int(rng.integers(30, 34))
+    img[a:b, a:b] = (30, 30, 30, 255)
+    mid = (a + b) // 2
+    img[a + 1:b - 1, a + 1:mid] = (250, 210, 120, 255)
+    img[a + 1:b - 1, mid:b - 1] = (120, 60, 10, 255)
+    return img
+
+
+def _folder() -> tuple[np.ndarray, np.ndarray, float]:
+    images = np.stack([_lit_from_the_left(s) for s in range(6)])
+    from t2i_core.finetune.augment import centre
+    from t2i_core.models.autoencoder import to_pixels
+
+    t = look.learn(to_pixels(centre(images)).numpy())
+    return images, t["look.tables"].numpy(), float(t["look.detail"][0])
+
+
+def test_the_renderer_learns_what_the_tables_cannot_hold():
+    images, tables, detail = _folder()
+    cfg = render.RenderConfig(steps=150, batch=16, pool=16)
+    tensors = render.train(images, tables, detail, seed=0, cfg=cfg)
+    net = render.load(tensors)
+    x, y = render.training_pairs(images, tables, detail, np.random.default_rng(7), 4)
+    with torch.no_grad():
+        learned = float(render.render_loss(net(x), y))
+        alone = float(render.render_loss(render.Renderer(cfg)(x), y))  # zero head: the look
+    assert learned < 0.8 * alone, (learned, alone)
+
+
+def test_rendering_keeps_the_dial_and_an_empty_picture_stays_empty():
+    images, tables, detail = _folder()
+    tensors = {"look.tables": torch.tensor(tables, dtype=torch.float32),
+               "look.detail": torch.tensor([detail])}
+    tensors |= {k: v.float() for k, v in render.train(
+        images, tables, detail, seed=0, cfg=render.RenderConfig(steps=20, pool=4)).items()}
+    glyph = np.zeros((32, 32, 4), np.uint8)
+    glyph[8:24, 8:24] = (0, 0, 0, 255)
+    glyph[10:22, 10:22] = 0
+    assert np.array_equal(look.apply([glyph], [1], [(tensors, 0.0)])[0], glyph)
+    alphas = [look.apply([glyph], [1], [(tensors, w)])[0][16, 16, 3] for w in (0.25, 0.5, 1.0)]
+    assert alphas[0] < alphas[1] < alphas[2]  # the fill grows with the weight
+    empty = np.zeros((32, 32, 4), np.uint8)
+    assert look.apply([empty], [1], [(tensors, 1.0)])[0][..., 3].max() <= 8
+
+
+def test_a_trained_adapter_carries_its_renderer_in_safetensors(backend, style_folder: Path):
+    train(backend, quick(style_folder, name="lit", trigger="lit style"))
+    tensors = load_file(str(backend.adapter_library.path_of("lit")))
+    keys = [k for k in tensors if k.startswith(render.PREFIX)]
+    assert render.PREFIX + "config" in keys and len(keys) > 4
+    assert render.load(tensors) is not None
+    req = {"prompt": "a circle, lit style", "seed": 3, "count": 2, "width": 32, "height": 32,
+           "steps": 4}
+    base = backend.generate(GenerateRequest(**req)).images
+    zero = backend.generate(GenerateRequest(**req, loras=[LoraRef("lit", 0.0)])).images
+    one = backend.generate(GenerateRequest(**req, loras=[LoraRef("lit", 1.0)])).images
+    assert all(np.array_equal(b, z) for b, z in zip(base, zero, strict=True))
+    assert any(not np.array_equal(b, o) for b, o in zip(base, one, strict=True))
+
+
+def test_no_renderer_steps_gives_the_tables_alone(backend, style_folder: Path):
+    train(backend, quick(style_folder, name="flat", render_steps=0))
+    tensors = load_file(str(backend.adapter_library.path_of("flat")))
+    assert "look.tables" in tensors and not any(k.startswith(render.PREFIX) for k in tensors)
+
+
+def test_without_a_lora_the_steps_train_the_renderer(backend, style_folder: Path):
+    res = train(backend, quick(style_folder, name="plain", layers="none", steps=20))
+    tensors = load_file(str(backend.adapter_library.path_of("plain")))
+    assert not any(".lora_" in k for k in tensors)  # no LoRA in the file
+    assert render.load(tensors) is not None and res.steps == 20
+    # the steps moved the renderer's head off zero (where it paints the tables alone)
+    assert float(tensors[render.PREFIX + "out.weight"].abs().sum()) > 0
+    req = {"prompt": "a circle", "seed": 5, "count": 2, "width": 32, "height": 32, "steps": 4}
+    base = backend.generate(GenerateRequest(**req)).images
+    zero = backend.generate(GenerateRequest(**req, loras=[LoraRef("plain", 0.0)])).images
+    one = backend.generate(GenerateRequest(**req, loras=[LoraRef("plain", 1.0)])).images
+    assert all(np.array_equal(b, z) for b, z in zip(base, zero, strict=True))
+    assert any(not np.array_equal(b, o) for b, o in zip(base, one, strict=True))
