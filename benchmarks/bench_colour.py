@@ -221,15 +221,10 @@ def paired_interval(a: np.ndarray, b: np.ndarray, seeds: int, n: int = 2000) -> 
     return [round(float(np.percentile(boot, 2.5)), 4), round(float(np.percentile(boot, 97.5)), 4)]
 
 
-def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
-                      names: list[str]) -> dict:
-    """The evaluator's own price of a colour: R-precision of *real* unseen icons (test split,
-    up to 4 per prompt's concept, as ``t2i eval``'s ceiling) as they are, and recoloured by
-    ``honour_colours`` with the same colour words. No generator is involved: what a drawing
-    loses here, any drawing in that colour loses to this evaluator."""
-    from t2i_core.colour_words import honour_colours
+def ceiling_set(data: Path, rows: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Real unseen icons for ``rows`` (prompt, concept): up to 4 test-split images per
+    concept, as ``t2i eval``'s ceiling, and the index of the prompt each belongs to."""
     from t2i_core.data.meta import load_meta
-    from t2i_core.eval.clip_encoder import EvalEncoder
 
     images = np.load(data / "images32.npy", mmap_mode="r")
     by_concept: dict[str, list[int]] = {}
@@ -241,7 +236,19 @@ def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]
         for i in by_concept.get(concept, [])[:4]:
             idx.append(i)
             owner.append(p)
-    real = np.array(images[np.array(idx)])
+    return np.array(images[np.array(idx)]), np.array(owner)
+
+
+def real_icon_reading(data: Path, encoder_path: Path, rows: list[tuple[str, str]],
+                      names: list[str]) -> dict:
+    """The evaluator's own price of a colour: R-precision of *real* unseen icons (test split,
+    up to 4 per prompt's concept, as ``t2i eval``'s ceiling) as they are, and recoloured by
+    ``honour_colours`` with the same colour words. No generator is involved: what a drawing
+    loses here, any drawing in that colour loses to this evaluator."""
+    from t2i_core.colour_words import honour_colours
+    from t2i_core.eval.clip_encoder import EvalEncoder
+
+    real, owner = ceiling_set(data, rows)
     plain = [p for p, _ in rows]
     recoloured = np.stack([honour_colours([im], coloured(plain[p], names[p]))[0]
                            for im, p in zip(real, owner, strict=True)])

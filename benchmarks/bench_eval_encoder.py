@@ -72,20 +72,6 @@ def interval(a: np.ndarray, b: np.ndarray, group: np.ndarray, n: int = 2000) -> 
     return [round(float(np.percentile(out, 2.5)), 4), round(float(np.percentile(out, 97.5)), 4)]
 
 
-def ceiling_set(data: Path, rows: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-    images = np.load(data / "images32.npy", mmap_mode="r")
-    by_concept: dict[str, list[int]] = {}
-    for i, m in enumerate(load_meta(data)):
-        if m["split"] == "test":
-            by_concept.setdefault(m["concept"], []).append(i)
-    idx, owner = [], []
-    for p, (_, concept) in enumerate(rows):
-        for i in by_concept.get(concept, [])[:4]:
-            idx.append(i)
-            owner.append(p)
-    return np.array(images[np.array(idx)]), np.array(owner)
-
-
 def captions_naming_a_colour(data: Path) -> list[tuple[np.ndarray, str, str]]:
     """(image, caption, colour word) of test/validation icons whose caption names one
     colour the swatch list knows, not a word that is also a thing ("rose", "peach")."""
@@ -121,7 +107,7 @@ def main() -> None:
     rows = load_prompts()
     prompts = [p for p, _ in rows]
     sets = candidate_sets(len(prompts), min(100, len(prompts)))
-    real, owner = ceiling_set(args.data, rows)
+    real, owner = bc.ceiling_set(args.data, rows)
     rng = np.random.default_rng(0)
     words = [bc.COLOURS[p % len(bc.COLOURS)] for p in owner]
     variants = {

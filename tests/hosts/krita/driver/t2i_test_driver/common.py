@@ -59,3 +59,20 @@ def generate(panel, report, step, label="generate clicked"):
     report["message"] = panel.message.text()
     if not panel.results.results:
         raise AssertionError(f"no result: {panel.message.text()}")
+
+
+def screenshot_save_reopen(app, window, doc, cfg, report):
+    """Steps: let the canvas settle, screenshot (when asked), save the document as .kra,
+    close it and open the saved file again, until Krita shows it as the active document."""
+    shown_at = time.monotonic()
+    yield lambda: time.monotonic() - shown_at > 1.5
+    if cfg.get("screenshot"):
+        window.qwindow().grab().save(cfg["screenshot"])
+    report["saved"] = bool(doc.saveAs(cfg["kra"]))
+    doc.waitForDone()
+    doc.setModified(False)
+    doc.close()
+    reopened = app.openDocument(cfg["kra"])
+    window.addView(reopened)
+    yield lambda: app.activeDocument() is not None \
+        and app.activeDocument().fileName() == cfg["kra"]

@@ -2,11 +2,10 @@
 layers, kept in the .kra and loaded back into the tab (tests/hosts/krita/test_krita_plan.py).
 """
 
-import time
 
 from krita import Krita
 
-from .common import open_docker, step_clock
+from .common import open_docker, screenshot_save_reopen, step_clock
 from .vector import vector_layers
 
 
@@ -39,18 +38,7 @@ def plan_scenario(cfg, report):
     report["vector_layers"] = vector_layers(doc)
     report["provenance"] = bytes(doc.annotation("t2i-provenance") or b"").decode(
         "utf-8", "replace")[:200000]
-    shown_at = time.monotonic()
-    yield lambda: time.monotonic() - shown_at > 1.5
-    if cfg.get("screenshot"):
-        window.qwindow().grab().save(cfg["screenshot"])
-    report["saved"] = bool(doc.saveAs(cfg["kra"]))
-    doc.waitForDone()
-    doc.setModified(False)
-    doc.close()
-    reopened = app.openDocument(cfg["kra"])
-    window.addView(reopened)
-    yield lambda: app.activeDocument() is not None \
-        and app.activeDocument().fileName() == cfg["kra"]
+    yield from screenshot_save_reopen(app, window, doc, cfg, report)
     report["reopened"] = vector_layers(app.activeDocument())
     report["reopened_provenance"] = bytes(
         app.activeDocument().annotation("t2i-provenance") or b"").decode("utf-8", "replace")[

@@ -4,11 +4,17 @@ the docker's Vector option generates one, and the .kra keeps them
 back (the ``plan`` scenario uses it too).
 """
 
-import time
 
 from krita import Krita
 
-from .common import fill_form, generate, open_docker, panel_ready, step_clock
+from .common import (
+    fill_form,
+    generate,
+    open_docker,
+    panel_ready,
+    screenshot_save_reopen,
+    step_clock,
+)
 
 
 def vector_scenario(cfg, report):
@@ -43,18 +49,7 @@ def vector_scenario(cfg, report):
         step("vector generated")
     report["layers"] = [(n.name(), n.type()) for n in doc.topLevelNodes()]
     report["vector_layers"] = vector_layers(doc)
-    shown_at = time.monotonic()
-    yield lambda: time.monotonic() - shown_at > 1.5
-    if cfg.get("screenshot"):
-        window.qwindow().grab().save(cfg["screenshot"])
-    report["saved"] = bool(doc.saveAs(cfg["kra"]))
-    doc.waitForDone()
-    doc.setModified(False)
-    doc.close()
-    reopened = app.openDocument(cfg["kra"])
-    window.addView(reopened)
-    yield lambda: app.activeDocument() is not None \
-        and app.activeDocument().fileName() == cfg["kra"]
+    yield from screenshot_save_reopen(app, window, doc, cfg, report)
     report["reopened"] = vector_layers(app.activeDocument())
     step("reopened")
 
