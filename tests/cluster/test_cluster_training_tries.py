@@ -69,7 +69,8 @@ from t2i_core.errors import T2IError
 from t2i_core.finetune.job import train
 from t2i_core.finetune.request import TrainRequest
 
-weights, adapters, folder, flags = map(Path, sys.argv[1:5])
+weights, adapters, flags = map(Path, sys.argv[1:4])
+request = TrainRequest(**json.loads(sys.argv[4]))  # the newer try's request, to the letter
 
 def progress(p):
     if p.phase == "training" and p.step == 7:  # checkpoint 5 is on disk
@@ -77,8 +78,6 @@ def progress(p):
         while not (flags / "go").exists():
             time.sleep(0.02)
 
-request = TrainRequest(folder=str(folder), name="teal", steps=12, batch=4,
-                       checkpoint_every=5, sample_every=0)
 try:
     train(BuiltinBackend(weights, adapters_dir=adapters), request, progress,
           attempt=("job-1", "try-a"))
@@ -104,8 +103,10 @@ def test_an_older_try_still_running_stops_and_the_newer_one_resumes(
     reference = train(backend, quick(folder, name="straight"))
     flags = tmp_path / "flags"
     flags.mkdir()
+    # the same request as the newer try (quick's settings): a run resumes only when they match
     older = subprocess.Popen([sys.executable, "-c", OLDER_TRY, str(tiny_weights),
-                              str(backend.adapter_library.root), str(folder), str(flags)],
+                              str(backend.adapter_library.root), str(flags),
+                              json.dumps(quick(folder).to_dict())],
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     newer_paused, newer_go = threading.Event(), threading.Event()
     newer: dict = {}
