@@ -46,9 +46,11 @@ class TrainRequest:
     def settings(self) -> dict:
         """What must match for a run to resume from another one's checkpoint."""
         keep = ("model", "steps", "batch", "rank", "alpha", "learning_rate", "layers", "prior",
-                "auto_captions", "seed", "augment_images", "augment_text", "colour_jitter",
-                "render_steps")
-        return {k: getattr(self, k) for k in keep}
+                "auto_captions", "seed", "augment_images", "augment_text", "colour_jitter")
+        out = {k: getattr(self, k) for k in keep}
+        if self.render_steps:  # only when used: runs and adapters from before it still match
+            out["render_steps"] = self.render_steps
+        return out
 
     def to_dict(self) -> dict:
         return asdict(self)

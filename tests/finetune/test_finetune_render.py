@@ -100,3 +100,12 @@ def test_without_a_lora_the_steps_train_the_renderer(backend, style_folder: Path
     one = backend.generate(GenerateRequest(**req, loras=[LoraRef("plain", 1.0)])).images
     assert all(np.array_equal(b, z) for b, z in zip(base, zero, strict=True))
     assert any(not np.array_equal(b, o) for b, o in zip(base, one, strict=True))
+
+
+def test_settings_name_the_renderer_only_when_it_is_trained(tmp_path: Path):
+    """Runs and adapters written before ``render_steps`` existed carry settings without it;
+    the same request must still match them (resume, hand back), so it appears only when used."""
+    plain = quick(tmp_path, render_steps=0).settings()
+    assert "render_steps" not in plain
+    rendered = quick(tmp_path, render_steps=8).settings()
+    assert rendered.pop("render_steps") == 8 and rendered == plain
