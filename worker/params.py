@@ -125,13 +125,14 @@ class TrainParams:
     rank: int | None = None
     alpha: float | None = None
     learning_rate: float | None = None
-    layers: str = "style"  # "style": the style path only; "all": every linear map
+    layers: str = "style"  # "style": the style path; "all": every linear map; "none": no LoRA
     prior: float = 0.5  # share of each batch from the base data (prior preservation)
     auto_captions: bool = True  # file-name captions joined by nearest base captions
     seed: int = 0
     augment_images: bool = True
     augment_text: bool = True
     colour_jitter: float = 0.05
+    render_steps: int = 0  # the look's learned renderer beside a LoRA (0: colour tables only)
     sample_prompts: list[str] = field(default_factory=list)
     sample_every: int = 200
     checkpoint_every: int = 100
@@ -146,7 +147,8 @@ class TrainParams:
         kinds = {"folder": str, "name": str, "trigger": str, "model": str, "steps": int,
                  "batch": int, "rank": int, "alpha": float, "learning_rate": float,
                  "seed": int, "colour_jitter": float, "sample_every": int,
-                 "checkpoint_every": int, "layers": str, "prior": float}
+                 "checkpoint_every": int, "layers": str, "prior": float,
+                 "render_steps": int}
         values: dict[str, Any] = {}
         for name, kind in kinds.items():
             if name in body:

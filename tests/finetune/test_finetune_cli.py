@@ -57,3 +57,22 @@ def test_bad_folder_is_a_clean_error(tmp_path: Path, tiny_weights: Path):
     bad = t2i("train", "--local", "--folder", str(tmp_path), "--name", "../up",
               "--weights-dir", str(tiny_weights), "--adapters-dir", str(tmp_path / "lib"))
     assert bad.returncode == 2 and "not allowed" in bad.stderr
+
+
+def test_layers_none_through_a_worker_trains_the_renderer_and_no_lora(
+        tmp_path: Path, tiny_weights: Path):
+    """--layers and --render-steps cross the wire (TrainParams) to the core's request."""
+    from safetensors import safe_open
+
+    folder = make_folder(tmp_path / "pics")
+    env = {"T2I_ADAPTER_DIR": str(tmp_path / "lib"), "T2I_STATE_DIR": str(tmp_path / "state")}
+    out = t2i("train", "--folder", str(folder), "--name", "r", "--steps", "4", "--batch", "2",
+              "--layers", "none", "--weights-dir", str(tiny_weights), env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    with safe_open(str(tmp_path / "lib" / "r.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("look.render.") for k in keys)
+    assert not any("lora" in k for k in keys), keys
+    bad = t2i("train", "--folder", str(folder), "--name", "r", "--render-steps", "-1",
+              "--weights-dir", str(tiny_weights), env=env)
+    assert bad.returncode != 0 and "render_steps" in bad.stderr

@@ -31,6 +31,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="training steps (default: the model's; built-in 120)")
     p.add_argument("--batch", type=int, default=None, help="images per step (default 16)")
     p.add_argument("--rank", type=int, default=None, help="LoRA rank (default 8)")
+    p.add_argument("--layers", choices=("style", "all", "none"), default=None,
+                   help="what the LoRA adapts: 'style' (default) the style path, 'all' every "
+                        "linear map, 'none' no LoRA (the steps train the look's renderer)")
+    p.add_argument("--render-steps", type=int, default=None,
+                   help="also train the look's renderer beside the LoRA (default 0: the "
+                        "colour tables alone; docs/finetune.md)")
     p.add_argument("--lr", type=float, default=None, dest="learning_rate",
                    help="learning rate (default: the model's; built-in 5e-3)")
     p.add_argument("--seed", type=int, default=None)
@@ -54,7 +60,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def _body(args: argparse.Namespace) -> dict:
     body = {"folder": str(Path(args.folder).expanduser().resolve()), "name": args.name,
             "trigger": args.trigger, "sample_prompts": list(args.sample)}
-    for key in ("model", "steps", "batch", "rank", "learning_rate", "seed"):
+    for key in ("model", "steps", "batch", "rank", "learning_rate", "seed", "layers",
+                "render_steps"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
     if args.no_image_augment:
