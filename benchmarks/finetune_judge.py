@@ -37,7 +37,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(1)
     from t2i_core.eval.metrics import candidate_sets, r_precision
-    from t2i_core.finetune import look
+    from t2i_core.finetune import look, paint
 
     meta = [json.loads(line) for line in (args.data / "meta.jsonl").open()]
     images = np.load(args.data / "images32.npy", mmap_mode="r")
@@ -60,7 +60,7 @@ def main() -> int:
                                                          for c in concepts]))}
     for folder in sorted(args.folders.iterdir()) if args.folders else []:
         tables = look.learn(folder_at_32(folder))
-        painted = look.apply(list(icons), [1000 + i for i in range(len(icons))],
+        painted = paint.apply(list(icons), [1000 + i for i in range(len(icons))],
                              [(tables, 1.0)])
         out[f"line icon + {folder.name} look"] = rp(np.stack(painted))
     print(json.dumps(out, indent=1))

@@ -37,7 +37,7 @@ from t2i_core.content_hash import file_sha256
 from t2i_core.errors import T2IError
 from t2i_core.finetune.adapters import AdapterCache
 from t2i_core.finetune.library import AdapterLibrary
-from t2i_core.finetune.look import apply as apply_looks
+from t2i_core.finetune.paint import apply as apply_looks
 from t2i_core.imaging import enlarge_rgba
 from t2i_core.imaging import resize_rgba as _resize_rgba
 from t2i_core.models.autoencoder import Autoencoder, AutoencoderConfig, to_model_space, to_pixels

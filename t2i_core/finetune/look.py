@@ -26,10 +26,9 @@ image, as a small table, and painted onto the subject's silhouette from the base
   adapters) any table, by the seed. The choice depends on the prompt and seed only, never
   on the weight, so a seed keeps its palette at every weight.
 
-- **copy guard** (``choose``): decided at weight 1, a painting nearer a folder image than
-  the folder's images are to each other takes the seed's next table, else keeps more of the
-  base drawing (``GUARD_*``); **renderer** (``render.py``, optional): a tiny network trained
-  on the folder renders the painting in the theme's shading.
+- at generation ``paint.py`` applies it (with the copy guard, ``copy_guard.py``, and the
+  optional renderer, ``render.py``: a tiny network trained on the folder that renders the
+  painting in the theme's shading).
 
 The content is the base model's by construction: the shape, its holes and its inner lines
 are kept (only gaps of ``CLOSE`` px are closed); only colour changes.
@@ -39,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from t2i_core.finetune.copy_guard import guard
 
 EDGE_BINS = np.array([1.5, 2.5, 4.0])  # px at 32 px: rim, next ring, inner ring, interior
 HEIGHT_BINS = 4
@@ -191,102 +192,3 @@ def table_for(tables: torch.Tensor, seed: int, captions: torch.Tensor | None = N
               prompt: torch.Tensor | None = None) -> np.ndarray:
     """The look table a given image seed uses first for a prompt (``table_order``)."""
     return tables[table_order(tables, seed, captions, prompt)[0]].double().numpy()
-
-
-# The copy guard: a sample nearer a folder image than the folder's images are to each other
-# (the 5th percentile of their pair distances, over white at 32 px: issue 16's "copy") takes
-# the next table, up to GUARD_TRIES tables, then keeps more of the base drawing. The folder
-# images are not in the adapter: only GUARD_DIMS random projections of each (a fixed Gaussian
-# matrix, Johnson-Lindenstrauss: distances kept within a few per cent; 256 numbers instead
-# of 3,072, which keep distances, not the picture); the threshold is raised by GUARD_MARGIN
-# for the projection's error.
-GUARD_DIMS = 256
-GUARD_TRIES = 3
-GUARD_MARGIN = 1.05
-GUARD_KEEP = (0.75, 0.5, 0.25)  # shares of the look tried when no table passes
-
-
-def _projection(pixels: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(0x6A4D)
-    return torch.randn(pixels, GUARD_DIMS, generator=g) / GUARD_DIMS ** 0.5
-
-
-def _on_white(images: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(np.asarray(images)).float() / 255.0
-    return (x[..., :3] * x[..., 3:] + (1 - x[..., 3:])).reshape(len(x), -1)
-
-
-def guard(images: np.ndarray) -> dict[str, torch.Tensor]:
-    """The adapter's ``look.guard`` (projected folder images over white) and
-    ``look.guard_threshold`` (their 5th-percentile pair distance, measured exactly)."""
-    f = _on_white(images)
-    if len(f) < 2:
-        return {}
-    off = torch.cdist(f, f)[~torch.eye(len(f), dtype=torch.bool)]
-    return {"look.guard": (f @ _projection(f.shape[1])).contiguous(),
-            "look.guard_threshold": torch.tensor([float(torch.quantile(off, 0.05))])}
-
-
-def _is_copy(picture: np.ndarray, tensors: dict[str, torch.Tensor]) -> tuple[bool, float]:
-    f = _on_white(picture[None])
-    d = float(torch.cdist(f @ _projection(f.shape[1]), tensors["look.guard"].float()).min())
-    return d < GUARD_MARGIN * float(tensors["look.guard_threshold"][0]), d
-
-
-def paint(picture: np.ndarray, table: np.ndarray, detail: float, renderer=None) -> np.ndarray:
-    """The full look of one picture: the table painted (``stylise``), then rendered by the
-    folder's renderer when the adapter has one (``render.py``)."""
-    painted = stylise(picture, table, detail)
-    if renderer is None:
-        return painted
-    from t2i_core.finetune.render import render
-
-    return render(renderer, picture, painted)
-
-
-def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
-           prompt: torch.Tensor | None, renderer=None) -> tuple[np.ndarray, float]:
-    """The full look for one picture and the share of it that weight 1 paints. Decided at
-    weight 1, so a seed keeps its table and share at every weight (the dial)."""
-    tables = tensors["look.tables"]
-    detail = float(tensors.get("look.detail", torch.tensor([MIN_DETAIL]))[0])
-    order = table_order(tables, seed, tensors.get("look.captions"), prompt)
-    if "look.guard" not in tensors:
-        return paint(picture, tables[order[0]].double().numpy(), detail, renderer), STRENGTH
-    best: tuple[float, np.ndarray | None, float] = (-1.0, None, STRENGTH)
-    for i in order[:GUARD_TRIES]:
-        full = paint(picture, tables[i].double().numpy(), detail, renderer)
-        copy, d = _is_copy(blend(picture, full, STRENGTH), tensors)
-        if not copy:
-            return full, STRENGTH
-        if d > best[0]:
-            best = (d, full, STRENGTH)
-    full = best[1]
-    for keep in GUARD_KEEP:  # no table passes: keep more of the base drawing
-        copy, d = _is_copy(blend(picture, full, STRENGTH * keep), tensors)
-        if not copy:
-            return full, STRENGTH * keep
-        if d > best[0]:
-            best = (d, full, STRENGTH * keep)
-    # even the base drawing is that near a folder image: the farthest of what was tried
-    return best[1], best[2]
-
-
-def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
-          prompt: torch.Tensor | None = None) -> list[np.ndarray]:
-    """Each picture painted with the active adapters' looks: ``looks`` holds
-    (``look.*`` tensors, weight) pairs, applied one after the other, weight 0 skipped.
-    ``prompt``: the prompt's text embedding, to choose tables by subject."""
-    from t2i_core.finetune.render import load as load_renderer
-
-    out = list(pixels)
-    for tensors, weight in looks:
-        if weight <= 0 or "look.tables" not in tensors:
-            continue
-        renderer = load_renderer(tensors)
-        mixed = []
-        for p, s in zip(out, seeds, strict=True):
-            full, share = choose(p, s, tensors, prompt, renderer)
-            mixed.append(blend(p, full, share * weight))
-        out = mixed
-    return out

@@ -17,7 +17,7 @@ Oxygen's gloss, Papirus's flat plates. This module learns that from the folder i
   never the whole picture, and it has a few ten thousand weights for a 20-image folder, so
   it can learn how a theme shades a rim or lights a top but not where a folder image's parts
   are; copies are measured in the bench all the same.
-- **apply** (generation, ``look.apply``): the base model's picture is painted with the
+- **apply** (generation, ``paint.apply``): the base model's picture is painted with the
   chosen table (``look.stylise``), the renderer corrects it, and the result is mixed with
   the base picture by the weight, exactly as the look alone is (0 = the base pixels).
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from t2i_core.finetune import look
+from t2i_core.finetune import copy_guard, look, paint
 
 RED = np.zeros((4, 4, 3)) + [0.85, 0.1, 0.1]
 YELLOW = np.zeros((4, 4, 3)) + [0.95, 0.85, 0.1]
@@ -35,7 +35,7 @@ def _adapter(tables: list[np.ndarray], folder_image: np.ndarray, threshold: floa
     t = {"look.tables": torch.tensor(np.stack(tables), dtype=torch.float32),
          "look.detail": torch.tensor([look.MIN_DETAIL])}
     if guarded:
-        g = look.guard(np.stack([folder_image, np.zeros_like(folder_image)]))
+        g = copy_guard.guard(np.stack([folder_image, np.zeros_like(folder_image)]))
         t |= {"look.guard": g["look.guard"][:1], "look.guard_threshold": torch.tensor([threshold])}
     return t
 
@@ -47,15 +47,15 @@ def test_a_sample_painted_into_a_folder_image_takes_the_next_table():
     plain = _adapter(tables, folder_image, 6.0, guarded=False)
     guarded = _adapter(tables, folder_image, 6.0)
     seeds = list(range(16))
-    unguarded = look.apply([base] * 16, seeds, [(plain, 1.0)])
+    unguarded = paint.apply([base] * 16, seeds, [(plain, 1.0)])
     copies = [s for s, img in zip(seeds, unguarded, strict=True)
               if _distance(img, folder_image) < 6.0]
     assert copies  # without the guard some seeds paint the folder image itself
-    out = look.apply([base] * 16, seeds, [(guarded, 1.0)])
+    out = paint.apply([base] * 16, seeds, [(guarded, 1.0)])
     assert all(_distance(img, folder_image) >= 6.0 for img in out)
     for s in copies:  # they took the yellow table, at weight 1 and at weight 0.5 alike
         for w in (0.5, 1.0):
-            img = look.apply([base], [s], [(guarded, w)])[0]
+            img = paint.apply([base], [s], [(guarded, w)])[0]
             inside = img[12, 16, :3].astype(int)
             assert inside[1] > inside[2] + 40, (s, w, inside)  # yellow: green well above blue
 
@@ -64,20 +64,20 @@ def test_with_no_other_table_the_sample_keeps_more_of_the_base_drawing():
     base = _outline()
     folder_image = look.stylise(base, RED, look.MIN_DETAIL)
     guarded = _adapter([RED], folder_image, 6.0)
-    full = look.apply([base], [3], [(_adapter([RED], folder_image, 6.0, False), 1.0)])[0]
-    kept = look.apply([base], [3], [(guarded, 1.0)])[0]
+    full = paint.apply([base], [3], [(_adapter([RED], folder_image, 6.0, False), 1.0)])[0]
+    kept = paint.apply([base], [3], [(guarded, 1.0)])[0]
     assert _distance(full, folder_image) < 6.0 <= _distance(kept, folder_image) * 1.1
     # still a dial: weight 0 is the base, and half the weight is half the kept share
-    assert np.array_equal(look.apply([base], [3], [(guarded, 0.0)])[0], base)
-    assert 0 < (look.apply([base], [3], [(guarded, 0.5)])[0][16, 16, 3]) < kept[16, 16, 3]
+    assert np.array_equal(paint.apply([base], [3], [(guarded, 0.0)])[0], base)
+    assert 0 < (paint.apply([base], [3], [(guarded, 0.5)])[0][16, 16, 3]) < kept[16, 16, 3]
 
 
 def test_the_guard_holds_projections_whose_distances_match_the_pictures():
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (6, 32, 32, 4)).astype(np.uint8)
-    g = look.guard(imgs)
-    assert g["look.guard"].shape == (6, look.GUARD_DIMS)  # not a picture: 256 numbers each
-    exact = torch.cdist(look._on_white(imgs), look._on_white(imgs))
+    g = copy_guard.guard(imgs)
+    assert g["look.guard"].shape == (6, copy_guard.GUARD_DIMS)  # not a picture: 256 numbers each
+    exact = torch.cdist(copy_guard.on_white(imgs), copy_guard.on_white(imgs))
     projected = torch.cdist(g["look.guard"], g["look.guard"])
     off = ~torch.eye(6, dtype=torch.bool)
     assert ((projected[off] / exact[off] - 1).abs() < 0.15).all()

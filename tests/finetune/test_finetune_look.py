@@ -11,7 +11,7 @@ from finetune_helpers import quick
 from safetensors.torch import load_file
 
 from t2i_core.backends.base import GenerateRequest, LoraRef
-from t2i_core.finetune import look
+from t2i_core.finetune import look, paint
 from t2i_core.finetune.job import train
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -57,7 +57,7 @@ def test_the_shape_is_kept_and_only_its_colour_changes():
     filled[4:28, 4:28] = True
     assert (out[..., 3][~filled] == 0).all()  # nothing drawn outside the subject's shape
     assert (out[..., 3][filled] == 255).all()  # a closed outline becomes a filled shape
-    at_one = look.apply([glyph], [7], [(tables, 1.0)])[0]  # weight 1: STRENGTH of it
+    at_one = paint.apply([glyph], [7], [(tables, 1.0)])[0]  # weight 1: STRENGTH of it
     assert (at_one[..., 3][~filled] == 0).all()
     assert (at_one[..., 3][filled] >= round(255 * look.STRENGTH) - 1).all()
     inside = out[12, 12, :3].astype(int)
@@ -71,11 +71,11 @@ def test_weight_zero_is_the_picture_untouched_and_the_look_grows_with_the_weight
     pictures = [_glyph(), (rng.random((32, 32, 4)) * 255).astype(np.uint8)]
     tables = look.learn(np.stack([_icon((90, 20, 20), (240, 200, 30))] * 4))
     assert all(np.array_equal(a, b) for a, b in
-               zip(look.apply(pictures, [1, 2], [(tables, 0.0)]), pictures, strict=True))
-    full = np.stack(look.apply(pictures, [1, 2], [(tables, 1.0)])).astype(float)
+               zip(paint.apply(pictures, [1, 2], [(tables, 0.0)]), pictures, strict=True))
+    full = np.stack(paint.apply(pictures, [1, 2], [(tables, 1.0)])).astype(float)
     moved, to_full = [], []
     for w in WEIGHTS:
-        out = np.stack(look.apply(pictures, [1, 2], [(tables, w)])).astype(float)
+        out = np.stack(paint.apply(pictures, [1, 2], [(tables, w)])).astype(float)
         moved.append(np.abs(out - np.stack(pictures)).mean())
         to_full.append(np.abs(out - full).mean())
     assert all(a < b for a, b in zip(moved, moved[1:], strict=False)), moved

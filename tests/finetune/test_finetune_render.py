@@ -12,7 +12,7 @@ from finetune_helpers import quick
 from safetensors.torch import load_file
 
 from t2i_core.backends.base import GenerateRequest, LoraRef
-from t2i_core.finetune import look, render
+from t2i_core.finetune import look, paint, render
 from t2i_core.finetune.job import train
 
 
@@ -59,11 +59,11 @@ def test_rendering_keeps_the_dial_and_an_empty_picture_stays_empty():
     glyph = np.zeros((32, 32, 4), np.uint8)
     glyph[8:24, 8:24] = (0, 0, 0, 255)
     glyph[10:22, 10:22] = 0
-    assert np.array_equal(look.apply([glyph], [1], [(tensors, 0.0)])[0], glyph)
-    alphas = [look.apply([glyph], [1], [(tensors, w)])[0][16, 16, 3] for w in (0.25, 0.5, 1.0)]
+    assert np.array_equal(paint.apply([glyph], [1], [(tensors, 0.0)])[0], glyph)
+    alphas = [paint.apply([glyph], [1], [(tensors, w)])[0][16, 16, 3] for w in (0.25, 0.5, 1.0)]
     assert alphas[0] < alphas[1] < alphas[2]  # the fill grows with the weight
     empty = np.zeros((32, 32, 4), np.uint8)
-    assert look.apply([empty], [1], [(tensors, 1.0)])[0][..., 3].max() <= 8
+    assert paint.apply([empty], [1], [(tensors, 1.0)])[0][..., 3].max() <= 8
 
 
 def test_a_trained_adapter_carries_its_renderer_in_safetensors(backend, style_folder: Path):
