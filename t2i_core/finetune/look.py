@@ -14,8 +14,9 @@ image, as a small table, and painted onto the subject's silhouette from the base
   darker the folder draws inner lines than the fill around them (``detail``).
 - **apply** (at generation, after decoding): the base model's picture (the subject, as the
   prompt asked) is filled to a silhouette (gaps of ``CLOSE`` px closed, then closed
-  outlines become shapes), each pixel gets the colour of its (edge distance, height) bin
-  from one of the folder's tables, the base picture's own dark strokes inside the shape stay
+  outlines become shapes), each pixel gets the colour of its height bin from one of the
+  folder's tables (its rings averaged, ``RINGS``: a painted rim cost the subject), small
+  holes the fill closed stay light (``HOLE_PX``), the base picture's own dark strokes inside the shape stay
   as darker detail lines, open strokes (no interior beside them) are kept dark enough to
   read (``STROKE_LUMA``), and the result is blended with the base picture by the adapter's
   weight (times ``STRENGTH``): 0 returns the base pixels untouched, and the look grows
