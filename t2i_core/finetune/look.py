@@ -13,14 +13,14 @@ image, as a small table, and painted onto the subject's silhouette from the base
   image's palette and shading, not its picture: no layout survives in it. Plus how much
   darker the folder draws inner lines than the fill around them (``detail``).
 - **apply** (at generation, after decoding): the base model's picture (the subject, as the
-  prompt asked) is filled to a silhouette (gaps of ``CLOSE`` px closed, then closed
-  outlines become shapes), each pixel gets the colour of its height bin from one of the
-  folder's tables (its rings averaged, ``RINGS``: a painted rim cost the subject), small
-  holes the fill closed stay light (``HOLE_PX``), the base picture's own dark strokes inside the shape stay
-  as darker detail lines, open strokes (no interior beside them) are kept dark enough to
-  read (``STROKE_LUMA``), and the result is blended with the base picture by the adapter's
-  weight (times ``STRENGTH``): 0 returns the base pixels untouched, and the look grows
-  linearly with the weight (the dial).
+  prompt asked) is filled to a silhouette (gaps of ``CLOSE`` px closed, then closed outlines
+  become shapes), each pixel gets the colour of its height bin from one of the folder's
+  tables (its rings averaged, ``RINGS``: a painted rim cost the subject), small holes the
+  fill closed stay light (``HOLE_PX``), the base picture's own dark strokes inside the shape
+  stay as darker detail lines, open strokes (no interior beside them) are kept dark enough
+  to read (``STROKE_LUMA``), and the result is blended with the base picture by the
+  adapter's weight (times ``STRENGTH``): 0 returns the base pixels untouched, and the look
+  grows linearly with the weight (the dial).
 - **which table**: the folder image whose caption is nearest the prompt, one of the
   ``SUBJECT_TOP`` nearest chosen by the image's seed (``look.captions``: the folder images'
   caption embeddings, the same text encoder as the prompt's); without captions (older
