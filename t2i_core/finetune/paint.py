@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 from t2i_core.finetune import copy_guard, render
-from t2i_core.finetune.look import MIN_DETAIL, STRENGTH, blend, stylise, table_order
+from t2i_core.finetune.look import MIN_DETAIL, RINGS, STRENGTH, blend, stylise, table_order
 
 
-def paint(picture: np.ndarray, table: np.ndarray, detail: float, renderer=None) -> np.ndarray:
+def paint(picture: np.ndarray, table: np.ndarray, detail: float, renderer=None,
+          rings: float = RINGS) -> np.ndarray:
     """The full look of one picture: the table painted (``stylise``), then rendered by the
     folder's renderer when the adapter has one (``render.py``)."""
-    painted = stylise(picture, table, detail)
+    painted = stylise(picture, table, detail, rings)
     if renderer is None:
         return painted
     return render.render(renderer, picture, painted)
@@ -31,8 +32,13 @@ def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
     if "look.guard" not in tensors:
         return paint(picture, tables[order[0]].double().numpy(), detail, renderer), STRENGTH
     best: tuple[float, np.ndarray | None, float] = (-1.0, None, STRENGTH)
-    for i in order[:copy_guard.GUARD_TRIES]:
-        full = paint(picture, tables[i].double().numpy(), detail, renderer)
+    # the seed's tables without their rings first (RINGS), then with them: a flat painting
+    # of a flat theme's subject can be a copy where the ringed one is not
+    tries = [(i, RINGS) for i in order[:copy_guard.GUARD_TRIES]]
+    if RINGS < 1:
+        tries += [(i, 1.0) for i in order[:copy_guard.GUARD_TRIES]]
+    for i, rings in tries:
+        full = paint(picture, tables[i].double().numpy(), detail, renderer, rings)
         copy, d = copy_guard.is_copy(blend(picture, full, STRENGTH), tensors)
         if not copy:
             return full, STRENGTH

@@ -192,3 +192,26 @@ def test_generation_paints_a_prompt_with_the_tables_of_its_nearest_folder_subjec
     cat, printer = painted("a cat, inkwell style"), painted("a printer, inkwell style")
     assert cat[2] > cat[0] + 40  # the cat subjects' blue
     assert printer[0] > printer[2] + 40  # the device subjects' red
+
+
+def test_a_small_hole_the_fill_closes_stays_light_and_the_rim_is_not_painted_dark():
+    """What cost the subject (docs/finetune.md "What costs the subject"): filling a window,
+    an eye, a face's light inside with the table's colour, and a dark rim painted round the
+    base model's own shape."""
+    glyph = _glyph()
+    glyph[9:15, 9:15] = (0, 0, 0, 255)  # a window: a 1 px frame round a 2 x 2 hole
+    glyph[10:14, 10:14] = (0, 0, 0, 255)
+    glyph[11:13, 11:13] = 0
+    tables = look.learn(np.stack([_icon((10, 10, 10), (30, 160, 60))] * 2))
+    table = tables["look.tables"][0].double().numpy()
+    out = look.stylise(glyph, table, float(tables["look.detail"][0])).astype(float)
+    luma = out[..., :3] @ np.array([0.299, 0.587, 0.114])
+    assert (out[11:13, 11:13, 3] == 255).all()  # the shape is filled all the same
+    assert luma[11:13, 11:13].min() > luma[20, 20] + 40  # but the window stays light
+    # a filled square: no dark rim of the table's own round the base model's shape
+    square = np.zeros((32, 32, 4), np.uint8)
+    square[6:26, 6:26] = (200, 200, 200, 255)
+    flat = look.stylise(square, table, 0.55).astype(float)
+    assert abs(flat[6, 16, :3] - flat[8, 16, :3]).max() < 40  # rim as the ring inside it
+    ringed = look.stylise(square, table, 0.55, rings=1.0).astype(float)
+    assert ringed[6, 16, :3].sum() < ringed[8, 16, :3].sum() - 100  # the table's dark rim
