@@ -24,13 +24,13 @@ import colorsys
 
 import numpy as np
 
-# designer swatches from the prompt parser (t2i_core.colour_words), chromatic, named once
-SWATCHES: dict[str, tuple[int, int, int]] = {
-    "red": (220, 38, 38), "orange": (245, 130, 20), "yellow": (250, 210, 20),
-    "green": (34, 160, 60), "teal": (0, 128, 128), "sky blue": (90, 180, 240),
-    "blue": (37, 99, 235), "navy": (20, 30, 110), "purple": (130, 40, 170),
-    "pink": (240, 110, 170), "brown": (130, 75, 35), "black": (20, 20, 20),
-}  # no white: the encoder sees drawings over white, a white region would vanish
+from t2i_core.colour_words import BASE_COLOURS
+
+# designer swatches: the prompt parser's own colours (t2i_core.colour_words), a chosen few;
+# no white: the encoder sees drawings over white, a white region would vanish
+SWATCH_NAMES = ("red", "orange", "yellow", "green", "teal", "sky blue", "blue", "navy",
+                "purple", "pink", "brown", "black")
+SWATCHES: dict[str, tuple[int, int, int]] = {n: BASE_COLOURS[n] for n in SWATCH_NAMES}
 SAME = 40  # main colours closer than this (max channel difference, of 255) are one region
 OTHER = 90  # a swapped region's new swatch differs from its old colour by at least this
 
