@@ -56,8 +56,9 @@ def generate(backend, prompts: list[str], ids: list[int], trigger: str, seeds: i
 
     out = []
     for p, i in zip(prompts, ids, strict=True):
-        req = GenerateRequest(prompt=f"{p}, {trigger}", seed=1000 + 10 * i, count=seeds,
-                              width=32, height=32, steps=20, guidance=3.0, loras=list(loras))
+        req = GenerateRequest(prompt=f"{p}, {trigger}" if trigger else p,
+                              seed=1000 + 10 * i, count=seeds, width=32, height=32,
+                              steps=20, guidance=3.0, loras=list(loras))
         out.extend(backend.generate(req).images)
     return np.stack(out)
 

@@ -39,14 +39,14 @@ TRIGGERS = {"tango": "tango style", "oxygen": "oxygen style", "papirus": "papiru
 RASTER = 64  # SVGs are drawn at this size
 
 
-def theme_root(folder: str, cache: Path) -> Path:
-    """The theme's size folder, from the system or from the package extracted into cache."""
-    package, theme, size, _, _ = THEMES[folder]
-    system = Path("/usr/share/icons") / theme / size
+def package_root(package: str, theme: str, cache: Path) -> Path:
+    """``usr/share/icons/<theme>`` of a Debian package: the system's when installed, else the
+    package fetched with ``apt-get download`` and extracted into ``cache`` (no root needed)."""
+    system = Path("/usr/share/icons") / theme
     if system.is_dir():
         return system
     extracted = cache / package
-    root = extracted / "usr/share/icons" / theme / size
+    root = extracted / "usr/share/icons" / theme
     if not root.is_dir():
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(["apt-get", "download", package], cwd=cache, check=True,
@@ -54,6 +54,14 @@ def theme_root(folder: str, cache: Path) -> Path:
         deb = next(cache.glob(f"{package}_*.deb"))
         subprocess.run(["dpkg-deb", "-x", str(deb), str(extracted)], check=True)
     return root
+
+
+def theme_root(folder: str, cache: Path) -> Path:
+    """The theme's size folder, from the system or from the package extracted into cache."""
+    package, theme, size, _, _ = THEMES[folder]
+    base, _, sub = theme.partition("/")
+    root = package_root(package, base, cache)
+    return (root / sub if sub else root) / size
 
 
 def build_theme_folder(folder: str, out: Path, cache: Path | None = None) -> Path:
