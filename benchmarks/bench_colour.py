@@ -27,17 +27,12 @@ The prompts are the first 100 of the model card's R-precision test prompts
    ``--also-encoder`` for that encoder too (an instrument that judges the subject should
    keep a recoloured real icon's score).
 
-The hue judge here is this file's own: PIL's HSV on pixels with alpha >= 128, saturation
->= 64 and value >= 51 (of 255); the dominant hue is the peak of a 24-bin histogram of those
-pixels (each bin 15 degrees, counted with its two neighbours); it matches when it lies within
-30 degrees of the named colour's hue. An image with under 10 % chromatic pixels has no
-dominant hue and matches no colour.
+The hue judge (dominant hue within 30 degrees of the named colour) is colour_hue.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import colorsys
 import json
 import os
 import sys
@@ -52,13 +47,13 @@ os.environ.update({"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_
                    "TRANSFORMERS_VERBOSITY": "error"})
 
 import torch  # noqa: E402
+from colour_hue import matches, target_hue  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from t2i_core.backends import builtin as builtin_module  # noqa: E402
 from t2i_core.backends.base import GenerateRequest  # noqa: E402
 from t2i_core.backends.builtin import BuiltinBackend  # noqa: E402
 from t2i_core.backends.live import LiveBackend  # noqa: E402
-from t2i_core.colour_words import find_colours  # noqa: E402
 from t2i_core.eval.evaluate import load_prompts  # noqa: E402
 from t2i_core.eval.metrics import candidate_sets, r_precision  # noqa: E402
 
@@ -76,32 +71,6 @@ def coloured(prompt: str, colour: str) -> str:
     if words and words[0].lower() in ("a", "an", "the"):
         words = words[1:]
     return f"a {colour} {' '.join(words)}"
-
-
-def target_hue(colour: str) -> float:
-    rgb = find_colours(f"{colour} thing")[0].rgb
-    return colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] * 360
-
-
-def judged_hue(rgba: np.ndarray) -> float | None:
-    """The dominant hue in degrees, or None (see the module docstring)."""
-    hsv = np.asarray(Image.fromarray(np.ascontiguousarray(rgba[..., :3])).convert("HSV"),
-                     np.int64)
-    opaque = rgba[..., 3] >= 128
-    chroma = opaque & (hsv[..., 1] >= 64) & (hsv[..., 2] >= 51)
-    if opaque.sum() == 0 or chroma.sum() < 0.1 * opaque.sum():
-        return None
-    bins = np.bincount(hsv[..., 0][chroma] * 24 // 256, minlength=24)
-    score = bins + np.roll(bins, 1) + np.roll(bins, -1)
-    return (int(np.argmax(score)) + 0.5) * 15.0
-
-
-def matches(rgba: np.ndarray, hue: float) -> bool:
-    h = judged_hue(rgba)
-    if h is None:
-        return False
-    d = abs(h - hue) % 360
-    return min(d, 360 - d) <= 30.0
 
 
 IMAGE_CACHE: Path | None = None  # --images: each arm's images saved / read back here
