@@ -114,3 +114,23 @@ def test_a_base_drawing_that_is_no_copy_is_kept_whole_when_every_share_of_the_lo
     assert share == 0.0
     for w in (0.5, 1.0):  # the base drawing at every weight: no faded copy of the folder's
         assert np.array_equal(paint.apply([base], [3], [(guarded, w)])[0], base)
+
+
+def test_the_guard_judges_the_picture_after_the_prompts_colour_words():
+    """"a red square": the look paints the yellow table, the colour words then make it red,
+    and red is the folder image (docs/finetune.md "Session 8": "a white medium square" became
+    a grey folder device after the guard had passed its painting)."""
+    from t2i_core.colour_words import honour_colours
+
+    base = _outline()
+    folder_image = honour_colours([look.stylise(base, YELLOW, look.MIN_DETAIL)],
+                                  "a red square")[0]
+    guarded = _adapter([YELLOW], folder_image, 6.0)
+
+    def finish(p: np.ndarray) -> np.ndarray:
+        return honour_colours([p], "a red square")[0]
+
+    blind = finish(paint.apply([base], [3], [(guarded, 1.0)])[0])
+    assert _distance(blind, folder_image) < 6.0  # judged before the colour words: a copy
+    seen = finish(paint.apply([base], [3], [(guarded, 1.0)], finish=finish)[0])
+    assert _distance(seen, folder_image) >= 6.0
