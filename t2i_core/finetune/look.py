@@ -17,8 +17,10 @@ image, as a small table, and painted onto the subject's silhouette from the base
   become shapes), each pixel gets the colour of its height bin from one of the folder's
   tables (its rings averaged, ``RINGS``: a painted rim cost the subject), small holes the
   fill closed stay light (``HOLE_PX``), the base picture's own dark strokes inside the shape
-  stay as darker detail lines, open strokes (no interior beside them) are kept dark enough
-  to read (``STROKE_LUMA``), and the result is blended with the base picture by the
+  stay as darker detail lines (``LINE_CONTRAST`` darker at least, on a fill no darker than
+  ``FILL_FLOOR``), what it draws light stays part way to white (``LIGHT_MARKS``), open
+  strokes (no interior beside them) are kept dark enough to read (``STROKE_LUMA``), and the
+  result is blended with the base picture by the
   adapter's weight (times ``STRENGTH``): 0 returns the base pixels untouched, and the look
   grows linearly with the weight (the dial).
 - **which table**: the folder image whose caption is nearest the prompt, one of the
