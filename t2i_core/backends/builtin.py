@@ -264,9 +264,10 @@ class BuiltinBackend:
         pixels = to_pixels(m.ae.decode(z)).numpy()
         looks = [(s.look, s.weight) for s in styles if s.look]
         if looks:  # the folders' colour and shading on the base model's shapes (the dial)
-            pixels = np.stack(apply_looks(list(pixels), [req.seed + i for i in
-                                                         range(len(pixels))], looks,
-                                          prompt=query.embeddings[0]))
+            pixels = np.stack(apply_looks(
+                list(pixels), [req.seed + i for i in range(len(pixels))], looks,
+                prompt=query.embeddings[0],  # the guard judges the colour words' result too
+                finish=lambda p: honour_colours([p], req.prompt, req.negative_prompt)[0]))
         pixels = honour_colours(list(pixels), req.prompt, req.negative_prompt)  # "a red apple"
         out = [enlarge_rgba(p, req.width) for p in pixels]  # sharp: the learned upscaler
         if req.mask is not None and req.init_image is not None:  # exact pixels outside the mask

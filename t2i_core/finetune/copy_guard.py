@@ -2,7 +2,8 @@
 
 A sample nearer a folder image than the folder's images are to each other
 (the 5th percentile of their pair distances, over white at 32 px: issue 16's "copy") takes
-the next table, up to GUARD_TRIES tables, then keeps more of the base drawing. The folder
+the next table, up to GUARD_TRIES tables (all of a 20-image folder), then keeps more of the
+base drawing, at last all of it. The folder
 images are not in the adapter: only GUARD_DIMS random projections of each (a fixed Gaussian
 matrix, Johnson-Lindenstrauss: distances kept within a few per cent; 256 numbers instead
 of 3,072, which keep distances, not the picture); the threshold is raised by GUARD_MARGIN
@@ -15,9 +16,11 @@ import numpy as np
 import torch
 
 GUARD_DIMS = 256
-GUARD_TRIES = 3
+GUARD_TRIES = 20  # every table of a 20-image folder (docs/finetune.md "Session 8")
 GUARD_MARGIN = 1.05
-GUARD_KEEP = (0.75, 0.5, 0.25)  # shares of the look tried when no table passes
+# shares of the look tried when no table passes; 0: the base drawing, when it alone is no
+# copy (a black glyph whose every painting came near a folder image)
+GUARD_KEEP = (0.75, 0.5, 0.25, 0.0)
 
 
 def projection(pixels: int) -> torch.Tensor:

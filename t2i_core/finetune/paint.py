@@ -5,6 +5,8 @@ blended with the base picture by the adapter's weight (0 = the base pixels)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -23,9 +25,15 @@ def paint(picture: np.ndarray, table: np.ndarray, detail: float, renderer=None,
 
 
 def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
-           prompt: torch.Tensor | None, renderer=None) -> tuple[np.ndarray, float]:
+           prompt: torch.Tensor | None, renderer=None,
+           finish: Callable[[np.ndarray], np.ndarray] | None = None
+           ) -> tuple[np.ndarray, float]:
     """The full look for one picture and the share of it that weight 1 paints. Decided at
-    weight 1, so a seed keeps its table and share at every weight (the dial)."""
+    weight 1, so a seed keeps its table and share at every weight (the dial). ``finish``:
+    what generation does to the picture after the look (the prompt's colour words), so the
+    guard judges the picture the user gets ("a white square" recoloured a painted square
+    into a folder's grey device)."""
+    seen = finish or (lambda x: x)
     tables = tensors["look.tables"]
     detail = float(tensors.get("look.detail", torch.tensor([MIN_DETAIL]))[0])
     order = table_order(tables, seed, tensors.get("look.captions"), prompt)
@@ -39,14 +47,15 @@ def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
         tries += [(i, 1.0) for i in order[:copy_guard.GUARD_TRIES]]
     for i, rings in tries:
         full = paint(picture, tables[i].double().numpy(), detail, renderer, rings)
-        copy, d = copy_guard.is_copy(blend(picture, full, STRENGTH), tensors)
+        copy, d = copy_guard.is_copy(seen(blend(picture, full, STRENGTH)), tensors)
         if not copy:
             return full, STRENGTH
         if d > best[0]:
             best = (d, full, STRENGTH)
     full = best[1]
     for keep in copy_guard.GUARD_KEEP:  # no table passes: keep more of the base drawing
-        copy, d = copy_guard.is_copy(blend(picture, full, STRENGTH * keep), tensors)
+        copy, d = copy_guard.is_copy(seen(blend(picture, full, STRENGTH * keep)),
+                                       tensors)
         if not copy:
             return full, STRENGTH * keep
         if d > best[0]:
@@ -56,10 +65,12 @@ def choose(picture: np.ndarray, seed: int, tensors: dict[str, torch.Tensor],
 
 
 def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
-          prompt: torch.Tensor | None = None) -> list[np.ndarray]:
+          prompt: torch.Tensor | None = None,
+          finish: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
     """Each picture painted with the active adapters' looks: ``looks`` holds
     (``look.*`` tensors, weight) pairs, applied one after the other, weight 0 skipped.
-    ``prompt``: the prompt's text embedding, to choose tables by subject."""
+    ``prompt``: the prompt's text embedding, to choose tables by subject; ``finish``: what
+    generation does to a picture afterwards, for the copy guard (``choose``)."""
     out = list(pixels)
     for tensors, weight in looks:
         if weight <= 0 or "look.tables" not in tensors:
@@ -67,7 +78,7 @@ def apply(pixels: list[np.ndarray], seeds: list[int], looks: list,
         renderer = render.load(tensors)
         mixed = []
         for p, s in zip(out, seeds, strict=True):
-            full, share = choose(p, s, tensors, prompt, renderer)
+            full, share = choose(p, s, tensors, prompt, renderer, finish)
             mixed.append(blend(p, full, share * weight))
         out = mixed
     return out

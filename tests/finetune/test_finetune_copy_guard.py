@@ -84,3 +84,53 @@ def test_the_guard_holds_projections_whose_distances_match_the_pictures():
     # the threshold is measured on the pictures themselves: the bar's 5th percentile
     assert abs(float(g["look.guard_threshold"][0])
                - float(torch.quantile(exact[off], 0.05))) < 1e-3
+
+
+def test_the_guard_tries_every_table_before_keeping_the_base_drawing():
+    """Three of four tables paint the folder image: a seed whose fourth table is the other
+    one takes it at full strength instead of a faded copy (docs/finetune.md "Session 8":
+    Papirus's flags were samples whose three subject tables all came near a folder image)."""
+    base = _outline()
+    folder_image = look.stylise(base, RED, look.MIN_DETAIL)
+    guarded = _adapter([RED, RED, RED, YELLOW], folder_image, 6.0)
+    seeds = [s for s in range(32) if look.table_order(guarded["look.tables"], s)[-1] == 3]
+    assert seeds  # seeds that try the yellow table last
+    for s in seeds:
+        full, share = paint.choose(base, s, guarded, None)
+        assert share == look.STRENGTH, s  # not a share of the look: a whole table
+        assert full[12, 16, 1] > full[12, 16, 2] + 40, s  # the yellow one
+        out = paint.apply([base], [s], [(guarded, 1.0)])[0]
+        assert _distance(out, folder_image) >= 6.0
+
+
+def test_a_base_drawing_that_is_no_copy_is_kept_whole_when_every_share_of_the_look_is_one():
+    base = _outline()
+    folder_image = look.stylise(base, RED, look.MIN_DETAIL)
+    last = look.STRENGTH * [k for k in copy_guard.GUARD_KEEP if k > 0][-1]
+    near = _distance(look.blend(base, folder_image, last), folder_image)
+    threshold = (near + _distance(base, folder_image)) / 2  # the smallest share is a copy
+    guarded = _adapter([RED], folder_image, threshold)
+    full, share = paint.choose(base, 3, guarded, None)
+    assert share == 0.0
+    for w in (0.5, 1.0):  # the base drawing at every weight: no faded copy of the folder's
+        assert np.array_equal(paint.apply([base], [3], [(guarded, w)])[0], base)
+
+
+def test_the_guard_judges_the_picture_after_the_prompts_colour_words():
+    """"a red square": the look paints the yellow table, the colour words then make it red,
+    and red is the folder image (docs/finetune.md "Session 8": "a white medium square" became
+    a grey folder device after the guard had passed its painting)."""
+    from t2i_core.colour_words import honour_colours
+
+    base = _outline()
+    folder_image = honour_colours([look.stylise(base, YELLOW, look.MIN_DETAIL)],
+                                  "a red square")[0]
+    guarded = _adapter([YELLOW], folder_image, 6.0)
+
+    def finish(p: np.ndarray) -> np.ndarray:
+        return honour_colours([p], "a red square")[0]
+
+    blind = finish(paint.apply([base], [3], [(guarded, 1.0)])[0])
+    assert _distance(blind, folder_image) < 6.0  # judged before the colour words: a copy
+    seen = finish(paint.apply([base], [3], [(guarded, 1.0)], finish=finish)[0])
+    assert _distance(seen, folder_image) >= 6.0

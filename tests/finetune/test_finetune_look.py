@@ -210,8 +210,32 @@ def test_a_small_hole_the_fill_closes_stays_light_and_the_rim_is_not_painted_dar
     assert luma[11:13, 11:13].min() > luma[20, 20] + 40  # but the window stays light
     # a filled square: no dark rim of the table's own round the base model's shape
     square = np.zeros((32, 32, 4), np.uint8)
-    square[6:26, 6:26] = (200, 200, 200, 255)
+    square[6:26, 6:26] = (160, 160, 160, 255)  # mid grey: neither a line nor a light mark
     flat = look.stylise(square, table, 0.55).astype(float)
     assert abs(flat[6, 16, :3] - flat[8, 16, :3]).max() < 40  # rim as the ring inside it
+    # with its rings (the guard's second tries), a light table's dark rim is painted
+    light = look.learn(np.stack([_icon((10, 10, 10), (230, 200, 120))] * 2))
+    table = light["look.tables"][0].double().numpy()
     ringed = look.stylise(square, table, 0.55, rings=1.0).astype(float)
     assert ringed[6, 16, :3].sum() < ringed[8, 16, :3].sum() - 100  # the table's dark rim
+
+
+def test_inner_lines_stay_readable_on_a_dark_fill_and_light_marks_stay_light():
+    """docs/finetune.md "Session 8": a dark table made the base model's inner lines vanish
+    into the fill, and the fill painted over a colour picture's light marks."""
+    lum = np.array([0.299, 0.587, 0.114])
+    dark = look.learn(np.stack([_icon((5, 5, 5), (40, 30, 30))] * 2))  # a near-black table
+    table = dark["look.tables"][0].double().numpy()
+    out = look.stylise(_glyph(), table, float(dark["look.detail"][0])).astype(float)
+    fill, line = out[10, 12, :3] @ lum / 255, out[15, 12, :3] @ lum / 255
+    assert fill >= look.FILL_FLOOR - 0.02  # the fill is lifted off black ...
+    assert fill - line >= look.LINE_CONTRAST - 0.02  # ... so the inner line reads on it
+    # a colour picture (an opaque orange square) with a white mark inside: the mark stays light
+    picture = np.zeros((32, 32, 4), np.uint8)
+    picture[6:26, 6:26] = (230, 120, 30, 255)
+    picture[14:18, 14:18] = (255, 255, 255, 255)
+    green = look.learn(np.stack([_icon((10, 10, 10), (30, 160, 60))] * 2))
+    out = look.stylise(picture, green["look.tables"][0].double().numpy(), 0.55).astype(float)
+    mark, body = out[15, 15, :3] @ lum, out[10, 15, :3] @ lum
+    assert mark > body + 0.2 * (255 - body)  # part of the way to white, not the fill
+    assert out[10, 15, 1] > out[10, 15, 0] + 60  # the body takes the folder's green
