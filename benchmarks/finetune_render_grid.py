@@ -86,7 +86,8 @@ def draw(path: Path, blocks: list[tuple[str, list[list[np.ndarray]]]], cell: int
 
     for bi, (name, rows) in enumerate(blocks):
         x0 = label + bi * bw
-        d.text((x0, 2), f"{name}      renderer:", fill="black")
+        d.text((x0, 2), name, fill="black")
+        d.text((x0 + 2 * (cell + 2), 2), "the renderer:", fill="black")
         for c, h in enumerate(HEADS):
             d.text((x0 + c * (cell + 2), 16), h, fill="black")
         for r, row in enumerate(rows):
