@@ -20,6 +20,11 @@ Oxygen's gloss, Papirus's flat plates. This module learns that from the folder i
 - **apply** (generation, ``paint.apply``): the base model's picture is painted with the
   chosen table (``look.stylise``), the renderer corrects it, and the result is mixed with
   the base picture by the weight, exactly as the look alone is (0 = the base pixels).
+- **the subject gate** (``keep_subject``): the renderer smooths a glyph's inner lines into
+  shading, which is its style and, on a detailed or thin subject, the end of the subject.
+  So a rendering is used only as far as it keeps the base picture's fine structure (the
+  high-pass of its lightness, ``damage``); a picture it would smear keeps the look's
+  painting (docs/finetune.md, "Session 8").
 
 The weights are stored in the adapter as ``look.render.*`` (float16) with the architecture in
 ``look.render.config`` (channels, layers); older adapters without them paint the look alone.
@@ -37,6 +42,13 @@ from torch import nn
 from t2i_core.finetune import look
 
 PREFIX = "look.render."
+# the subject gate: a rendering that loses more than GATE_DAMAGE of the base picture's fine
+# structure (sum |high-pass lightness change| / sum |high-pass lightness|) is not used; a
+# ramp GATE_SOFT wide around it mixes the rendering and the look's painting. Tuned on the
+# validation prompts for the three bench folders (docs/finetune.md, "Session 8")
+GATE_DAMAGE = 0.9
+GATE_SOFT = 0.1
+GATE_SIGMA = 1.0  # px: the fine structure is what a Gaussian of this width blurs away
 IN_CHANNELS = 7  # painted premultiplied RGBA, glyph coverage, edge distance, height
 
 
@@ -211,11 +223,47 @@ def load(tensors: dict[str, torch.Tensor]) -> Renderer | None:
 
 
 @torch.no_grad()
-def render(net: Renderer, glyph: np.ndarray, painted: np.ndarray) -> np.ndarray:
+def render(net: Renderer, glyph: np.ndarray, painted: np.ndarray, gate: bool = True
+           ) -> np.ndarray:
     """The base model's picture (H, W, 4 uint8) and its look painting -> the rendered
-    picture (uint8 straight alpha)."""
+    picture (uint8 straight alpha); ``gate``: as far as it keeps the subject
+    (``keep_subject``)."""
     pre = net(torch.from_numpy(features(glyph, painted))[None])[0].numpy()
     a = pre[3:]
     rgb = np.where(a > 1e-3, pre[:3] / np.maximum(a, 1e-3), 0.0)
     out = np.concatenate([np.clip(rgb, 0, 1), a], axis=0)
-    return (np.moveaxis(out, 0, -1) * 255.0 + 0.5).astype(np.uint8)
+    rendered = (np.moveaxis(out, 0, -1) * 255.0 + 0.5).astype(np.uint8)
+    return keep_subject(glyph, painted, rendered) if gate else rendered
+
+
+def fine_structure(picture: np.ndarray) -> np.ndarray:
+    """(H, W) high-pass of a picture's lightness over white: its lines and cut-outs, what
+    ``GATE_SIGMA`` px of blur takes away."""
+    from scipy import ndimage
+
+    p = picture.astype(np.float64) / 255.0
+    light = (p[..., :3] * p[..., 3:] + 1 - p[..., 3:]) @ np.array([0.299, 0.587, 0.114])
+    return light - ndimage.gaussian_filter(light, GATE_SIGMA, mode="nearest")
+
+
+def damage(base: np.ndarray, rendered: np.ndarray) -> float:
+    """How much of the base picture's fine structure a rendering loses or changes: 0 = all
+    kept, 1 = as much changed as there was (a smooth blob from a line drawing: about 1)."""
+    fb = fine_structure(base)
+    return float(np.abs(fb - fine_structure(rendered)).sum() / max(np.abs(fb).sum(), 1e-6))
+
+
+def gate_share(base: np.ndarray, rendered: np.ndarray) -> float:
+    """The share of the rendering a picture gets: 1 up to ``GATE_DAMAGE`` - half the ramp,
+    0 from ``GATE_DAMAGE`` + half the ramp."""
+    return float(np.clip((GATE_DAMAGE + GATE_SOFT / 2 - damage(base, rendered)) / GATE_SOFT,
+                         0.0, 1.0))
+
+
+def keep_subject(base: np.ndarray, painted: np.ndarray, rendered: np.ndarray) -> np.ndarray:
+    """The rendering where it keeps the base picture's fine structure, the look's painting
+    where it would smear it (premultiplied mix by ``gate_share``)."""
+    share = gate_share(base, rendered)
+    if share >= 1.0:
+        return rendered
+    return look.blend(painted, rendered, share) if share > 0 else painted

@@ -109,3 +109,75 @@ def test_settings_name_the_renderer_only_when_it_is_trained(tmp_path: Path):
     assert "render_steps" not in plain
     rendered = quick(tmp_path, render_steps=8).settings()
     assert rendered.pop("render_steps") == 8 and rendered == plain
+
+
+# -- the subject gate (session 8): a rendering is used only as far as it keeps the base
+# picture's fine structure; a picture it would smear keeps the look's painting ------------
+
+def _line_glyph() -> np.ndarray:
+    """A base-model-like picture: a black outline square with a cross of inner lines."""
+    g = np.zeros((32, 32, 4), np.uint8)
+    g[6:26, 6:26] = (0, 0, 0, 255)
+    g[8:24, 8:24] = 0
+    g[15:17, 8:24] = (0, 0, 0, 255)
+    g[8:24, 15:17] = (0, 0, 0, 255)
+    return g
+
+
+def _renderer_with_head(bias: tuple[float, float, float, float]) -> render.Renderer:
+    """A renderer whose correction is a constant (premultiplied RGBA) added everywhere."""
+    net = render.Renderer(render.RenderConfig())
+    with torch.no_grad():
+        net.out.bias.copy_(torch.tensor(bias))
+    return net.eval()
+
+
+def test_damage_is_zero_for_the_same_lines_and_near_one_for_a_pale_blob():
+    glyph = _line_glyph()
+    assert render.damage(glyph, glyph) == 0.0
+    red = glyph.copy()
+    red[..., 0] = np.where(red[..., 3] > 0, 200, 0)  # the same lines, recoloured red
+    blob = np.zeros_like(glyph)
+    blob[6:26, 6:26] = (225, 225, 225, 255)  # a pale blob: the inner lines smeared away
+    assert render.damage(glyph, red) < 0.5
+    assert render.damage(glyph, blob) > 0.9
+    assert render.gate_share(glyph, red) == 1.0 and render.gate_share(glyph, blob) < 0.05
+
+
+def test_a_rendering_that_smears_the_subject_leaves_the_looks_painting():
+    glyph = _line_glyph()
+    tables = np.full((4, 4, 3), 0.8)
+    painted = look.stylise(glyph, tables, 0.55)
+    # a renderer that paints everything white: the lines are gone, so the look's painting
+    smear = _renderer_with_head((1.0, 1.0, 1.0, 1.0))
+    assert not np.array_equal(render.render(smear, glyph, painted, gate=False), painted)
+    assert np.array_equal(render.render(smear, glyph, painted), painted)
+    # a renderer that warms the colours keeps the lines: its rendering is used as it is
+    warm = _renderer_with_head((0.15, 0.0, 0.0, 0.0))
+    warmed = render.render(warm, glyph, painted, gate=False)
+    assert not np.array_equal(warmed, painted)
+    assert np.array_equal(render.render(warm, glyph, painted), warmed)
+
+
+def test_the_gate_is_a_ramp_between_the_look_and_the_rendering(monkeypatch):
+    glyph = _line_glyph()
+    painted = look.stylise(glyph, np.full((4, 4, 3), 0.8), 0.55)
+    rendered = render.render(_renderer_with_head((1.0, 1.0, 1.0, 1.0)), glyph, painted,
+                             gate=False)
+    d = render.damage(glyph, rendered)
+    monkeypatch.setattr(render, "GATE_DAMAGE", d)  # half way up the ramp
+    half = render.keep_subject(glyph, painted, rendered)
+    assert np.array_equal(half, look.blend(painted, rendered, 0.5))
+
+
+def test_through_the_adapter_a_smearing_renderer_paints_as_the_look_alone():
+    glyph = _line_glyph()
+    images, tables, detail = _folder()
+    tensors = {"look.tables": torch.tensor(tables, dtype=torch.float32),
+               "look.detail": torch.tensor([detail])}
+    with_smear = tensors | {k: v.float() for k, v in
+                            render.export(_renderer_with_head((1.0, 1.0, 1.0, 1.0))).items()}
+    for w in (0.5, 1.0):
+        assert np.array_equal(paint.apply([glyph], [1], [(with_smear, w)])[0],
+                              paint.apply([glyph], [1], [(tensors, w)])[0])
+    assert np.array_equal(paint.apply([glyph], [1], [(with_smear, 0.0)])[0], glyph)
