@@ -269,7 +269,8 @@ class TrainDefaults:
 
 @dataclass
 class ModelEntry:
-    """One model a worker offers. ``train_defaults`` None: it cannot be fine-tuned."""
+    """One model a worker offers. ``train_defaults`` None: it cannot be fine-tuned;
+    ``train_look``: its training also learns a look (``render_steps`` applies)."""
 
     id: str
     backend: str = ""
@@ -280,6 +281,7 @@ class ModelEntry:
     train_defaults: TrainDefaults | None = None
     generate_defaults: GenerateDefaults | None = None
     vector: bool = False
+    train_look: bool = False
 
     @property
     def defaults(self) -> GenerateDefaults:

@@ -18,7 +18,6 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QPixmap
 from qtpy.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -27,7 +26,6 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,6 +34,7 @@ from qtpy.QtWidgets import (
 from plugin.host import HostAdapter, Pixels
 from plugin.panel.bridge import WorkerBridge
 from plugin.panel.messages import train_error_text
+from plugin.panel.train_advanced import TrainAdvanced
 from plugin.qimage import to_qimage
 from worker.params import TRAIN_DEFAULTS, TrainParams
 from worker.protocol import Image, Message
@@ -43,6 +42,7 @@ from worker.replies import (
     Cancelled,
     Capabilities,
     Failure,
+    ModelEntry,
     Progress,
     Queued,
     TrainDefaults,
@@ -92,7 +92,7 @@ class TrainPanel(QWidget):
         self.model = QComboBox()
         self.model.setToolTip("The model the adapter is trained for (the worker's models that "
                               "can be fine-tuned)")
-        self.model.addItem("builtin", {})
+        self.model.addItem("builtin", None)  # until the worker's hello: the built-in model
         self.model.currentIndexChanged.connect(self._model_changed)
         form.addRow("Base model", self.model)
         lay.addLayout(form)
@@ -105,23 +105,10 @@ class TrainPanel(QWidget):
         self.advanced_toggle.setAutoRaise(True)
         self.advanced_toggle.toggled.connect(self._toggle_advanced)
         lay.addWidget(self.advanced_toggle)
-        self.advanced = QWidget()
-        adv = QFormLayout(self.advanced)
-        adv.setContentsMargins(16, 0, 0, 0)
-        self.steps = _spin(1, 100_000, DEFAULTS["steps"])
-        self.rank = _spin(1, 128, DEFAULTS["rank"])
-        self.learning_rate = QDoubleSpinBox()
-        self.learning_rate.setDecimals(5)
-        self.learning_rate.setRange(0.00001, 1.0)
-        self.learning_rate.setSingleStep(0.0005)
-        self.learning_rate.setValue(DEFAULTS["learning_rate"])
-        self.sample_every = _spin(0, 100_000, DEFAULTS["sample_every"])
-        self.sample_every.setToolTip("Draw the sample prompts every this many steps (0: only "
-                                     "at the end)")
-        adv.addRow("Steps", self.steps)
-        adv.addRow("LoRA rank", self.rank)
-        adv.addRow("Learning rate", self.learning_rate)
-        adv.addRow("Previews every", self.sample_every)
+        self.advanced = TrainAdvanced(DEFAULTS)  # train_advanced.py: steps ... the look
+        adv = self.advanced
+        self.steps, self.rank, self.learning_rate = adv.steps, adv.rank, adv.learning_rate
+        self.sample_every, self.look = adv.sample_every, adv.look
         self.advanced.setVisible(False)
         lay.addWidget(self.advanced)
 
@@ -191,10 +178,7 @@ class TrainPanel(QWidget):
         return TrainParams(folder=self.folder.text().strip(), name=self.name.text().strip(),
                            trigger=self.trigger.text().strip(),
                            model=self.model.currentText() or "builtin",
-                           steps=self.steps.value(),
-                           rank=self.rank.value(),
-                           learning_rate=round(self.learning_rate.value(), 6),
-                           sample_prompts=prompts, sample_every=self.sample_every.value())
+                           sample_prompts=prompts, **self.advanced.values())
 
     def train(self) -> None:
         if self.job_id is not None:
@@ -335,19 +319,26 @@ class TrainPanel(QWidget):
         self.model.blockSignals(True)
         self.model.clear()
         for m in models:
-            self.model.addItem(m.id, m.train_defaults)
+            self.model.addItem(m.id, m)
         self.model.blockSignals(False)
         index = self.model.findText(current)
         self.model.setCurrentIndex(max(index, 0))
         if index < 0:
             self._model_changed()
+        else:  # the same model, its settings as the user left them; whether it has a look
+            entry = self.model.currentData()
+            self.advanced.set_model_has_look(isinstance(entry, ModelEntry) and entry.train_look)
 
     def _model_changed(self) -> None:
         """Show the picked model's own training settings (an SD model wants a far smaller
         learning rate than the built-in one); what the panel does not show (batch, alpha)
-        the worker fills from the same defaults."""
-        own = self.model.currentData()
+        the worker fills from the same defaults. The look is offered only for a model whose
+        training has one."""
+        entry = self.model.currentData()
+        own = entry.train_defaults if isinstance(entry, ModelEntry) else None
         settings = {**DEFAULTS, **(own.given() if isinstance(own, TrainDefaults) else {})}
+        self.advanced.set_model_has_look(entry.train_look if isinstance(entry, ModelEntry)
+                                         else True)  # the placeholder "builtin": it has one
         self.steps.setValue(int(settings["steps"]))
         self.rank.setValue(int(settings["rank"]))
         self.learning_rate.setValue(float(settings["learning_rate"]))
@@ -356,13 +347,6 @@ class TrainPanel(QWidget):
         self.advanced.setVisible(shown)
         self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown
                                           else Qt.ArrowType.RightArrow)
-
-
-def _spin(lo: int, hi: int, value: int) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(lo, hi)
-    spin.setValue(value)
-    return spin
 
 
 def _duration(seconds: float) -> str:

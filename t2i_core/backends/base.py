@@ -175,6 +175,10 @@ class ModelInfo:
     generate_defaults: dict[str, Any] | None = None
     # Results can also come back as SVG (``GenerateRequest.vector``): icon-style models.
     vector: bool = False
+    # Its fine-tuning also learns a *look* (the folder's colour tables, and on request the
+    # learned renderer: ``render_steps``, ``layers="none"``; docs/finetune.md). False: a
+    # ``train`` request for it must leave those at their defaults (worker/accept.py).
+    train_look: bool = False
 
 
 class ProgressCallback(Protocol):

@@ -138,7 +138,7 @@ class BuiltinBackend:
     def models(self) -> list[ModelInfo]:
         return [ModelInfo(id="builtin", backend=self.name, hash=self.model.hash, sizes=SIZES,
                           default_size=128, description="icons and emoji, 32 px native, CPU",
-                          train_defaults={}, vector=True)]
+                          train_defaults={}, vector=True, train_look=True)]
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback | None = None,
                  cancel: CancelFlag | None = None) -> GenerateResult:

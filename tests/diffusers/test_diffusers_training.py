@@ -158,6 +158,14 @@ def test_bad_train_requests_are_clear_errors(raw, squares, tmp_path):
     assert "tiny-sd1" in missing.body["message"]
     empty = raw.call("train", body=train_body(tmp_path, "x"))
     assert empty.type == "error" and empty.body["code"] == "folder_empty", empty.body
+    # the look (render_steps, layers "none") is the built-in model's: refused, not ignored
+    listed = {m["id"]: m for m in raw.call("list_models").body["models"]}
+    assert listed["tiny-sd1"]["train_look"] is False  # so the panel does not offer it
+    shading = raw.call("train", body=train_body(squares, "x", render_steps=400))
+    assert shading.type == "error" and shading.body["code"] == "bad_render_steps"
+    assert "trains no look" in shading.body["message"], shading.body
+    no_lora = raw.call("train", body=train_body(squares, "x", layers="none"))
+    assert no_lora.type == "error" and no_lora.body["code"] == "bad_layers", no_lora.body
     assert image(raw).shape == (64, 64, 3)  # and it keeps serving
 
 

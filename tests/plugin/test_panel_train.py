@@ -93,6 +93,72 @@ def test_base_model_offers_trainable_models_with_their_own_settings(qtbot, windo
         P.TRAIN_DEFAULTS["steps"], 8, P.TRAIN_DEFAULTS["learning_rate"])
 
 
+SHADING = "Colours + learned shading (slower)"
+
+
+def adapter_keys(path: str) -> set[str]:
+    from safetensors import safe_open
+
+    with safe_open(path, "np") as f:
+        return set(f.keys())
+
+
+def test_the_look_choice_reaches_the_worker_and_the_default_sends_none(
+        qtbot, window, tmp_path: Path):
+    from worker.params import TrainParams
+    from worker.replies import ModelEntry
+
+    folder = make_folder(tmp_path / "looks")
+    tp = window.train_panel
+    # the real worker's hello says the built-in model's training has a look
+    qtbot.waitUntil(lambda: isinstance(tp.model.currentData(), ModelEntry), timeout=WAIT)
+    assert tp.model.currentData().train_look
+    window.tabs.setCurrentIndex(1)  # Train
+    fill(tp, folder, "look-default", steps=3)
+    assert tp.look.isVisible() and tp.look.isEnabled()
+    assert [tp.look.itemText(i) for i in range(tp.look.count())] == [
+        "Colours (keeps thin subjects)", SHADING]
+    assert tp.look.currentIndex() == 0  # the default: the colour tables alone
+    # left at the default, the request is the one sent before the choice existed
+    p = tp.params()
+    assert p.to_body() == TrainParams(
+        folder=p.folder, name=p.name, trigger=p.trigger, model="builtin", steps=3,
+        rank=p.rank, learning_rate=p.learning_rate, sample_prompts=[],
+        sample_every=0).to_body()
+    run(qtbot, tp)
+    res = tp.last_result
+    assert res is not None and res.name == "look-default", tp.message.text()
+    assert "render_steps" not in res.metadata["settings"]  # as before: runs still resume
+    assert not any(k.startswith("look.render.") for k in adapter_keys(res.path))
+
+    tp.look.setCurrentIndex(tp.look.findText(SHADING))
+    assert tp.params().render_steps == 400  # the measured value (docs/finetune.md)
+    tp.look.setItemData(1, 6)  # 6 renderer steps here: 400 take about a minute on this CPU
+    fill(tp, folder, "look-shading", steps=3)
+    run(qtbot, tp)
+    res = tp.last_result
+    assert res is not None and res.name == "look-shading", tp.message.text()
+    assert res.metadata["settings"]["render_steps"] == 6  # the job the worker ran
+    keys = adapter_keys(res.path)
+    assert "look.render.config" in keys  # the learned renderer is in the adapter
+    assert {k for k in keys if k.startswith("look.render.")} - {"look.render.config"}
+    # kept between runs (and through the hello the worker re-sends after a result)
+    qtbot.waitUntil(lambda: "look-shading" in adapter_names(window), timeout=WAIT)
+    assert tp.look.currentText() == SHADING and tp.params().render_steps == 6
+
+    # an SD model's training has no look: the choice is disabled, says why, sends nothing
+    window.panel.bridge.capabilities.emit(read(Capabilities, {"models": [
+        {"id": "builtin", "train_defaults": {}, "train_look": True},
+        {"id": "sd15", "train_defaults": {"learning_rate": 1e-4, "steps": 800}}],
+        "loras": []}))
+    assert tp.look.isEnabled() and tp.look.currentText() == SHADING
+    tp.model.setCurrentIndex(tp.model.findText("sd15"))
+    assert not tp.look.isEnabled() and "Stable Diffusion" in tp.look.toolTip()
+    assert tp.params().render_steps == 0 and tp.params().to_body()["render_steps"] == 0
+    tp.model.setCurrentIndex(tp.model.findText("builtin"))
+    assert tp.look.isEnabled() and tp.params().render_steps == 6  # the choice came back
+
+
 def test_train_shows_progress_previews_and_the_adapter_is_usable_at_once(
         qtbot, window, tmp_path: Path):
     folder = make_folder(tmp_path / "teal pictures")

@@ -4,8 +4,9 @@
         docs/finetune_panel.png
 
 The folder is the benchmark's "riso tiles" (benchmarks/style_folder.py, drawn locally, plus
-two non-image files so the result lists skipped files); the adapter library is a temporary
-folder, so nothing of the user's is touched.
+two non-image files so the result lists skipped files), trained with the Look "Colours +
+learned shading" (the renderer's 400 steps beside the LoRA); the adapter library is a
+temporary folder, so nothing of the user's is touched.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def render(out: Path, steps: int = 120) -> dict:
             tp.advanced_toggle.setChecked(True)
             tp.steps.setValue(steps)
             tp.sample_every.setValue(max(1, steps // 2))
+            tp.look.setCurrentIndex(tp.look.findText("Colours + learned shading (slower)"))
             tp.train()
             wait_until(lambda: tp.job_id is None, timeout=900)
             if tp.last_result is None:
@@ -73,7 +75,8 @@ def render(out: Path, steps: int = 120) -> dict:
                 raise OSError(f"could not write {out}")
             return {"message": tp.message.text(), "info": tp.info.text(),
                     "samples": tp.visible_samples(), "seconds": tp.last_result.seconds,
-                    "images_per_s": tp.last_result.images_per_s}
+                    "images_per_s": tp.last_result.images_per_s,
+                    "settings": tp.last_result.metadata.get("settings")}
         finally:
             client.close()
 

@@ -130,7 +130,7 @@ class T2I_OT_train(bpy.types.Operator):
 
     def execute(self, context):
         from .link import SettingsError, TrainParams
-        from .training import train_error_text
+        from .training import look_render_steps, train_error_text
 
         settings = context.scene.t2i
         folder = settings.train_folder.strip()
@@ -152,9 +152,11 @@ class T2I_OT_train(bpy.types.Operator):
             return self._refuse(str(e))
         steps = settings.train_steps or None  # None: the base model's own default
         prompt = settings.train_sample_prompt.strip()
+        model = settings.train_model or "builtin"
         params = TrainParams(
             folder=folder, name=name, trigger=settings.train_trigger.strip(),
-            model=settings.train_model or "builtin", steps=steps,
+            model=model, steps=steps,
+            render_steps=look_render_steps(settings.train_look, model, session.model(model)),
             sample_prompts=[prompt] if prompt else [],
             # a few previews over a short run; the worker's default (every 200) otherwise
             sample_every=min(200, max(1, steps // 4)) if steps else 200)

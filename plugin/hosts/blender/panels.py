@@ -108,6 +108,16 @@ def draw_train_panel(layout, context) -> None:
     col.prop(settings, "train_trigger")
     col.prop(settings, "train_model")
     col.prop(settings, "train_steps", text="Steps (0: default)")
+    # The look, for a model whose training has one (training.look_offered, not imported:
+    # it needs the worker client, which may not load before a session exists)
+    model = settings.train_model or "builtin"
+    entry = session.model(model) if session is not None else None
+    has_look = entry.train_look if entry is not None else model == "builtin"
+    look = col.row()
+    look.enabled = has_look  # an SD model: nothing to choose, and nothing is sent
+    look.prop(settings, "train_look")
+    if not has_look:
+        col.label(text="SD models train no look: colours only", icon="INFO")
     col.prop(settings, "train_sample_prompt")
     row = layout.row(align=True)
     row.scale_y = 1.4

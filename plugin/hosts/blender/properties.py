@@ -134,6 +134,16 @@ class T2ISettings(bpy.types.PropertyGroup):
     train_steps: bpy.props.IntProperty(
         name="Steps", default=0, min=0, max=100_000,
         description="Training steps; 0 = the base model's own default")
+    train_look: bpy.props.EnumProperty(
+        name="Look", default="colours",
+        description="How the adapter paints the folder's look over the model's drawing "
+                    "(the built-in model; SD models train no look)",
+        items=[("colours", "Colours (keeps thin subjects)",
+                "Paints the folder's colours, rims and inner lines over the model's "
+                "drawing; thin subjects stay readable"),
+               ("shading", "Colours + learned shading (slower)",
+                "Also learns the folder's shading and gloss; thin subjects can come out "
+                "softer, and training takes about 1.5x as long")])
     train_sample_prompt: bpy.props.StringProperty(
         name="Sample prompt",
         description="Optional: a prompt drawn with the adapter now and then while it trains")

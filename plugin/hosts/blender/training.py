@@ -66,6 +66,24 @@ def train_error_text(code: str, message: str) -> str:
     return template.format(message=message).strip()
 
 
+# The look (docs/finetune.md "The recipe"), as the Qt panel offers it
+# (plugin/panel/train_advanced.py): the renderer's steps per choice of ``scene.t2i.train_look``.
+# 400: the value measured in docs/finetune.md; training then takes about 1.5x as long.
+LOOK_RENDER_STEPS = {"colours": 0, "shading": 400}
+
+
+def look_offered(model_id: str, entry: ModelEntry | None) -> bool:
+    """Whether the model's training has a look (the worker's ``train_look``); before the
+    worker's hello only the built-in model is assumed to."""
+    return entry.train_look if entry is not None else model_id == "builtin"
+
+
+def look_render_steps(look: str, model_id: str, entry: ModelEntry | None) -> int:
+    """``render_steps`` for the request: 0 (what was sent before the choice existed) unless
+    the model has a look and the shading was picked; never sent to a model without one."""
+    return LOOK_RENDER_STEPS.get(look, 0) if look_offered(model_id, entry) else 0
+
+
 def trainable_models(models: list[ModelEntry]) -> list[ModelEntry]:
     """The worker's models that can be fine-tuned (``train_defaults`` is not null)."""
     return [m for m in models if m.id and m.train_defaults is not None]

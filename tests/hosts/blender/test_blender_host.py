@@ -153,6 +153,8 @@ def test_unconfigured_or_broken_python_gives_a_clear_error(runs):
 
 
 def test_train_panel_makes_an_adapter_that_generation_uses_at_once(runs):
+    from safetensors import safe_open
+
     train = runs["first"]["train"]
     assert train["empty_field_error"].startswith("Pick the folder of images to train on")
     assert train["missing_code"] == "folder_not_found"
@@ -163,6 +165,14 @@ def test_train_panel_makes_an_adapter_that_generation_uses_at_once(runs):
     assert f"{runs['train_folder']}-missing" in train["missing_error"]
     assert train["model_items"] == ["builtin"]  # only the worker's trainable models
     assert train["name"] == "tiles" and (runs["adapters"] / "tiles.safetensors").is_file()
+    # the Look: "colours" by default, sending render_steps 0 (the request of before the
+    # choice); "shading" reached the worker, which trained the renderer into the adapter
+    assert train["look_items"] == ["colours", "shading"] and train["look_default"] == "colours"
+    assert train["default_body"]["render_steps"] == 0
+    assert train["look_steps"] == {"colours": 0, "shading": 400}
+    assert train["render_steps"] == 6 and train["settings"]["render_steps"] == 6
+    with safe_open(str(runs["adapters"] / "tiles.safetensors"), "np") as f:
+        assert "look.render.config" in set(f.keys())
     assert train["outcome"].startswith("Adapter “tiles” is ready: trained on 7 images in 4 "
                                        "steps.")
     assert "Skipped " in train["outcome"]  # the folder's clutter, named

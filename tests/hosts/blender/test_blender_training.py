@@ -84,6 +84,21 @@ def test_trainable_models_come_from_the_workers_hello(session):
     assert [m.id for m in trainable_models(listed.models)] == ["builtin", "sd15"]
 
 
+def test_the_look_is_sent_only_for_a_model_whose_training_has_one(session):
+    from plugin.hosts.blender.training import look_render_steps
+    from worker.fields import read
+    from worker.replies import ModelList
+
+    builtin = session.model("builtin")  # the real worker's hello
+    assert builtin is not None and builtin.train_look
+    assert look_render_steps("shading", "builtin", builtin) == 400  # docs/finetune.md
+    assert look_render_steps("colours", "builtin", builtin) == 0  # the default: as before
+    sd15 = read(ModelList, {"models": [{"id": "sd15", "train_defaults": {}}]}).models[0]
+    assert look_render_steps("shading", "sd15", sd15) == 0  # an SD model: never sent
+    assert look_render_steps("shading", "builtin", None) == 400  # before the hello
+    assert look_render_steps("shading", "sd15", None) == 0
+
+
 def test_train_reports_progress_and_the_adapter_is_usable_at_once(session, trainer, tmp_path):
     from plugin.hosts.blender.link import GenerateParams, LoraParam
     from plugin.hosts.blender.training import detail_text, outcome_text, progress_text

@@ -189,6 +189,16 @@ if cfg.get("train_folder"):
     pump_until_done(addon, session.train_job, cfg["timeout"])
     train["missing_error"] = trainings.outcome_text(session.train_job)
     train["missing_code"] = session.train_job.error_code
+    # the look left at its default: the request carries render_steps 0, as before the choice
+    train["look_default"] = settings.train_look
+    train["look_items"] = [i.identifier for i in
+                           settings.bl_rna.properties["train_look"].enum_items]
+    train["default_body"] = session.train_job.params.to_body()
+    # the shading look: the measured 400 renderer steps; this run trains 6 of them (400 take
+    # about a minute here), so the table the operator reads is set to 6 for it
+    train["look_steps"] = dict(trainings.LOOK_RENDER_STEPS)
+    trainings.LOOK_RENDER_STEPS["shading"] = 6
+    settings.train_look = "shading"
     settings.train_folder = relative
     settings.train_trigger = cfg["train_trigger"]
     settings.train_steps = cfg["train_steps"]
@@ -216,6 +226,8 @@ if cfg.get("train_folder"):
     sample = bpy.data.images.get("T2I Training Sample")
     lora_items = [i[0] for i in props_mod.lora_items(settings, bpy.context)]
     name = tjob.result.name
+    train["render_steps"] = tjob.params.render_steps  # what the operator sent
+    train["settings"] = tjob.result.metadata.get("settings")  # what the worker ran
     train.update({"model_items": train_items, "phases": sorted(p for p in phases if p),
                   "outcome": trainings.outcome_text(tjob), "name": name,
                   "progress": settings.train_progress, "lora_items": lora_items,
