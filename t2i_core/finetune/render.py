@@ -25,6 +25,10 @@ Oxygen's gloss, Papirus's flat plates. This module learns that from the folder i
   So a rendering is used only as far as it keeps the base picture's fine structure (the
   high-pass of its lightness, ``damage``); a picture it would smear keeps the look's
   painting (docs/finetune.md, "Session 8").
+- **the structure loss** (``RenderConfig.structure_weight``, off by default): the same fine
+  structure as a training loss against the look's painting. Measured over training seeds it
+  helped Papirus and cost Tango's subject, so it is an option (docs/finetune.md, "Session 8
+  (end)").
 
 The weights are stored in the adapter as ``look.render.*`` (float16) with the architecture in
 ``look.render.config`` (channels, layers); older adapters without them paint the look alone.
