@@ -25,6 +25,10 @@ Oxygen's gloss, Papirus's flat plates. This module learns that from the folder i
   So a rendering is used only as far as it keeps the base picture's fine structure (the
   high-pass of its lightness, ``damage``); a picture it would smear keeps the look's
   painting (docs/finetune.md, "Session 8").
+- **the structure loss** (``RenderConfig.structure_weight``, off by default): the same fine
+  structure as a training loss against the look's painting. Measured over training seeds it
+  helped Papirus and cost Tango's subject, so it is an option (docs/finetune.md, "Session 8
+  (end)").
 
 The weights are stored in the adapter as ``look.render.*`` (float16) with the architecture in
 ``look.render.config`` (channels, layers); older adapters without them paint the look alone.
@@ -60,6 +64,10 @@ class RenderConfig:
     batch: int = 16
     learning_rate: float = 3e-3
     pool: int = 48  # augmented pairs per folder image, made once before training
+    # weight of the fine-structure loss (``structure_loss``): the rendering's lines and
+    # cut-outs held to the look's painting of the same glyph, so that the net learns the
+    # theme's shading without smoothing the subject's lines away (0 = off)
+    structure_weight: float = 0.0
 
 
 class Renderer(nn.Module):
@@ -185,7 +193,10 @@ def train(images: np.ndarray, tables: np.ndarray, detail: float, seed: int,
                                                 pct_start=0.1)
     for _ in range(cfg.steps):
         idx = torch.from_numpy(rng.integers(0, len(x), cfg.batch))
-        loss = render_loss(net(x[idx]), y[idx])
+        pred = net(x[idx])
+        loss = render_loss(pred, y[idx])
+        if cfg.structure_weight:
+            loss = loss + cfg.structure_weight * structure_loss(pred, x[idx][:, :4])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -207,6 +218,23 @@ def render_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     return (on_white(pred) - on_white(target)).abs().mean() + \
         (pred[:, 3] - target[:, 3]).abs().mean()
+
+
+def _fine_structure_t(pre: torch.Tensor) -> torch.Tensor:
+    """``fine_structure`` in torch, for premultiplied RGBA (B, 4, H, W) -> (B, 1, H, W)."""
+    taps = torch.arange(-3, 4, dtype=pre.dtype)
+    k1 = torch.exp(-taps ** 2 / (2 * GATE_SIGMA ** 2))
+    k1 = k1 / k1.sum()
+    kernel = (k1[:, None] * k1[None, :])[None, None]
+    luma = torch.tensor([0.299, 0.587, 0.114], dtype=pre.dtype)[None, :, None, None]
+    light = ((pre[:, :3] + 1 - pre[:, 3:]) * luma).sum(1, keepdim=True)
+    return light - F.conv2d(F.pad(light, (3, 3, 3, 3), mode="replicate"), kernel)
+
+
+def structure_loss(pred: torch.Tensor, painted: torch.Tensor) -> torch.Tensor:
+    """Mean |high-pass lightness| difference between the rendering and the look's painting
+    (both premultiplied RGBA): the gate's ``damage``, as a loss."""
+    return (_fine_structure_t(pred) - _fine_structure_t(painted)).abs().mean()
 
 
 def load(tensors: dict[str, torch.Tensor]) -> Renderer | None:

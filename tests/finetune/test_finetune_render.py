@@ -181,3 +181,33 @@ def test_through_the_adapter_a_smearing_renderer_paints_as_the_look_alone():
         assert np.array_equal(paint.apply([glyph], [1], [(with_smear, w)])[0],
                               paint.apply([glyph], [1], [(tensors, w)])[0])
     assert np.array_equal(paint.apply([glyph], [1], [(with_smear, 0.0)])[0], glyph)
+
+
+# -- the structure loss (session 8, optional): the rendering's fine structure held to the
+# look's painting during training ------------------------------------------------------------
+
+def _premultiplied(picture: np.ndarray) -> torch.Tensor:
+    p = torch.from_numpy(picture.astype(np.float64) / 255.0)
+    return torch.cat([p[..., :3] * p[..., 3:], p[..., 3:]], -1).permute(2, 0, 1)[None]
+
+
+def test_the_structure_loss_is_the_gates_fine_structure_in_torch():
+    glyph = _line_glyph()
+    blob = np.zeros_like(glyph)
+    blob[6:26, 6:26] = (225, 225, 225, 255)
+    lost = float(render.structure_loss(_premultiplied(blob), _premultiplied(glyph)))
+    expected = np.abs(render.fine_structure(blob) - render.fine_structure(glyph)).mean()
+    assert abs(lost - expected) < 1e-3 * expected  # the same measure as the gate's damage
+    assert float(render.structure_loss(_premultiplied(glyph), _premultiplied(glyph))) == 0.0
+
+
+def test_the_structure_weight_makes_the_renderer_keep_the_paintings_lines():
+    images, tables, detail = _folder()
+    x, _ = render.training_pairs(images, tables, detail, np.random.default_rng(7), 4)
+    lost = {}
+    for weight in (0.0, 4.0):
+        cfg = render.RenderConfig(steps=150, batch=16, pool=16, structure_weight=weight)
+        net = render.load(render.train(images, tables, detail, seed=0, cfg=cfg))
+        with torch.no_grad():
+            lost[weight] = float(render.structure_loss(net(x), x[:, :4]))
+    assert lost[4.0] < 0.8 * lost[0.0], lost
