@@ -129,24 +129,8 @@ def train_request(p: P.TrainParams, model: Mapping[str, Any]) -> Any:
     request.validate()
     check_name(request.name)
     if not model.get("train_look"):  # e.g. an SD model: its trainer has no look to train
-        _check_no_look(request, str(model.get("id", p.model)))
+        request.refuse_look(str(model.get("id", p.model)))
     return request
-
-
-def _check_no_look(request: Any, model_id: str) -> None:
-    """Refuse the look's settings for a model whose training has no look (the diffusers
-    trainer would ignore them silently, and they would still be part of the run's
-    settings)."""
-    from t2i_core.errors import T2IError
-
-    if request.render_steps:
-        raise T2IError("bad_render_steps", f"model '{model_id}' trains no look, so "
-                       f"render_steps must be 0 (got {request.render_steps}); the learned "
-                       "shading is for the built-in model")
-    if request.layers == "none":
-        raise T2IError("bad_layers", f"model '{model_id}' trains no look, so layers 'none' "
-                       "(no LoRA, only the look's renderer) would train nothing; use "
-                       "'style'")
 
 
 def plan_programme(p: P.PlanParams) -> Any:

@@ -84,6 +84,19 @@ class TrainRequest:
             raise T2IError("bad_sample_prompts", f"sample prompts must be a list of at most "
                            f"{MAX_SAMPLE_PROMPTS} non-empty prompts of at most 300 characters")
 
+    def refuse_look(self, model_id: str) -> None:
+        """For a model whose training has no look (an SD model): the look's settings are
+        refused, not ignored (its trainer would skip them, yet they would still count in the
+        run's settings and the adapter's metadata)."""
+        if self.render_steps:
+            raise T2IError("bad_render_steps", f"model '{model_id}' trains no look, so "
+                           f"render_steps must be 0 (got {self.render_steps}); the learned "
+                           "shading is for the built-in model")
+        if self.layers == "none":
+            raise T2IError("bad_layers", f"model '{model_id}' trains no look, so layers "
+                           "'none' (no LoRA, only the look's renderer) would train nothing; "
+                           "use 'style'")
+
 
 @dataclass
 class TrainProgress:

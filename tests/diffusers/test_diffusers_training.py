@@ -191,6 +191,26 @@ def test_inpainting_models_are_not_trainable(zoo: Zoo, tmp_path):
     assert {m.id: m.train_defaults for m in backend.models()}["tiny-inpaint"] is None
 
 
+def test_the_trainer_refuses_the_looks_settings_in_process_too(tmp_path, zoo: Zoo):
+    """Not only the worker edge (accept.py): ``train()`` called in-process with an SD model
+    and the built-in model's look settings is a clear error, not settings silently skipped."""
+    import tiny_models as tm
+
+    from t2i_core.backends.diffusers_backend import DiffusersBackend
+    from t2i_core.errors import T2IError
+    from t2i_core.finetune.request import TrainRequest
+
+    tm.save_folder(tm.build("sd1", tmp_path / "tok"), tmp_path / "models" / "tiny-sd1")
+    backend = DiffusersBackend(models_dir=tmp_path / "models", cache_dir=zoo.cache,
+                               device="cpu")
+    for settings, code in (({"render_steps": 400}, "bad_render_steps"),
+                           ({"layers": "none"}, "bad_layers")):
+        with pytest.raises(T2IError) as e:
+            backend.trainer(TrainRequest(folder=str(tmp_path), name="x", model="tiny-sd1",
+                                         **settings))
+        assert e.value.code == code and "trains no look" in e.value.message
+
+
 PEFT_KEY = re.compile(r"transformer\.[a-z0-9_.]+\.lora_[AB]\.weight")
 
 

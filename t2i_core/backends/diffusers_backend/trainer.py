@@ -104,6 +104,7 @@ class DiffusersTrainable:
 
     def __init__(self, backend: DiffusersBackend, request: TrainRequest) -> None:
         check_trainable(backend, request.model)
+        request.refuse_look(request.model)  # also when called in-process, not via a worker
         self.backend = backend
         self.request = request
         self.entry = backend.current_entry(request.model)  # re-hashed if the file changed
