@@ -32,7 +32,7 @@ LOOKS = (
 )
 LOOK_TIP = "How the adapter paints the folder's look over the model's drawing"
 NO_LOOK_TIP = ("This model's training has no look to choose (Stable Diffusion models learn "
-               "the LoRA only); pick the built-in model to choose one")
+               "the LoRA only; a worker older than this panel does not say), so colours only")
 
 
 class TrainAdvanced(QWidget):
