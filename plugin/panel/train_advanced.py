@@ -3,7 +3,7 @@
 The *look* (docs/finetune.md, "The recipe") is what an adapter of the built-in model paints
 over the base model's drawing: the folder's colour tables, and, on request, a learned
 renderer that also takes the folder's shading and gloss (``render_steps`` of training
-beside the LoRA; it may soften thin subjects, and training takes about 1.5x as long). Only
+beside the LoRA; it may soften thin subjects, and training takes about 1.6x as long). Only
 models whose training has a look (``ModelEntry.train_look``: the built-in model) offer the
 choice; for the others (Stable Diffusion models) it is disabled with a tooltip saying why,
 and the request carries ``render_steps`` 0, as it does when the default is left alone (so
@@ -28,7 +28,7 @@ LOOKS = (
      "subjects stay readable"),
     ("Colours + learned shading (slower)", SHADING_RENDER_STEPS,
      "Also learns the folder's shading and gloss; thin subjects can come out softer, and "
-     "training takes about 1.5x as long"),
+     "training takes about 1.6x as long"),
 )
 LOOK_TIP = "How the adapter paints the folder's look over the model's drawing"
 NO_LOOK_TIP = ("This model's training has no look to choose (Stable Diffusion models learn "

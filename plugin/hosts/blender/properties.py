@@ -143,7 +143,7 @@ class T2ISettings(bpy.types.PropertyGroup):
                 "drawing; thin subjects stay readable"),
                ("shading", "Colours + learned shading (slower)",
                 "Also learns the folder's shading and gloss; thin subjects can come out "
-                "softer, and training takes about 1.5x as long")])
+                "softer, and training takes about 1.6x as long")])
     train_sample_prompt: bpy.props.StringProperty(
         name="Sample prompt",
         description="Optional: a prompt drawn with the adapter now and then while it trains")

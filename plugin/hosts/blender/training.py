@@ -68,7 +68,8 @@ def train_error_text(code: str, message: str) -> str:
 
 # The look (docs/finetune.md "The recipe"), as the Qt panel offers it
 # (plugin/panel/train_advanced.py): the renderer's steps per choice of ``scene.t2i.train_look``.
-# 400: the value measured in docs/finetune.md; training then takes about 1.5x as long.
+# 400: the value measured in docs/finetune.md; training then takes about 1.6x as long
+# (benchmarks/bench_train_look.py; docs/PERFORMANCE.md).
 LOOK_RENDER_STEPS = {"colours": 0, "shading": 400}
 
 
