@@ -326,8 +326,7 @@ class TrainPanel(QWidget):
         if index < 0:
             self._model_changed()
         else:  # the same model, its settings as the user left them; whether it has a look
-            entry = self.model.currentData()
-            self.advanced.set_model_has_look(isinstance(entry, ModelEntry) and entry.train_look)
+            self._offer_look()
 
     def _model_changed(self) -> None:
         """Show the picked model's own training settings (an SD model wants a far smaller
@@ -337,11 +336,17 @@ class TrainPanel(QWidget):
         entry = self.model.currentData()
         own = entry.train_defaults if isinstance(entry, ModelEntry) else None
         settings = {**DEFAULTS, **(own.given() if isinstance(own, TrainDefaults) else {})}
-        self.advanced.set_model_has_look(entry.train_look if isinstance(entry, ModelEntry)
-                                         else True)  # the placeholder "builtin": it has one
+        self._offer_look()
         self.steps.setValue(int(settings["steps"]))
         self.rank.setValue(int(settings["rank"]))
         self.learning_rate.setValue(float(settings["learning_rate"]))
+
+    def _offer_look(self) -> None:
+        """The look only for a model whose training has one (``ModelEntry.train_look``; the
+        placeholder "builtin" before the worker's hello has one)."""
+        entry = self.model.currentData()
+        self.advanced.set_model_has_look(entry.train_look if isinstance(entry, ModelEntry)
+                                         else True)
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
